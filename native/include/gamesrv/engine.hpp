@@ -1,0 +1,119 @@
+// Engine: the whole native engine behind one object — the Controller's state
+// machine driving the EventProcessor (which owns writes to the World), the
+// ThreadPool and the TaskScheduler. The addon wraps exactly this class.
+//
+// start() builds a fresh pool and scheduler from the config and starts the event
+// thread and the loop threads. pause() stops ticks, event processing, timers and
+// task starts (events are still accepted). stop(deadline) refuses new events,
+// drains every accepted event, cancels unfinished tasks, shuts the pool down and
+// joins every thread; a stop from paused works. Counters are cumulative over the
+// Engine's lifetime, so accepted == processed holds across restarts.
+//
+// Thread safety: every public member is safe from any thread. Transitions are
+// serialized; readers (snapshot, task, players) never wait for a transition.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gamesrv/controller.hpp"
+#include "gamesrv/event_processor.hpp"
+#include "gamesrv/task_scheduler.hpp"
+#include "gamesrv/thread_pool.hpp"
+#include "gamesrv/world.hpp"
+
+namespace gamesrv {
+
+struct EngineConfig {
+  ControllerConfig controller;
+  ThreadPoolConfig pool;
+  TaskSchedulerConfig tasks;
+  std::uint32_t dbLatencyUs = 2000;  // SimulatedDatabase latency
+};
+
+struct EngineOptions {
+  EventProcessorConfig events;  // fixed for the Engine's lifetime
+  WorldConfig world;
+};
+
+struct StopReport {
+  TransitionResult transition;
+  bool drained = true;              // every accepted event processed before the deadline
+  bool poolJoined = true;           // every pool thread joined before the deadline
+  std::uint64_t eventsDrained = 0;  // events processed during the stop
+  std::size_t tasksCancelled = 0;
+  std::uint64_t durationMs = 0;
+};
+
+struct EngineSnapshot {
+  EngineState state = EngineState::Stopped;
+  std::uint64_t timestampMs = 0;
+  std::uint64_t uptimeMs = 0;  // since the last start; 0 when stopped
+  std::uint64_t starts = 0;
+  ControllerStats controller;
+  EventProcessorStats events;
+  ThreadPoolStats pool;
+  TaskSchedulerStats tasks;
+  std::size_t playersOnline = 0;
+  std::size_t playersKnown = 0;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options = {});
+  ~Engine();  // stops (no deadline) if running
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  TransitionResult start(const EngineConfig& config);
+  TransitionResult pause();
+  TransitionResult resume();
+  StopReport stop(std::chrono::milliseconds deadline);
+
+  EnqueueResult enqueue(std::vector<GameEvent>&& batch);
+  // Answers TaskError::ShuttingDown when the engine is not running or paused.
+  SubmitResult submitTask(const TaskSpec& spec);
+  bool cancelTask(std::uint64_t id);
+  std::optional<TaskInfo> task(std::uint64_t id) const;
+  std::vector<TaskInfo> recentTasks(std::size_t limit) const;
+
+  EngineState state() const noexcept { return controller_.state(); }
+  const World& world() const noexcept { return world_; }
+  EngineSnapshot snapshot() const;
+
+  // Runs on the event thread about once per idle timeout (monitor refresh).
+  void setPeriodicHook(std::function<void()> hook);
+
+ private:
+  struct Runtime {  // what one start() builds
+    std::shared_ptr<ThreadPool> pool;
+    std::shared_ptr<TaskScheduler> scheduler;
+  };
+  Runtime runtime() const;
+  void onStarting();
+  void onStopping();
+
+  World world_;
+  EventProcessor events_;
+  Controller controller_;
+
+  mutable std::mutex runtimeMu_;
+  Runtime runtime_;                         // guarded by runtimeMu_
+  std::shared_ptr<DatabaseExecutor> db_;    // guarded by runtimeMu_
+  EngineConfig pending_;                    // guarded by runtimeMu_: config of the start in progress
+  std::uint64_t nextTaskId_ = 1;            // guarded by runtimeMu_
+  std::uint64_t startedNs_ = 0;             // guarded by runtimeMu_
+  std::uint64_t starts_ = 0;                // guarded by runtimeMu_
+  std::chrono::milliseconds stopDeadline_{0};  // guarded by runtimeMu_
+  StopReport lastStop_;                     // guarded by runtimeMu_
+
+  mutable std::mutex hookMu_;
+  std::function<void()> periodicHook_;  // guarded by hookMu_
+};
+
+}  // namespace gamesrv

@@ -1,0 +1,136 @@
+// EventProcessor: the bounded multi-producer event queue and its consumer thread
+// ("gs-events"), the portable rebuild of seed 4.1.2's GameEventProcessor.
+//
+// - enqueue() takes a whole batch or nothing: if the batch does not fit in the
+//   remaining capacity (capacity counts every accepted, not yet processed event,
+//   including the batch the consumer is working on), nothing is accepted.
+// - The consumer swaps the pending events out under the lock and processes them
+//   outside it (seed defect 1), so producers are never held behind game logic.
+// - Producers signal the consumer only when it is actually waiting.
+// - When idle for `idleTimeout`, or at least that often while busy, the consumer
+//   runs the periodic hook (heartbeat, monitor refresh).
+// - pause(): accepted events wait; resume() processes them. Stop drains every
+//   accepted event, even when paused, before the thread exits.
+// - Every accepted event is counted once as processed: applied, or invalid with a
+//   reason. accepted == processed once drained.
+//
+// Thread safety: enqueue(), stats() and the state calls are safe from any thread.
+// start()/pause()/resume()/stopAccepting()/drainAndJoin() are serialized by the caller.
+#pragma once
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gamesrv/game_event.hpp"
+#include "gamesrv/histogram.hpp"
+#include "gamesrv/worker_group.hpp"
+
+namespace gamesrv {
+
+struct EventProcessorConfig {
+  std::size_t queueCapacity = 65536;
+  std::chrono::milliseconds idleTimeout{1000};
+  std::string threadName = "gs-events";
+};
+
+enum class EnqueueStatus { Ok, QueueFull, NotAccepting, Empty };
+
+struct EnqueueResult {
+  EnqueueStatus status = EnqueueStatus::Ok;
+  std::uint64_t firstSeq = 0;  // sequence numbers given to the batch, inclusive
+  std::uint64_t lastSeq = 0;
+  std::size_t accepted = 0;
+  std::size_t available = 0;  // free capacity when the call was answered
+};
+
+struct EventTypeStats {
+  std::uint64_t processed = 0;
+  std::uint64_t applied = 0;
+  std::uint64_t invalid = 0;
+  HistogramSummary latencyNs;  // enqueue -> processed
+};
+
+struct EventProcessorStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t processed = 0;
+  std::uint64_t applied = 0;
+  std::uint64_t invalid = 0;
+  std::uint64_t rejectedBatches = 0;  // whole batches refused (queue full / not accepting)
+  std::uint64_t rejectedEvents = 0;   // events in those batches; none of them was accepted
+  std::uint64_t batches = 0;
+  std::uint64_t maxBatch = 0;
+  std::uint64_t heartbeats = 0;
+  std::uint64_t lastSeq = 0;
+  std::size_t queueDepth = 0;  // accepted - processed
+  std::size_t queueCapacity = 0;
+  bool accepting = false;
+  bool paused = false;
+  std::array<std::uint64_t, kInvalidReasonCount> invalidByReason{};
+  std::array<EventTypeStats, kEventTypeCount> byType{};
+  HistogramSummary latencyNs;  // all types
+  std::vector<WorkerStats> workers;
+};
+
+class EventProcessor {
+ public:
+  // Applies one event; returns why it was refused, or InvalidReason::None.
+  using Handler = std::function<InvalidReason(const GameEvent&)>;
+
+  EventProcessor(EventProcessorConfig config, Handler handler, std::function<void()> periodic = {});
+  ~EventProcessor();
+
+  void start();
+  EnqueueResult enqueue(std::vector<GameEvent>&& batch);
+  void pause();
+  void resume();
+  void stopAccepting();
+  // Processes everything accepted, then joins the thread. False if the deadline passed first.
+  bool drainAndJoin(std::chrono::nanoseconds deadline);
+
+  EventProcessorStats stats() const;
+  std::size_t queueDepth() const noexcept;
+
+ private:
+  void run(WorkerContext& ctx);
+  void process(std::vector<GameEvent>& batch, WorkerContext& ctx);
+
+  const EventProcessorConfig config_;
+  const Handler handler_;
+  const std::function<void()> periodic_;
+
+  mutable std::mutex mu_;
+  std::condition_variable_any cv_;
+  std::vector<GameEvent> pending_;  // guarded by mu_
+  bool consumerWaiting_ = false;    // guarded by mu_
+  bool paused_ = false;             // guarded by mu_
+  bool draining_ = false;           // guarded by mu_
+  bool accepting_ = false;          // guarded by mu_
+  std::uint64_t nextSeq_ = 1;       // guarded by mu_
+
+  // Written by the consumer only (or under mu_ for accepted_); read by stats().
+  std::atomic<std::uint64_t> accepted_{0};
+  std::atomic<std::uint64_t> processed_{0};
+  std::atomic<std::uint64_t> applied_{0};
+  std::atomic<std::uint64_t> rejectedBatches_{0};
+  std::atomic<std::uint64_t> rejectedEvents_{0};
+  std::atomic<std::uint64_t> batches_{0};
+  std::atomic<std::uint64_t> maxBatch_{0};
+  std::atomic<std::uint64_t> heartbeats_{0};
+  std::array<std::atomic<std::uint64_t>, kInvalidReasonCount> invalid_{};
+  std::array<std::atomic<std::uint64_t>, kEventTypeCount> processedByType_{};
+  std::array<std::atomic<std::uint64_t>, kEventTypeCount> invalidByType_{};
+  std::array<Histogram, kEventTypeCount> latencyByType_;
+  Histogram latency_;
+
+  const std::unique_ptr<WorkerGroup> thread_;  // one consumer thread per start()
+};
+
+}  // namespace gamesrv

@@ -1,0 +1,42 @@
+// GameEvent: one player event as it travels through the EventProcessor.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gamesrv {
+
+enum class EventType : std::uint8_t { PlayerLogin = 0, PlayerLogout, PlayerMove, PlayerAttack, PlayerChat };
+inline constexpr std::size_t kEventTypeCount = 5;
+const char* toString(EventType t) noexcept;  // "PLAYER_LOGIN", ...
+std::optional<EventType> parseEventType(std::string_view s) noexcept;
+
+// Why an accepted event could not change the World. Counted per reason, never dropped silently.
+enum class InvalidReason : std::uint8_t {
+  None = 0,
+  BadCoordinates,     // MOVE payload is not "x,y" with finite numbers inside the world
+  UnknownTarget,      // ATTACK target is not a known player
+  TargetOffline,      // ATTACK target is known but not online
+  BadAttack,          // ATTACK payload missing/invalid damage, or self-attack
+  AttackerOffline,    // ATTACK / MOVE / CHAT by a player who is not online
+  AlreadyOnline,      // LOGIN of an online player
+  NotOnline,          // LOGOUT of an offline or unknown player
+  BadChat,            // CHAT empty or too long
+  WorldFull,          // LOGIN beyond maxPlayers
+  Count
+};
+inline constexpr std::size_t kInvalidReasonCount = static_cast<std::size_t>(InvalidReason::Count);
+const char* toString(InvalidReason r) noexcept;  // "bad_coordinates", ...
+
+struct GameEvent {
+  EventType type = EventType::PlayerLogin;
+  std::uint32_t playerId = 0;
+  std::string text;        // LOGIN: name; MOVE: "x,y"; CHAT: message
+  double num1 = 0;         // ATTACK: target id
+  double num2 = 0;         // ATTACK: damage
+  std::uint64_t seq = 0;   // assigned at enqueue
+  std::uint64_t enqueuedNs = 0;
+};
+
+}  // namespace gamesrv

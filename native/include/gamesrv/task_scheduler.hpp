@@ -1,0 +1,133 @@
+// TaskScheduler: game tasks on the ThreadPool (seed 4.2.1's GameTaskScheduler),
+// each with an id, a status, a result and timestamps, and a bounded history.
+//
+// Kinds
+// - player-update {playerId, data}: reads the player from the World and reports it;
+//   fails when the player is unknown.
+// - game-logic: fixed-rate (default 60 Hz) ticks on a periodic timer; runs `ticks`
+//   times (0 = until cancelled or the engine stops). The result counts ticks run.
+// - database {query}: runs through a DatabaseExecutor; an error from it fails the task.
+// Optional delayMs (start later) and intervalMs (repeat; each run counted, status
+// stays `running` between runs until cancelled).
+//
+// Thread safety: every public member is safe from any thread.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gamesrv/thread_pool.hpp"
+
+namespace gamesrv {
+
+class World;
+
+enum class TaskKind : std::uint8_t { PlayerUpdate, GameLogic, Database };
+enum class TaskStatus : std::uint8_t { Queued, Running, Done, Failed, Cancelled };
+const char* toString(TaskKind k) noexcept;
+const char* toString(TaskStatus s) noexcept;
+std::optional<TaskKind> parseTaskKind(std::string_view s) noexcept;
+
+struct TaskSpec {
+  TaskKind kind = TaskKind::PlayerUpdate;
+  std::uint32_t playerId = 0;   // player-update
+  std::string data;             // player-update payload
+  std::string query;            // database
+  double rateHz = 60.0;         // game-logic
+  std::uint64_t ticks = 0;      // game-logic: 0 = until cancelled
+  std::uint64_t delayMs = 0;    // start after
+  std::uint64_t intervalMs = 0; // repeat every (0 = once)
+};
+
+struct TaskInfo {
+  std::uint64_t id = 0;
+  TaskKind kind = TaskKind::PlayerUpdate;
+  TaskStatus status = TaskStatus::Queued;
+  std::string result;  // JSON text on success
+  std::string error;   // reason on failure / cancellation
+  std::uint64_t runs = 0;
+  std::uint64_t createdAtMs = 0;  // Unix ms
+  std::uint64_t startedAtMs = 0;  // 0 = not yet
+  std::uint64_t finishedAtMs = 0; // 0 = not yet
+};
+
+struct DatabaseResult {
+  bool ok = true;
+  std::string rows;  // JSON text
+  std::string error;
+};
+
+// The seam a real database backend plugs into. execute() runs on a pool thread and
+// must return promptly once `cancelled` turns true (engine stop).
+class DatabaseExecutor {
+ public:
+  virtual ~DatabaseExecutor() = default;
+  virtual DatabaseResult execute(const std::string& query, const std::atomic<bool>& cancelled) = 0;
+};
+
+// The seed's behaviour: a simulated query with a configurable latency; an empty query fails.
+class SimulatedDatabase final : public DatabaseExecutor {
+ public:
+  explicit SimulatedDatabase(std::chrono::microseconds latency) : latency_(latency) {}
+  DatabaseResult execute(const std::string& query, const std::atomic<bool>& cancelled) override;
+  // Wakes executions waiting out their simulated latency (used on stop).
+  void interrupt();
+
+ private:
+  std::chrono::microseconds latency_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+struct TaskSchedulerConfig {
+  std::size_t historyCapacity = 1024;  // finished tasks kept for task(id)
+  std::size_t maxActive = 65536;       // queued + running tasks; more is TaskError::TooMany
+  std::uint64_t firstId = 1;           // ids continue across engine restarts
+};
+
+enum class TaskError { None, TooMany, ShuttingDown, InvalidSpec };
+
+struct SubmitResult {
+  TaskError error = TaskError::None;
+  std::uint64_t id = 0;
+  std::string detail;
+};
+
+struct TaskSchedulerStats {
+  std::uint64_t submitted = 0;
+  std::uint64_t done = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t cancelled = 0;
+  std::size_t active = 0;
+  std::size_t history = 0;
+  std::uint64_t gameLogicTicks = 0;
+  std::uint64_t byKind[3] = {0, 0, 0};
+};
+
+class TaskScheduler {
+ public:
+  // `world` may be null (player-update then fails with "no world").
+  TaskScheduler(ThreadPool& pool, const World* world, std::shared_ptr<DatabaseExecutor> db,
+                TaskSchedulerConfig config = {});
+  ~TaskScheduler();
+
+  SubmitResult submit(const TaskSpec& spec);
+  // True if the task was queued/running and is now cancelled.
+  bool cancel(std::uint64_t id);
+  std::optional<TaskInfo> task(std::uint64_t id) const;
+  std::vector<TaskInfo> recent(std::size_t limit) const;
+  // Cancels every unfinished task and waits for running ones up to the deadline.
+  // Returns the number of tasks cancelled.
+  std::size_t cancelAll(std::chrono::nanoseconds deadline);
+  TaskSchedulerStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gamesrv

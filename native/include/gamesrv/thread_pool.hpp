@@ -1,0 +1,141 @@
+// ThreadPool: an elastic pool (min..max threads, idle threads above min retire after
+// an idle timeout) with a bounded work queue, one-shot and periodic timers, and
+// cleanup groups. The portable analog of the Win32 thread pool of seed 4.2.1, with
+// true completed / failed / cancelled counts (seed defect 3).
+//
+// Semantics
+// - submit() never blocks: a full queue returns SubmitStatus::QueueFull.
+// - A work item runs exactly once, or is cancelled exactly once (its onCancel runs,
+//   on the cancelling thread), never both.
+// - A callback that throws counts as failed; the pool keeps running.
+// - pause(): workers finish what they run and take nothing new; timers that fall
+//   due while paused fire on resume().
+// - Periodic timers run on absolute deadlines (start + k * period): no drift. A
+//   firing still queued or running when the next one is due is skipped (counted).
+// - shutdown(deadline): stops accepting, cancels every timer, runs queued items
+//   until the deadline, cancels whatever is still queued after it, joins threads.
+//
+// Thread safety: every public member is safe from any thread, including from
+// inside a work item (except shutdown(), which must not run on a pool thread).
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gamesrv/histogram.hpp"
+#include "gamesrv/worker_group.hpp"
+
+namespace gamesrv {
+
+struct ThreadPoolConfig {
+  std::size_t minThreads = 2;
+  std::size_t maxThreads = 8;
+  std::chrono::milliseconds idleTimeout{5000};
+  std::size_t queueCapacity = 65536;
+  std::string namePrefix = "gs-pool";
+};
+
+enum class SubmitStatus { Ok, QueueFull, ShuttingDown };
+
+struct WorkItem {
+  std::function<void()> run;       // required
+  std::function<void()> onCancel;  // optional: runs instead of `run` when cancelled
+};
+
+using TimerId = std::uint64_t;
+
+struct ThreadPoolStats {
+  std::size_t threads = 0;  // alive now
+  std::size_t idleThreads = 0;
+  std::size_t peakThreads = 0;
+  std::size_t minThreads = 0;
+  std::size_t maxThreads = 0;
+  std::size_t queueDepth = 0;
+  std::size_t queueCapacity = 0;
+  std::uint64_t submitted = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t cancelled = 0;
+  std::uint64_t rejected = 0;  // QueueFull / ShuttingDown answers
+  std::uint64_t threadsCreated = 0;
+  std::uint64_t threadsRetired = 0;
+  std::size_t timersActive = 0;
+  std::uint64_t timersFired = 0;
+  std::uint64_t timersCancelled = 0;
+  std::uint64_t timerSkipped = 0;  // periodic firings skipped because the previous one was still pending
+  bool paused = false;
+  HistogramSummary queueWaitNs;  // submit -> start
+  HistogramSummary runNs;        // start -> end
+  HistogramSummary timerLateNs;  // due -> start of the callback
+  std::vector<WorkerStats> workers;
+};
+
+class CleanupGroup;
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(ThreadPoolConfig config = {});
+  ~ThreadPool();  // shutdown(no deadline) if still running
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  SubmitStatus submit(WorkItem item);
+  SubmitStatus submit(std::function<void()> fn) { return submit(WorkItem{std::move(fn), nullptr}); }
+  // Submits into a cleanup group: the group can wait for it or cancel it while queued.
+  SubmitStatus submit(CleanupGroup& group, WorkItem item);
+
+  // One-shot timer: `item` is submitted after `delay`. Returns 0 when shutting down.
+  TimerId scheduleAfter(std::chrono::nanoseconds delay, WorkItem item, CleanupGroup* group = nullptr);
+  // Periodic timer: first run after `firstDelay`, then every `period` on absolute deadlines.
+  TimerId schedulePeriodic(std::chrono::nanoseconds firstDelay, std::chrono::nanoseconds period,
+                           std::function<void()> fn, CleanupGroup* group = nullptr);
+  // True if the timer was live and is now cancelled (a firing already submitted still runs).
+  bool cancelTimer(TimerId id);
+
+  void pause();
+  void resume();
+  // Returns true when every queued item ran or was cancelled and every thread joined.
+  bool shutdown(std::chrono::nanoseconds deadline);
+
+  ThreadPoolStats stats() const;
+
+ private:
+  friend class CleanupGroup;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A set of work items and timers that can be waited for or cancelled together
+// (the Win32 cleanup group). Must outlive its members' execution; the destructor
+// cancels pending members and waits for running ones.
+class CleanupGroup {
+ public:
+  explicit CleanupGroup(ThreadPool& pool);
+  ~CleanupGroup();
+  CleanupGroup(const CleanupGroup&) = delete;
+  CleanupGroup& operator=(const CleanupGroup&) = delete;
+
+  // Waits until every member has finished (run or cancelled). False on timeout.
+  bool wait(std::chrono::nanoseconds timeout = std::chrono::hours(24));
+  // Cancels members still queued and the group's timers, then waits for running ones.
+  // Returns how many were cancelled.
+  std::size_t cancelPending();
+  std::size_t outstanding() const;
+
+ private:
+  friend class ThreadPool;
+  ThreadPool& pool_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t outstanding_ = 0;  // guarded by mu_
+};
+
+}  // namespace gamesrv

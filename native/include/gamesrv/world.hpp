@@ -1,0 +1,69 @@
+// World: the game state that events change (DESIGN.md "The World").
+//
+// Thread safety: the event-processor thread is the only writer (apply()); any
+// thread may read. Readers take a shared lock and copy out, so they see a
+// consistent state between two events and never hold the writer back for long.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gamesrv/game_event.hpp"
+
+namespace gamesrv {
+
+struct Player {
+  std::uint32_t id = 0;
+  std::string name;
+  bool online = false;
+  double x = 0;
+  double y = 0;
+  std::int32_t hp = 100;
+  std::uint64_t lastSeenMs = 0;  // Unix ms of the last event that touched the player
+  std::uint64_t kills = 0;
+};
+
+struct ChatLine {
+  std::uint64_t seq = 0;
+  std::uint32_t playerId = 0;
+  std::string text;
+  std::uint64_t atMs = 0;
+};
+
+struct WorldConfig {
+  std::size_t chatLogCapacity = 256;
+  std::size_t maxPlayers = 100000;
+  double worldSize = 100000.0;  // |x|, |y| must stay within this
+  std::int32_t maxHp = 100;
+  std::int32_t maxDamage = 1000;
+  std::size_t maxChatBytes = 512;
+};
+
+class World {
+ public:
+  explicit World(WorldConfig config = {});
+
+  // Applies one event. Returns InvalidReason::None when applied, or why it was refused.
+  InvalidReason apply(const GameEvent& e, std::uint64_t nowMs);
+
+  std::optional<Player> player(std::uint32_t id) const;
+  std::vector<Player> players() const;  // sorted by id
+  std::vector<ChatLine> chat(std::size_t limit) const;
+  std::size_t onlineCount() const;
+  std::size_t knownCount() const;
+  const WorldConfig& config() const noexcept { return config_; }
+
+ private:
+  const WorldConfig config_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::uint32_t, Player> players_;  // guarded by mu_
+  std::deque<ChatLine> chat_;                          // guarded by mu_
+  std::uint64_t chatSeq_ = 0;                          // guarded by mu_
+  std::size_t online_ = 0;                             // guarded by mu_
+};
+
+}  // namespace gamesrv

@@ -1,0 +1,35 @@
+#include "addon.hpp"
+
+#include "engine_wrap.hpp"
+
+namespace gamesrv::addon {
+
+Addon::Addon(Napi::Env env) { env.AddCleanupHook(&Addon::cleanup, this); }
+
+void Addon::adopt(const std::shared_ptr<Engine>& engine) { engines_.insert(engine); }
+void Addon::release(const std::shared_ptr<Engine>& engine) { engines_.erase(engine); }
+
+// The environment is going away (process exit, worker termination): stop every
+// engine nobody closed, so no engine thread outlives the code it runs.
+void Addon::cleanup(Addon* self) {
+  for (const auto& engine : self->engines_) {
+    const EngineState s = engine->state();
+    if (s == EngineState::Running || s == EngineState::Paused) engine->stop(std::chrono::seconds(5));
+  }
+  self->engines_.clear();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* addon = new Addon(env);
+  env.SetInstanceData<Addon>(addon);
+  Napi::Function ctor = EngineWrap::Define(env);
+  addon->engineConstructor = Napi::Persistent(ctor);
+  exports.Set("Engine", ctor);
+  exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  return exports;
+}
+
+}  // namespace gamesrv::addon
+
+static Napi::Object InitGamesrv(Napi::Env env, Napi::Object exports) { return gamesrv::addon::Init(env, exports); }
+NODE_API_MODULE(gamesrv, InitGamesrv)

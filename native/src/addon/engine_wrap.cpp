@@ -1,0 +1,377 @@
+#include "engine_wrap.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include "addon.hpp"
+#include "convert.hpp"
+#include "errors.hpp"
+
+namespace gamesrv::addon {
+
+namespace {
+
+// Runs `run` on a libuv worker thread and settles a promise with `settle` on the
+// JS thread. `run` sees only plain C++ data (the batons it captured).
+template <typename Result>
+class PromiseWorker final : public Napi::AsyncWorker {
+ public:
+  using Run = std::function<Result()>;
+  using Settle = std::function<void(Napi::Env, Napi::Promise::Deferred&, Result&)>;
+
+  static Napi::Promise Start(Napi::Env env, Run run, Settle settle) {
+    auto* w = new PromiseWorker(env, std::move(run), std::move(settle));
+    Napi::Promise p = w->deferred_.Promise();
+    w->Queue();
+    return p;
+  }
+
+ private:
+  PromiseWorker(Napi::Env env, Run run, Settle settle)
+      : Napi::AsyncWorker(env, "gamesrv:engine"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        run_(std::move(run)),
+        settle_(std::move(settle)) {}
+  void Execute() override { result_ = run_(); }
+  void OnOK() override { settle_(Env(), deferred_, result_); }
+  void OnError(const Napi::Error& e) override {
+    deferred_.Reject(engineError(Env(), "INTERNAL", e.Message()).Value());
+  }
+
+  Napi::Promise::Deferred deferred_;
+  Run run_;
+  Settle settle_;
+  Result result_{};
+};
+
+// --- reading plain values out of JS objects, with clear errors -------------------
+
+double numberField(Napi::Env env, const Napi::Object& o, const char* key, double fallback, double lo, double hi) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsNumber()) throwEngineError(env, "INVALID_ARGUMENT", std::string(key) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d < lo || d > hi) {
+    throwEngineError(env, "INVALID_ARGUMENT",
+                     std::string(key) + " must be between " + std::to_string(static_cast<long long>(lo)) + " and " +
+                         std::to_string(static_cast<long long>(hi)));
+  }
+  return d;
+}
+
+std::uint64_t intField(Napi::Env env, const Napi::Object& o, const char* key, std::uint64_t fallback, double lo,
+                       double hi) {
+  const double d = numberField(env, o, key, static_cast<double>(fallback), lo, hi);
+  if (d != std::floor(d)) throwEngineError(env, "INVALID_ARGUMENT", std::string(key) + " must be an integer");
+  return static_cast<std::uint64_t>(d);
+}
+
+std::string stringField(Napi::Env env, const Napi::Object& o, const char* key, std::size_t maxBytes) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return {};
+  if (!v.IsString()) throwEngineError(env, "INVALID_ARGUMENT", std::string(key) + " must be a string");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s.size() > maxBytes) {
+    throwEngineError(env, "INVALID_ARGUMENT", std::string(key) + " is longer than " + std::to_string(maxBytes) + " bytes");
+  }
+  return s;
+}
+
+Napi::Object optionalObject(Napi::Env env, const Napi::Value& v, const char* what) {
+  if (v.IsUndefined() || v.IsNull()) return Napi::Object::New(env);
+  if (!v.IsObject()) throwEngineError(env, "INVALID_ARGUMENT", std::string(what) + " must be an object");
+  return v.As<Napi::Object>();
+}
+
+EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
+  EngineConfig c;
+  c.controller.loopThreads = intField(env, o, "loopThreads", c.controller.loopThreads, 1, 256);
+  c.controller.tickRateHz = numberField(env, o, "tickRateHz", c.controller.tickRateHz, 1, 1000);
+  c.controller.tickWorkUs = static_cast<std::uint32_t>(intField(env, o, "tickWorkUs", c.controller.tickWorkUs, 0, 1000000));
+  c.pool.minThreads = intField(env, o, "poolMinThreads", c.pool.minThreads, 0, 512);
+  c.pool.maxThreads = intField(env, o, "poolMaxThreads", c.pool.maxThreads, 1, 512);
+  if (c.pool.minThreads > c.pool.maxThreads) {
+    throwEngineError(env, "INVALID_ARGUMENT", "poolMinThreads must not exceed poolMaxThreads");
+  }
+  c.pool.idleTimeout = std::chrono::milliseconds(intField(env, o, "poolIdleTimeoutMs",
+                                                          static_cast<std::uint64_t>(c.pool.idleTimeout.count()), 1, 3600000));
+  c.pool.queueCapacity = intField(env, o, "poolQueueCapacity", c.pool.queueCapacity, 1, 1 << 24);
+  c.tasks.historyCapacity = intField(env, o, "taskHistory", c.tasks.historyCapacity, 1, 1 << 20);
+  c.tasks.maxActive = intField(env, o, "maxActiveTasks", c.tasks.maxActive, 1, 1 << 24);
+  c.dbLatencyUs = static_cast<std::uint32_t>(intField(env, o, "dbLatencyUs", c.dbLatencyUs, 0, 60000000));
+  return c;
+}
+
+Napi::Error transitionError(Napi::Env env, const TransitionResult& r) {
+  const char* code = r.error == TransitionError::InvalidState ? "INVALID_STATE" : "START_FAILED";
+  Napi::Error err = engineError(env, code, r.detail);
+  err.Set("state", Napi::String::New(env, toString(r.state)));
+  return err;
+}
+
+Napi::Promise transition(Napi::Env env, std::shared_ptr<Engine> engine, std::function<TransitionResult(Engine&)> op) {
+  return PromiseWorker<TransitionResult>::Start(
+      env, [engine, op = std::move(op)] { return op(*engine); },
+      [](Napi::Env env, Napi::Promise::Deferred& d, TransitionResult& r) {
+        if (r.error != TransitionError::None) {
+          d.Reject(transitionError(env, r).Value());
+          return;
+        }
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("state", toString(r.state));
+        d.Resolve(o);
+      });
+}
+
+}  // namespace
+
+Napi::Function EngineWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Engine",
+                     {
+                         InstanceMethod<&EngineWrap::Start>("start"),
+                         InstanceMethod<&EngineWrap::Pause>("pause"),
+                         InstanceMethod<&EngineWrap::Resume>("resume"),
+                         InstanceMethod<&EngineWrap::Stop>("stop"),
+                         InstanceMethod<&EngineWrap::Close>("close"),
+                         InstanceMethod<&EngineWrap::EnqueueEvents>("enqueueEvents"),
+                         InstanceMethod<&EngineWrap::SubmitTask>("submitTask"),
+                         InstanceMethod<&EngineWrap::CancelTask>("cancelTask"),
+                         InstanceMethod<&EngineWrap::Task>("task"),
+                         InstanceMethod<&EngineWrap::Tasks>("tasks"),
+                         InstanceMethod<&EngineWrap::Players>("players"),
+                         InstanceMethod<&EngineWrap::Player>("player"),
+                         InstanceMethod<&EngineWrap::Snapshot>("snapshot"),
+                         InstanceMethod<&EngineWrap::State>("state"),
+                         InstanceMethod<&EngineWrap::IsClosed>("isClosed"),
+                     });
+}
+
+// new Engine({ queueCapacity, idleTimeoutMs, maxPlayers, chatLogCapacity })
+EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = optionalObject(env, info[0], "options");
+  EngineOptions opts;
+  opts.events.queueCapacity = intField(env, o, "queueCapacity", opts.events.queueCapacity, 1, 1 << 24);
+  opts.events.idleTimeout =
+      std::chrono::milliseconds(intField(env, o, "idleTimeoutMs", static_cast<std::uint64_t>(opts.events.idleTimeout.count()), 1, 3600000));
+  opts.world.maxPlayers = intField(env, o, "maxPlayers", opts.world.maxPlayers, 1, 1e7);
+  opts.world.chatLogCapacity = intField(env, o, "chatLogCapacity", opts.world.chatLogCapacity, 1, 1e6);
+  engine_ = std::make_shared<Engine>(opts);
+  Addon::of(env).adopt(engine_);
+}
+
+std::shared_ptr<Engine> EngineWrap::live(Napi::Env env) {
+  if (closed_) throwEngineError(env, "ENGINE_CLOSED", "engine is closed");
+  return engine_;
+}
+
+Napi::Value EngineWrap::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  const EngineConfig cfg = readEngineConfig(env, optionalObject(env, info[0], "config"));
+  return transition(env, engine, [cfg](Engine& e) { return e.start(cfg); });
+}
+
+Napi::Value EngineWrap::Pause(const Napi::CallbackInfo& info) {
+  return transition(info.Env(), live(info.Env()), [](Engine& e) { return e.pause(); });
+}
+
+Napi::Value EngineWrap::Resume(const Napi::CallbackInfo& info) {
+  return transition(info.Env(), live(info.Env()), [](Engine& e) { return e.resume(); });
+}
+
+Napi::Value EngineWrap::Stop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  Napi::Object o = optionalObject(env, info[0], "options");
+  const auto deadline = std::chrono::milliseconds(intField(env, o, "deadlineMs", 5000, 0, 3600000));
+  return PromiseWorker<StopReport>::Start(
+      env, [engine, deadline] { return engine->stop(deadline); },
+      [](Napi::Env env, Napi::Promise::Deferred& d, StopReport& r) {
+        if (r.transition.error != TransitionError::None) {
+          d.Reject(transitionError(env, r.transition).Value());
+        } else {
+          d.Resolve(toJs(env, r));
+        }
+      });
+}
+
+// Idempotent: the first call stops the engine off the JS thread; every later call
+// returns the same promise.
+Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) return closing_.Value();
+  closed_ = true;
+  std::shared_ptr<Engine> engine = engine_;
+  Addon::of(env).release(engine);
+  Napi::Promise p = PromiseWorker<bool>::Start(
+      env,
+      [engine] {
+        const EngineState s = engine->state();
+        if (s == EngineState::Running || s == EngineState::Paused) engine->stop(std::chrono::seconds(5));
+        return true;
+      },
+      [](Napi::Env env, Napi::Promise::Deferred& d, bool&) { d.Resolve(env.Undefined()); });
+  closing_ = Napi::Persistent(p);
+  return p;
+}
+
+// enqueueEvents(types: Uint8Array, playerIds: Uint32Array, nums: Float64Array (2 per event),
+//               text: string, textLengths: Uint32Array) -> { accepted, firstSeq, lastSeq, available }
+// Columns, not objects: one crossing per batch and no per-event property lookups.
+Napi::Value EngineWrap::EnqueueEvents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  if (info.Length() < 5 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      !info[3].IsString() || !info[4].IsTypedArray()) {
+    throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents(types, playerIds, nums, text, textLengths)");
+  }
+  auto types = info[0].As<Napi::Uint8Array>();
+  auto players = info[1].As<Napi::Uint32Array>();
+  auto nums = info[2].As<Napi::Float64Array>();
+  auto lens = info[4].As<Napi::Uint32Array>();
+  if (types.TypedArrayType() != napi_uint8_array || players.TypedArrayType() != napi_uint32_array ||
+      nums.TypedArrayType() != napi_float64_array || lens.TypedArrayType() != napi_uint32_array) {
+    throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: wrong typed array kinds");
+  }
+  const std::size_t n = types.ElementLength();
+  if (players.ElementLength() != n || nums.ElementLength() != 2 * n || lens.ElementLength() != n) {
+    throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: column lengths differ");
+  }
+  const std::u16string text = info[3].As<Napi::String>().Utf16Value();
+  std::vector<GameEvent> batch(n);
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (types[i] >= kEventTypeCount) {
+      throwEngineError(env, "INVALID_ARGUMENT", "event " + std::to_string(i) + ": unknown type");
+    }
+    const std::size_t len = lens[i];
+    if (len > text.size() - offset) throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: text lengths overflow");
+    GameEvent& e = batch[i];
+    e.type = static_cast<EventType>(types[i]);
+    e.playerId = players[i];
+    e.num1 = nums[2 * i];
+    e.num2 = nums[2 * i + 1];
+    if (len) appendUtf8(e.text, std::u16string_view(text).substr(offset, len));
+    offset += len;
+  }
+  if (offset != text.size()) throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: text lengths do not add up");
+
+  const EnqueueResult r = engine->enqueue(std::move(batch));
+  switch (r.status) {
+    case EnqueueStatus::Ok: break;
+    case EnqueueStatus::Empty: throwEngineError(env, "INVALID_ARGUMENT", "empty batch");
+    case EnqueueStatus::NotAccepting:
+      throwEngineError(env, "ENGINE_NOT_RUNNING", std::string("engine is ") + toString(engine->state()));
+    case EnqueueStatus::QueueFull: {
+      Napi::Error err = engineError(env, "QUEUE_FULL",
+                                    "queue full: batch of " + std::to_string(n) + " events, room for " +
+                                        std::to_string(r.available) + "; nothing was accepted");
+      err.Set("available", Napi::Number::New(env, static_cast<double>(r.available)));
+      throw err;
+    }
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("accepted", Napi::Number::New(env, static_cast<double>(r.accepted)));
+  o.Set("firstSeq", Napi::Number::New(env, static_cast<double>(r.firstSeq)));
+  o.Set("lastSeq", Napi::Number::New(env, static_cast<double>(r.lastSeq)));
+  o.Set("available", Napi::Number::New(env, static_cast<double>(r.available)));
+  return o;
+}
+
+// submitTask({ kind, playerId, data, query, rateHz, ticks, delayMs, intervalMs }) -> { id }
+Napi::Value EngineWrap::SubmitTask(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  if (!info[0].IsObject()) throwEngineError(env, "INVALID_ARGUMENT", "submitTask(spec): spec must be an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  TaskSpec spec;
+  const std::string kind = stringField(env, o, "kind", 64);
+  const auto k = parseTaskKind(kind);
+  if (!k) throwEngineError(env, "INVALID_ARGUMENT", "unknown task kind '" + kind + "'");
+  spec.kind = *k;
+  spec.playerId = static_cast<std::uint32_t>(intField(env, o, "playerId", 0, 0, 4294967295.0));
+  spec.data = stringField(env, o, "data", 4096);
+  spec.query = stringField(env, o, "query", 4096);
+  spec.rateHz = numberField(env, o, "rateHz", spec.rateHz, 0.001, 1000);
+  spec.ticks = intField(env, o, "ticks", 0, 0, 1e12);
+  spec.delayMs = intField(env, o, "delayMs", 0, 0, 86400000);
+  spec.intervalMs = intField(env, o, "intervalMs", 0, 0, 86400000);
+  const SubmitResult r = engine->submitTask(spec);
+  switch (r.error) {
+    case TaskError::None: break;
+    case TaskError::TooMany: throwEngineError(env, "TOO_MANY_TASKS", r.detail.empty() ? "too many active tasks" : r.detail);
+    case TaskError::ShuttingDown: throwEngineError(env, "ENGINE_NOT_RUNNING", r.detail.empty() ? "engine is not running" : r.detail);
+    case TaskError::InvalidSpec: throwEngineError(env, "INVALID_ARGUMENT", r.detail);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("id", Napi::Number::New(env, static_cast<double>(r.id)));
+  return out;
+}
+
+namespace {
+std::uint64_t idArg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throwEngineError(env, "INVALID_ARGUMENT", "id must be a number");
+  const double d = info[0].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d > 9007199254740991.0 || d != std::floor(d)) {
+    throwEngineError(env, "INVALID_ARGUMENT", "id must be a non-negative integer");
+  }
+  return static_cast<std::uint64_t>(d);
+}
+}  // namespace
+
+Napi::Value EngineWrap::CancelTask(const Napi::CallbackInfo& info) {
+  auto engine = live(info.Env());
+  return Napi::Boolean::New(info.Env(), engine->cancelTask(idArg(info)));
+}
+
+Napi::Value EngineWrap::Task(const Napi::CallbackInfo& info) {
+  auto engine = live(info.Env());
+  auto t = engine->task(idArg(info));
+  if (!t) return info.Env().Null();
+  return toJs(info.Env(), *t);
+}
+
+Napi::Value EngineWrap::Tasks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  const std::size_t limit = info[0].IsNumber() ? static_cast<std::size_t>(std::max(0.0, info[0].As<Napi::Number>().DoubleValue())) : 100;
+  const auto tasks = engine->recentTasks(limit);
+  Napi::Array a = Napi::Array::New(env, tasks.size());
+  for (std::size_t i = 0; i < tasks.size(); ++i) a.Set(static_cast<uint32_t>(i), toJs(env, tasks[i]));
+  return a;
+}
+
+Napi::Value EngineWrap::Players(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  const auto players = engine->world().players();
+  Napi::Array a = Napi::Array::New(env, players.size());
+  for (std::size_t i = 0; i < players.size(); ++i) a.Set(static_cast<uint32_t>(i), toJs(env, players[i]));
+  return a;
+}
+
+Napi::Value EngineWrap::Player(const Napi::CallbackInfo& info) {
+  auto engine = live(info.Env());
+  const std::uint64_t id = idArg(info);
+  if (id > 0xFFFFFFFFull) return info.Env().Null();
+  auto p = engine->world().player(static_cast<std::uint32_t>(id));
+  if (!p) return info.Env().Null();
+  return toJs(info.Env(), *p);
+}
+
+Napi::Value EngineWrap::Snapshot(const Napi::CallbackInfo& info) {
+  auto engine = live(info.Env());
+  return toJs(info.Env(), engine->snapshot());
+}
+
+Napi::Value EngineWrap::State(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), toString(engine_->state()));
+}
+
+Napi::Value EngineWrap::IsClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
+
+}  // namespace gamesrv::addon

@@ -1,0 +1,47 @@
+// EngineWrap: the JS class over gamesrv::Engine. Conversions and lifetimes only.
+//
+// Lifetime: the Engine is shared by the wrapper, by in-flight async work and by
+// the per-environment registry (Addon). close() stops it off the JS thread and
+// drops it from the registry; the environment's cleanup hook stops whatever was
+// never closed. The finalizer only drops a reference: it never joins a thread.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "gamesrv/engine.hpp"
+
+namespace gamesrv::addon {
+
+class Addon;
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit EngineWrap(const Napi::CallbackInfo& info);
+
+ private:
+  std::shared_ptr<Engine> live(Napi::Env env);  // throws ENGINE_CLOSED
+
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value EnqueueEvents(const Napi::CallbackInfo& info);
+  Napi::Value SubmitTask(const Napi::CallbackInfo& info);
+  Napi::Value CancelTask(const Napi::CallbackInfo& info);
+  Napi::Value Task(const Napi::CallbackInfo& info);
+  Napi::Value Tasks(const Napi::CallbackInfo& info);
+  Napi::Value Players(const Napi::CallbackInfo& info);
+  Napi::Value Player(const Napi::CallbackInfo& info);
+  Napi::Value Snapshot(const Napi::CallbackInfo& info);
+  Napi::Value State(const Napi::CallbackInfo& info);
+  Napi::Value IsClosed(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<Engine> engine_;
+  bool closed_ = false;
+  Napi::Reference<Napi::Promise> closing_;
+};
+
+}  // namespace gamesrv::addon

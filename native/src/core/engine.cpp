@@ -1,0 +1,189 @@
+#include "gamesrv/engine.hpp"
+
+#include <algorithm>
+
+#include "gamesrv/clock.hpp"
+
+namespace gamesrv {
+
+Engine::Engine(EngineOptions options)
+    : world_(options.world),
+      events_(
+          options.events, [this](const GameEvent& e) { return world_.apply(e, unixMs()); },
+          [this] {
+            std::function<void()> hook;
+            {
+              std::lock_guard lock(hookMu_);
+              hook = periodicHook_;
+            }
+            if (hook) hook();
+          }),
+      controller_(ControllerHooks{
+          [this] { onStarting(); },
+          [this] {
+            events_.pause();
+            if (auto rt = runtime(); rt.pool) rt.pool->pause();
+          },
+          [this] {
+            if (auto rt = runtime(); rt.pool) rt.pool->resume();
+            events_.resume();
+          },
+          [this] { onStopping(); },
+          {},
+          {}}) {}
+
+Engine::~Engine() {
+  const EngineState s = controller_.state();
+  if (s == EngineState::Running || s == EngineState::Paused) stop(std::chrono::hours(1));
+}
+
+Engine::Runtime Engine::runtime() const {
+  std::lock_guard lock(runtimeMu_);
+  return runtime_;
+}
+
+void Engine::setPeriodicHook(std::function<void()> hook) {
+  std::lock_guard lock(hookMu_);
+  periodicHook_ = std::move(hook);
+}
+
+TransitionResult Engine::start(const EngineConfig& config) {
+  {
+    std::lock_guard lock(runtimeMu_);
+    pending_ = config;
+  }
+  return controller_.start(config.controller);
+}
+
+// Runs inside the controller's starting transition.
+void Engine::onStarting() {
+  EngineConfig cfg;
+  std::uint64_t firstId;
+  {
+    std::lock_guard lock(runtimeMu_);
+    cfg = pending_;
+    firstId = nextTaskId_;
+  }
+  cfg.tasks.firstId = firstId;
+  auto pool = std::make_shared<ThreadPool>(cfg.pool);
+  auto db = std::make_shared<SimulatedDatabase>(std::chrono::microseconds(cfg.dbLatencyUs));
+  auto scheduler = std::make_shared<TaskScheduler>(*pool, &world_, db, cfg.tasks);
+  events_.start();
+  std::lock_guard lock(runtimeMu_);
+  runtime_ = Runtime{std::move(pool), std::move(scheduler)};
+  db_ = std::move(db);
+  startedNs_ = nowNs();
+  ++starts_;
+}
+
+TransitionResult Engine::pause() { return controller_.pause(); }
+TransitionResult Engine::resume() { return controller_.resume(); }
+
+StopReport Engine::stop(std::chrono::milliseconds deadline) {
+  const std::uint64_t t0 = nowNs();
+  {
+    std::lock_guard lock(runtimeMu_);
+    stopDeadline_ = deadline;
+    lastStop_ = StopReport{};
+  }
+  TransitionResult tr = controller_.stop();
+  StopReport report;
+  {
+    std::lock_guard lock(runtimeMu_);
+    if (tr.error == TransitionError::None) report = lastStop_;
+  }
+  report.transition = tr;
+  report.durationMs = (nowNs() - t0) / 1000000;
+  return report;
+}
+
+// Runs inside the controller's stopping transition, after the loop threads joined.
+void Engine::onStopping() {
+  std::chrono::milliseconds budget;
+  {
+    std::lock_guard lock(runtimeMu_);
+    budget = stopDeadline_;
+  }
+  const auto deadline = SteadyClock::now() + budget;
+  auto remaining = [&] {
+    const auto left = deadline - SteadyClock::now();
+    return left > Nanos::zero() ? std::chrono::duration_cast<Nanos>(left) : Nanos::zero();
+  };
+  StopReport r;
+  const std::uint64_t processedBefore = events_.stats().processed;
+  events_.stopAccepting();
+  r.drained = events_.drainAndJoin(remaining());
+  if (!r.drained) {
+    // The deadline is for the caller's patience, not for correctness: every accepted
+    // event is still processed (exactly once) before the event thread goes away.
+    while (!events_.drainAndJoin(std::chrono::hours(1))) {
+    }
+  }
+  r.eventsDrained = events_.stats().processed - processedBefore;
+  Runtime rt = runtime();
+  if (rt.scheduler) r.tasksCancelled = rt.scheduler->cancelAll(remaining());
+  if (rt.pool) {
+    r.poolJoined = rt.pool->shutdown(remaining());
+    if (!r.poolJoined) rt.pool->shutdown(std::chrono::hours(1));
+  }
+  std::lock_guard lock(runtimeMu_);
+  if (rt.scheduler) {
+    // Ids continue after a restart, so a task id never names two tasks.
+    nextTaskId_ = std::max(nextTaskId_, rt.scheduler->stats().submitted + nextTaskId_);
+  }
+  lastStop_ = r;
+  startedNs_ = 0;
+}
+
+EnqueueResult Engine::enqueue(std::vector<GameEvent>&& batch) { return events_.enqueue(std::move(batch)); }
+
+SubmitResult Engine::submitTask(const TaskSpec& spec) {
+  const EngineState s = controller_.state();
+  Runtime rt = runtime();
+  if ((s != EngineState::Running && s != EngineState::Paused) || !rt.scheduler) {
+    SubmitResult r;
+    r.error = TaskError::ShuttingDown;
+    r.detail = std::string("engine is ") + toString(s);
+    return r;
+  }
+  return rt.scheduler->submit(spec);
+}
+
+bool Engine::cancelTask(std::uint64_t id) {
+  Runtime rt = runtime();
+  return rt.scheduler && rt.scheduler->cancel(id);
+}
+
+std::optional<TaskInfo> Engine::task(std::uint64_t id) const {
+  Runtime rt = runtime();
+  if (!rt.scheduler) return std::nullopt;
+  return rt.scheduler->task(id);
+}
+
+std::vector<TaskInfo> Engine::recentTasks(std::size_t limit) const {
+  Runtime rt = runtime();
+  if (!rt.scheduler) return {};
+  return rt.scheduler->recent(limit);
+}
+
+EngineSnapshot Engine::snapshot() const {
+  EngineSnapshot s;
+  s.timestampMs = unixMs();
+  s.state = controller_.state();
+  s.controller = controller_.stats();
+  s.events = events_.stats();
+  Runtime rt;
+  {
+    std::lock_guard lock(runtimeMu_);
+    rt = runtime_;
+    s.starts = starts_;
+    s.uptimeMs = startedNs_ ? (nowNs() - startedNs_) / 1000000 : 0;
+  }
+  if (rt.pool) s.pool = rt.pool->stats();
+  if (rt.scheduler) s.tasks = rt.scheduler->stats();
+  s.playersOnline = world_.onlineCount();
+  s.playersKnown = world_.knownCount();
+  return s;
+}
+
+}  // namespace gamesrv

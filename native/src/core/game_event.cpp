@@ -1,0 +1,32 @@
+#include "gamesrv/game_event.hpp"
+
+#include <array>
+
+namespace gamesrv {
+
+namespace {
+constexpr std::array<const char*, kEventTypeCount> kTypeNames = {
+    "PLAYER_LOGIN", "PLAYER_LOGOUT", "PLAYER_MOVE", "PLAYER_ATTACK", "PLAYER_CHAT"};
+constexpr std::array<const char*, kInvalidReasonCount> kReasonNames = {
+    "none",      "bad_coordinates", "unknown_target", "target_offline", "bad_attack", "attacker_offline",
+    "already_online", "not_online", "bad_chat",       "world_full"};
+}  // namespace
+
+const char* toString(EventType t) noexcept {
+  const auto i = static_cast<std::size_t>(t);
+  return i < kTypeNames.size() ? kTypeNames[i] : "UNKNOWN";
+}
+
+std::optional<EventType> parseEventType(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < kTypeNames.size(); ++i) {
+    if (s == kTypeNames[i]) return static_cast<EventType>(i);
+  }
+  return std::nullopt;
+}
+
+const char* toString(InvalidReason r) noexcept {
+  const auto i = static_cast<std::size_t>(r);
+  return i < kReasonNames.size() ? kReasonNames[i] : "unknown";
+}
+
+}  // namespace gamesrv

@@ -1,0 +1,138 @@
+#include "gamesrv/world.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <mutex>
+
+namespace gamesrv {
+
+namespace {
+
+// Parses "x,y" (optional spaces) into two finite numbers.
+bool parseCoordinates(const std::string& s, double& x, double& y) {
+  const char* p = s.c_str();
+  char* end = nullptr;
+  errno = 0;
+  x = std::strtod(p, &end);
+  if (end == p || errno != 0) return false;
+  while (*end == ' ') ++end;
+  if (*end != ',') return false;
+  p = end + 1;
+  y = std::strtod(p, &end);
+  if (end == p || errno != 0) return false;
+  while (*end == ' ') ++end;
+  return *end == '\0' && std::isfinite(x) && std::isfinite(y);
+}
+
+}  // namespace
+
+World::World(WorldConfig config) : config_(config) {}
+
+InvalidReason World::apply(const GameEvent& e, std::uint64_t nowMs) {
+  std::unique_lock lock(mu_);
+  auto it = players_.find(e.playerId);
+  Player* p = it == players_.end() ? nullptr : &it->second;
+  switch (e.type) {
+    case EventType::PlayerLogin: {
+      if (p && p->online) return InvalidReason::AlreadyOnline;
+      if (!p) {
+        if (players_.size() >= config_.maxPlayers) return InvalidReason::WorldFull;
+        p = &players_[e.playerId];
+        p->id = e.playerId;
+        p->hp = config_.maxHp;
+      }
+      if (!e.text.empty()) p->name = e.text;
+      if (p->name.empty()) p->name = "player-" + std::to_string(e.playerId);
+      p->online = true;
+      p->lastSeenMs = nowMs;
+      ++online_;
+      return InvalidReason::None;
+    }
+    case EventType::PlayerLogout: {
+      if (!p || !p->online) return InvalidReason::NotOnline;
+      p->online = false;
+      p->lastSeenMs = nowMs;
+      --online_;
+      return InvalidReason::None;
+    }
+    case EventType::PlayerMove: {
+      if (!p || !p->online) return InvalidReason::AttackerOffline;
+      double x, y;
+      if (!parseCoordinates(e.text, x, y) || std::fabs(x) > config_.worldSize || std::fabs(y) > config_.worldSize) {
+        return InvalidReason::BadCoordinates;
+      }
+      p->x = x;
+      p->y = y;
+      p->lastSeenMs = nowMs;
+      return InvalidReason::None;
+    }
+    case EventType::PlayerAttack: {
+      if (!p || !p->online) return InvalidReason::AttackerOffline;
+      const double target = e.num1, damage = e.num2;
+      if (!std::isfinite(target) || target < 0 || target > 4294967295.0 || target != std::floor(target)) {
+        return InvalidReason::UnknownTarget;
+      }
+      const auto tid = static_cast<std::uint32_t>(target);
+      if (!std::isfinite(damage) || damage < 0 || damage > config_.maxDamage || damage != std::floor(damage) ||
+          tid == e.playerId) {
+        return InvalidReason::BadAttack;
+      }
+      auto t = players_.find(tid);
+      if (t == players_.end()) return InvalidReason::UnknownTarget;
+      Player& victim = t->second;
+      if (!victim.online) return InvalidReason::TargetOffline;
+      const auto before = victim.hp;
+      victim.hp = std::max<std::int32_t>(0, victim.hp - static_cast<std::int32_t>(damage));
+      if (before > 0 && victim.hp == 0) ++p->kills;
+      p->lastSeenMs = nowMs;
+      return InvalidReason::None;
+    }
+    case EventType::PlayerChat: {
+      if (!p || !p->online) return InvalidReason::AttackerOffline;
+      if (e.text.empty() || e.text.size() > config_.maxChatBytes) return InvalidReason::BadChat;
+      chat_.push_back(ChatLine{++chatSeq_, e.playerId, e.text, nowMs});
+      while (chat_.size() > config_.chatLogCapacity) chat_.pop_front();
+      p->lastSeenMs = nowMs;
+      return InvalidReason::None;
+    }
+  }
+  return InvalidReason::None;
+}
+
+std::optional<Player> World::player(std::uint32_t id) const {
+  std::shared_lock lock(mu_);
+  auto it = players_.find(id);
+  if (it == players_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Player> World::players() const {
+  std::vector<Player> out;
+  {
+    std::shared_lock lock(mu_);
+    out.reserve(players_.size());
+    for (const auto& [id, p] : players_) out.push_back(p);
+  }
+  std::sort(out.begin(), out.end(), [](const Player& a, const Player& b) { return a.id < b.id; });
+  return out;
+}
+
+std::vector<ChatLine> World::chat(std::size_t limit) const {
+  std::shared_lock lock(mu_);
+  const std::size_t n = std::min(limit, chat_.size());
+  return std::vector<ChatLine>(chat_.end() - static_cast<std::ptrdiff_t>(n), chat_.end());
+}
+
+std::size_t World::onlineCount() const {
+  std::shared_lock lock(mu_);
+  return online_;
+}
+
+std::size_t World::knownCount() const {
+  std::shared_lock lock(mu_);
+  return players_.size();
+}
+
+}  // namespace gamesrv
