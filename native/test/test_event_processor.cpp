@@ -1,0 +1,217 @@
+#include <atomic>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "gamesrv/event.hpp"
+#include "gamesrv/event_processor.hpp"
+#include "harness.hpp"
+
+using namespace gamesrv;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<GameEvent> makeBatch(std::size_t n, EventType t = EventType::PlayerChat) {
+  std::vector<GameEvent> b(n);
+  for (auto& e : b) e.type = t;
+  return b;
+}
+
+EventProcessorConfig cfg(std::size_t capacity, std::chrono::milliseconds idle = 1000ms) {
+  EventProcessorConfig c;
+  c.queueCapacity = capacity;
+  c.idleTimeout = idle;
+  return c;
+}
+
+}  // namespace
+
+TEST(batch_is_all_or_nothing_against_capacity) {
+  EventProcessor ep(cfg(100), [](const GameEvent&) { return InvalidReason::None; });
+  ep.start();
+  ep.pause();  // nothing is processed, so capacity is only freed by us
+  auto r1 = ep.enqueue(makeBatch(60));
+  CHECK(r1.status == EnqueueStatus::Ok);
+  CHECK_EQ(r1.firstSeq, 1u);
+  CHECK_EQ(r1.lastSeq, 60u);
+  auto r2 = ep.enqueue(makeBatch(50));
+  CHECK(r2.status == EnqueueStatus::QueueFull);
+  CHECK_EQ(r2.accepted, 0u);
+  CHECK_EQ(r2.available, 40u);
+  CHECK_EQ(ep.stats().accepted, 60u);  // nothing of the refused batch got in
+  auto r3 = ep.enqueue(makeBatch(40));
+  CHECK(r3.status == EnqueueStatus::Ok);
+  CHECK_EQ(r3.firstSeq, 61u);
+  auto st = ep.stats();
+  CHECK_EQ(st.rejectedBatches, 1u);
+  CHECK_EQ(st.rejectedEvents, 50u);
+  CHECK_EQ(st.queueDepth, 100u);
+  CHECK(ep.drainAndJoin(10s));  // drains even while paused
+  st = ep.stats();
+  CHECK_EQ(st.processed, 100u);
+  CHECK_EQ(st.queueDepth, 0u);
+}
+
+TEST(empty_and_not_accepting_are_refused) {
+  EventProcessor ep(cfg(10), [](const GameEvent&) { return InvalidReason::None; });
+  CHECK(ep.enqueue(makeBatch(1)).status == EnqueueStatus::NotAccepting);  // not started
+  ep.start();
+  CHECK(ep.enqueue({}).status == EnqueueStatus::Empty);
+  ep.stopAccepting();
+  CHECK(ep.enqueue(makeBatch(1)).status == EnqueueStatus::NotAccepting);
+  CHECK(ep.drainAndJoin(5s));
+}
+
+// Seed defect 1: the seed processed events while holding the producers' lock.
+// Here the handler blocks mid-batch, and producers must still get in.
+TEST(producers_are_not_held_while_the_consumer_processes) {
+  Event entered(Event::Reset::Manual), gate(Event::Reset::Manual);
+  EventProcessor ep(cfg(1000), [&](const GameEvent&) {
+    entered.set();
+    gate.wait();
+    return InvalidReason::None;
+  });
+  ep.start();
+  CHECK(ep.enqueue(makeBatch(1)).status == EnqueueStatus::Ok);
+  CHECK(entered.waitFor(10s));  // the consumer is inside the handler now
+  std::atomic<bool> producerDone{false};
+  Event producerReturned(Event::Reset::Manual);
+  std::thread producer([&] {
+    auto r = ep.enqueue(makeBatch(5));
+    producerDone = r.status == EnqueueStatus::Ok;
+    producerReturned.set();
+  });
+  // The producer returns while the handler is still blocked on `gate`.
+  CHECK(producerReturned.waitFor(10s));
+  CHECK(producerDone.load());
+  CHECK_EQ(ep.stats().processed, 0u);
+  gate.set();
+  producer.join();
+  CHECK(ep.drainAndJoin(10s));
+  CHECK_EQ(ep.stats().processed, 6u);
+}
+
+TEST(idle_timeout_runs_periodic_work) {
+  Event beat(Event::Reset::Auto);
+  std::atomic<int> beats{0};
+  EventProcessor ep(
+      cfg(10, 10ms), [](const GameEvent&) { return InvalidReason::None; },
+      [&] {
+        beats.fetch_add(1);
+        beat.set();
+      });
+  ep.start();
+  CHECK(beat.waitFor(5s));
+  CHECK(beat.waitFor(5s));
+  CHECK(ep.drainAndJoin(5s));
+  CHECK(beats.load() >= 2);
+  CHECK(ep.stats().heartbeats >= 2u);
+}
+
+TEST(invalid_events_are_counted_per_reason_and_type) {
+  EventProcessor ep(cfg(100), [](const GameEvent& e) {
+    return e.playerId % 2 ? InvalidReason::BadCoordinates : InvalidReason::None;
+  });
+  ep.start();
+  auto b = makeBatch(10, EventType::PlayerMove);
+  for (std::uint32_t i = 0; i < 10; ++i) b[i].playerId = i;
+  CHECK(ep.enqueue(std::move(b)).status == EnqueueStatus::Ok);
+  CHECK(ep.drainAndJoin(5s));
+  auto s = ep.stats();
+  CHECK_EQ(s.processed, 10u);
+  CHECK_EQ(s.applied, 5u);
+  CHECK_EQ(s.invalid, 5u);
+  CHECK_EQ(s.invalidByReason[static_cast<std::size_t>(InvalidReason::BadCoordinates)], 5u);
+  const auto& mv = s.byType[static_cast<std::size_t>(EventType::PlayerMove)];
+  CHECK_EQ(mv.processed, 10u);
+  CHECK_EQ(mv.invalid, 5u);
+  CHECK_EQ(mv.latencyNs.count, 10u);
+  CHECK_EQ(s.latencyNs.count, 10u);
+}
+
+TEST(pause_holds_events_and_resume_processes_them) {
+  std::atomic<int> seen{0};
+  Event got(Event::Reset::Auto);
+  EventProcessor ep(cfg(100), [&](const GameEvent&) {
+    if (seen.fetch_add(1) + 1 == 3) got.set();
+    return InvalidReason::None;
+  });
+  ep.start();
+  ep.pause();
+  CHECK(ep.enqueue(makeBatch(3)).status == EnqueueStatus::Ok);
+  CHECK(!got.waitFor(50ms));
+  CHECK_EQ(seen.load(), 0);
+  ep.resume();
+  CHECK(got.waitFor(10s));
+  CHECK(ep.drainAndJoin(5s));
+}
+
+TEST(restart_after_drain_keeps_counting) {
+  EventProcessor ep(cfg(100), [](const GameEvent&) { return InvalidReason::None; });
+  for (int run = 0; run < 3; ++run) {
+    ep.start();
+    CHECK(ep.enqueue(makeBatch(7)).status == EnqueueStatus::Ok);
+    CHECK(ep.drainAndJoin(5s));
+  }
+  auto s = ep.stats();
+  CHECK_EQ(s.accepted, 21u);
+  CHECK_EQ(s.processed, 21u);
+  CHECK_EQ(s.lastSeq, 21u);
+}
+
+// Seeded stress: producers with random batch sizes, a thread toggling pause, queue
+// pressure. Every accepted sequence number must be processed exactly once.
+TEST(stress_every_accepted_event_processed_exactly_once) {
+  const std::uint64_t seed = gstest::seed("event_processor_stress");
+  constexpr std::size_t kCap = 512;
+  constexpr int kProducers = 3, kBatchesEach = 3000;
+  const std::size_t maxSeq = kProducers * kBatchesEach * 64 + 1;
+  auto hits = std::make_unique<std::atomic<std::uint8_t>[]>(maxSeq + 1);
+  EventProcessor ep(cfg(kCap, 5ms), [&](const GameEvent& e) {
+    hits[e.seq].fetch_add(1, std::memory_order_relaxed);
+    return InvalidReason::None;
+  });
+  ep.start();
+  std::atomic<std::uint64_t> acceptedByProducers{0}, refused{0};
+  std::atomic<bool> producing{true};
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      std::mt19937_64 rng(seed + static_cast<std::uint64_t>(p));
+      for (int i = 0; i < kBatchesEach; ++i) {
+        const std::size_t n = 1 + rng() % 64;
+        auto r = ep.enqueue(makeBatch(n));
+        if (r.status == EnqueueStatus::Ok) {
+          CHECK_EQ(r.lastSeq - r.firstSeq + 1, n);
+          acceptedByProducers += n;
+        } else {
+          CHECK(r.status == EnqueueStatus::QueueFull);
+          refused += n;
+          std::this_thread::yield();
+        }
+      }
+    });
+  }
+  std::thread toggler([&] {
+    std::mt19937_64 rng(seed ^ 0xabcdef);
+    while (producing.load()) {
+      if (rng() % 2) ep.pause(); else ep.resume();
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 500));  // randomized interleaving, not sync
+    }
+    ep.resume();
+  });
+  for (auto& t : producers) t.join();
+  producing = false;
+  toggler.join();
+  CHECK(ep.drainAndJoin(30s));
+  auto s = ep.stats();
+  CHECK_EQ(s.accepted, acceptedByProducers.load());
+  CHECK_EQ(s.processed, s.accepted);
+  CHECK_EQ(s.rejectedEvents, refused.load());
+  for (std::uint64_t q = 1; q <= s.lastSeq; ++q) CHECK_MSG(hits[q].load() == 1, "seq " << q << " seen " << int(hits[q].load()));
+  for (std::uint64_t q = s.lastSeq + 1; q <= maxSeq; ++q) CHECK(hits[q].load() == 0);
+}
+
+GS_TEST_MAIN()

@@ -1,0 +1,208 @@
+// The typed, promise-based facade over the native engine. Lifecycle calls run
+// off the JS thread and resolve when the transition is done; everything else is
+// a short synchronous call. Every failure is an EngineError with a stable code.
+import { EngineError, fromNative } from './errors.js';
+import { loadBinding } from './native.js';
+import {
+  EVENT_TYPES,
+  type EngineConfig,
+  type EngineOptions,
+  type EngineSnapshot,
+  type EngineState,
+  type EnqueueResult,
+  type EventType,
+  type GameEventInput,
+  type NativeEngine,
+  type Player,
+  type StopReport,
+  type TaskInfo,
+  type TaskSpec,
+  type TransitionResult,
+} from './types.js';
+
+const TYPE_CODE: Readonly<Record<EventType, number>> = Object.fromEntries(
+  EVENT_TYPES.map((t, i) => [t, i]),
+) as Record<EventType, number>;
+
+const MAX_U32 = 0xffffffff;
+
+function invalid(index: number, message: string): EngineError {
+  return new EngineError('INVALID_ARGUMENT', `event ${index}: ${message}`, { index });
+}
+
+/** Event columns for one crossing of the native boundary. */
+interface EncodedBatch {
+  types: Uint8Array;
+  playerIds: Uint32Array;
+  nums: Float64Array;
+  text: string;
+  textLengths: Uint32Array;
+}
+
+/** Validates a batch and packs it into columns; throws INVALID_ARGUMENT naming the event. */
+export function encodeEvents(batch: readonly GameEventInput[]): EncodedBatch {
+  const n = batch.length;
+  const types = new Uint8Array(n);
+  const playerIds = new Uint32Array(n);
+  const nums = new Float64Array(2 * n);
+  const textLengths = new Uint32Array(n);
+  const pieces: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const e = batch[i] as GameEventInput | undefined;
+    if (e === null || typeof e !== 'object') throw invalid(i, 'must be an object');
+    const code = TYPE_CODE[e.type];
+    if (code === undefined) throw invalid(i, `unknown type ${JSON.stringify(e.type)}`);
+    const id = e.playerId;
+    if (!Number.isInteger(id) || id < 0 || id > MAX_U32) throw invalid(i, 'playerId must be an integer in [0, 2^32-1]');
+    types[i] = code;
+    playerIds[i] = id;
+    let text = '';
+    const data: unknown = e.data;
+    switch (e.type) {
+      case 'PLAYER_LOGIN':
+      case 'PLAYER_CHAT':
+        if (data !== undefined && typeof data !== 'string') throw invalid(i, 'data must be a string');
+        text = (data as string | undefined) ?? '';
+        break;
+      case 'PLAYER_LOGOUT':
+        break;
+      case 'PLAYER_MOVE':
+        if (typeof data === 'string') {
+          text = data;
+        } else if (data !== null && typeof data === 'object' && 'x' in data && 'y' in data) {
+          const { x, y } = data as { x: unknown; y: unknown };
+          text = `${String(x)},${String(y)}`;
+        } else {
+          throw invalid(i, 'PLAYER_MOVE data must be "x,y" or {x, y}');
+        }
+        break;
+      case 'PLAYER_ATTACK': {
+        if (data === null || typeof data !== 'object') throw invalid(i, 'PLAYER_ATTACK data must be {target, damage}');
+        const { target, damage } = data as { target?: unknown; damage?: unknown };
+        // Non-numbers become NaN and are reported by the engine as an invalid payload.
+        nums[2 * i] = typeof target === 'number' ? target : Number.NaN;
+        nums[2 * i + 1] = typeof damage === 'number' ? damage : Number.NaN;
+        break;
+      }
+    }
+    if (text.length > 0) pieces.push(text);
+    textLengths[i] = text.length;
+  }
+  return { types, playerIds, nums, text: pieces.join(''), textLengths };
+}
+
+export class Engine {
+  readonly #native: NativeEngine;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: EngineOptions = {}) {
+    const { Engine: NativeCtor } = loadBinding();
+    try {
+      this.#native = new NativeCtor(options);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  get state(): EngineState {
+    return this.#native.state();
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  async start(config: EngineConfig = {}): Promise<TransitionResult> {
+    try {
+      return await this.#native.start(config);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  async pause(): Promise<TransitionResult> {
+    try {
+      return await this.#native.pause();
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  async resume(): Promise<TransitionResult> {
+    try {
+      return await this.#native.resume();
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /** Stops accepting, drains every accepted event, cancels unfinished tasks, joins every thread. */
+  async stop(options: { deadlineMs?: number } = {}): Promise<StopReport> {
+    try {
+      return await this.#native.stop(options);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /**
+   * Accepts the whole batch or nothing. Throws QUEUE_FULL (with `available`) when it
+   * does not fit, ENGINE_NOT_RUNNING when stopped, INVALID_ARGUMENT (with `index`).
+   */
+  enqueueEvents(batch: readonly GameEventInput[]): EnqueueResult {
+    if (!Array.isArray(batch) || batch.length === 0) {
+      throw new EngineError('INVALID_ARGUMENT', 'enqueueEvents needs a non-empty array of events');
+    }
+    const b = encodeEvents(batch);
+    try {
+      return this.#native.enqueueEvents(b.types, b.playerIds, b.nums, b.text, b.textLengths);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  submitTask(spec: TaskSpec): { id: number } {
+    return this.#call(() => this.#native.submitTask(spec));
+  }
+
+  cancelTask(id: number): boolean {
+    return this.#call(() => this.#native.cancelTask(id));
+  }
+
+  task(id: number): TaskInfo | null {
+    return this.#call(() => this.#native.task(id));
+  }
+
+  tasks(limit = 100): TaskInfo[] {
+    return this.#call(() => this.#native.tasks(limit));
+  }
+
+  players(): Player[] {
+    return this.#call(() => this.#native.players());
+  }
+
+  player(id: number): Player | null {
+    return this.#call(() => this.#native.player(id));
+  }
+
+  /** Every counter and histogram of every subsystem, as one plain object. */
+  snapshot(): EngineSnapshot {
+    return this.#call(() => this.#native.snapshot());
+  }
+
+  /** Stops the engine if needed and releases it. Idempotent: later calls return the same promise. */
+  close(): Promise<void> {
+    this.#closing ??= this.#native.close().catch((err: unknown) => {
+      throw fromNative(err);
+    });
+    return this.#closing;
+  }
+
+  #call<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+}

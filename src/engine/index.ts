@@ -1,0 +1,4 @@
+export { Engine, encodeEvents } from './engine.js';
+export { EngineError, type EngineErrorCode, type EngineErrorDetails } from './errors.js';
+export { addonPath } from './native.js';
+export * from './types.js';
