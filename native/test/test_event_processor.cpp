@@ -148,6 +148,21 @@ TEST(pause_holds_events_and_resume_processes_them) {
   CHECK(ep.drainAndJoin(5s));
 }
 
+TEST(wait_processed_wakes_when_the_sequence_is_done) {
+  EventProcessor ep(cfg(10000), [](const GameEvent&) { return InvalidReason::None; });
+  ep.start();
+  ep.pause();
+  auto r = ep.enqueue(makeBatch(1000));
+  CHECK(r.status == EnqueueStatus::Ok);
+  CHECK_EQ(ep.lastAcceptedSeq(), r.lastSeq);
+  CHECK(!ep.waitProcessed(r.lastSeq, std::chrono::milliseconds(20)));  // paused: times out
+  std::thread waiter([&] { CHECK(ep.waitProcessed(r.lastSeq, std::chrono::seconds(10))); });
+  ep.resume();
+  waiter.join();
+  CHECK(ep.stats().processed >= r.lastSeq);
+  CHECK(ep.drainAndJoin(std::chrono::seconds(5)));
+}
+
 TEST(restart_after_drain_keeps_counting) {
   EventProcessor ep(cfg(100), [](const GameEvent&) { return InvalidReason::None; });
   for (int run = 0; run < 3; ++run) {

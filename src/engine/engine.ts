@@ -161,6 +161,18 @@ export class Engine {
     }
   }
 
+  /**
+   * Resolves once every event accepted before the call has been processed;
+   * rejects with TIMEOUT after `timeoutMs` (default 30 s), e.g. while paused.
+   */
+  async flush(options: { timeoutMs?: number } = {}): Promise<void> {
+    try {
+      await this.#native.flush(options);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
   submitTask(spec: TaskSpec): { id: number } {
     return this.#call(() => this.#native.submitTask(spec));
   }

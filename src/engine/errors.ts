@@ -7,6 +7,7 @@ export type EngineErrorCode =
   | 'QUEUE_FULL'
   | 'TOO_MANY_TASKS'
   | 'START_FAILED'
+  | 'TIMEOUT'
   | 'ADDON_NOT_FOUND'
   | 'INTERNAL';
 

@@ -236,6 +236,7 @@ export interface NativeEngine {
     text: string,
     textLengths: Uint32Array,
   ): EnqueueResult;
+  flush(options?: { timeoutMs?: number }): Promise<void>;
   submitTask(spec: TaskSpec): { id: number };
   cancelTask(id: number): boolean;
   task(id: number): TaskInfo | null;

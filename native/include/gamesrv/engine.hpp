@@ -76,6 +76,8 @@ class Engine {
   StopReport stop(std::chrono::milliseconds deadline);
 
   EnqueueResult enqueue(std::vector<GameEvent>&& batch);
+  // Waits until every event accepted before the call has been processed. False on timeout.
+  bool flushEvents(std::chrono::nanoseconds timeout);
   // Answers TaskError::ShuttingDown when the engine is not running or paused.
   SubmitResult submitTask(const TaskSpec& spec);
   bool cancelTask(std::uint64_t id);

@@ -95,6 +95,11 @@ class EventProcessor {
   // Processes everything accepted, then joins the thread. False if the deadline passed first.
   bool drainAndJoin(std::chrono::nanoseconds deadline);
 
+  // Waits until every event up to `seq` has been processed (events are processed in
+  // sequence order). False on timeout. Safe from any thread.
+  bool waitProcessed(std::uint64_t seq, std::chrono::nanoseconds timeout);
+  std::uint64_t lastAcceptedSeq() const;
+
   EventProcessorStats stats() const;
   std::size_t queueDepth() const noexcept;
 
@@ -128,6 +133,11 @@ class EventProcessor {
   std::array<std::atomic<std::uint64_t>, kEventTypeCount> processedByType_{};
   std::array<std::atomic<std::uint64_t>, kEventTypeCount> invalidByType_{};
   std::array<Histogram, kEventTypeCount> latencyByType_;
+  // waitProcessed(): the consumer notifies only when someone waits (seq_cst pairs
+  // with processed_ so a waiter either sees the count or is seen by the consumer).
+  std::mutex doneMu_;
+  std::condition_variable doneCv_;
+  std::atomic<int> doneWaiters_{0};
   Histogram latency_;
 
   const std::unique_ptr<WorkerGroup> thread_;  // one consumer thread per start()

@@ -15,6 +15,32 @@
 // - shutdown(deadline): stops accepting, cancels every timer, runs queued items
 //   until the deadline, cancels whatever is still queued after it, joins threads.
 //
+// Choices this implementation makes (callers may rely on them)
+// - Counting: `submitted` counts items that entered the queue, including timer
+//   firings when they fall due; once the pool is idle,
+//   submitted == completed + failed + cancelled. A timer cancelled before it fires
+//   counts in timersCancelled only (a one-shot's onCancel still runs).
+// - An item with an empty `run` is accepted and counts as failed when it runs.
+// - Threads: a new thread starts (up to maxThreads) when work is queued and no
+//   thread is idle or already being woken; idle threads are woken most-recent
+//   first, so surplus threads really do sit idle and retire after idleTimeout.
+// - A worker takes up to 32 queued items at once to save lock traffic; items it
+//   has not started stay visible: idle workers steal them, cancelPending() and
+//   shutdown() cancel them, pause() holds them. queueDepth counts them; the
+//   capacity bound applies to the shared queue.
+// - Timer firings are not refused by a full queue (at most one firing per
+//   periodic timer is ever pending). While paused, the timer thread holds every
+//   timer; on resume() each due one-shot fires once and each periodic timer fires
+//   once, its missed grid points counted in timerSkipped.
+// - schedulePeriodic() with period <= 0 returns 0 (no timer).
+// - shutdown() lifts a pause so queued items can drain. After the deadline it
+//   cancels what is still queued, asks threads to stop and gives running items
+//   one more `deadline` to return; false means a thread is still running one
+//   (the destructor then waits for it). A second call only waits for threads.
+//   Called on a pool thread it does nothing and returns false.
+// - A CleanupGroup must be destroyed before its pool. wait()/cancelPending() from
+//   inside one of the group's own items do not wait for that item.
+//
 // Thread safety: every public member is safe from any thread, including from
 // inside a work item (except shutdown(), which must not run on a pool thread).
 #pragma once
@@ -132,6 +158,10 @@ class CleanupGroup {
 
  private:
   friend class ThreadPool;
+  void addMembers(std::size_t n);   // before a member is queued / a timer is armed
+  void memberDone(std::size_t n = 1);  // after a member ran or was cancelled
+  std::size_t waitTargetLocked() const;  // Requires: mu_ held.
+
   ThreadPool& pool_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -136,6 +136,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::Stop>("stop"),
                          InstanceMethod<&EngineWrap::Close>("close"),
                          InstanceMethod<&EngineWrap::EnqueueEvents>("enqueueEvents"),
+                         InstanceMethod<&EngineWrap::Flush>("flush"),
                          InstanceMethod<&EngineWrap::SubmitTask>("submitTask"),
                          InstanceMethod<&EngineWrap::CancelTask>("cancelTask"),
                          InstanceMethod<&EngineWrap::Task>("task"),
@@ -279,6 +280,25 @@ Napi::Value EngineWrap::EnqueueEvents(const Napi::CallbackInfo& info) {
   o.Set("lastSeq", Napi::Number::New(env, static_cast<double>(r.lastSeq)));
   o.Set("available", Napi::Number::New(env, static_cast<double>(r.available)));
   return o;
+}
+
+// flush({ timeoutMs }) -> Promise<void>: every event accepted before the call is processed.
+Napi::Value EngineWrap::Flush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  Napi::Object o = optionalObject(env, info[0], "options");
+  const auto timeout = std::chrono::milliseconds(intField(env, o, "timeoutMs", 30000, 0, 3600000));
+  return PromiseWorker<bool>::Start(
+      env, [engine, timeout] { return engine->flushEvents(timeout); },
+      [timeout](Napi::Env env, Napi::Promise::Deferred& d, bool& ok) {
+        if (ok) {
+          d.Resolve(env.Undefined());
+        } else {
+          d.Reject(engineError(env, "TIMEOUT", "events not processed within " + std::to_string(timeout.count()) +
+                                                   " ms (is the engine paused?)")
+                       .Value());
+        }
+      });
 }
 
 // submitTask({ kind, playerId, data, query, rateHz, ticks, delayMs, intervalMs }) -> { id }

@@ -137,6 +137,10 @@ void Engine::onStopping() {
 
 EnqueueResult Engine::enqueue(std::vector<GameEvent>&& batch) { return events_.enqueue(std::move(batch)); }
 
+bool Engine::flushEvents(std::chrono::nanoseconds timeout) {
+  return events_.waitProcessed(events_.lastAcceptedSeq(), timeout);
+}
+
 SubmitResult Engine::submitTask(const TaskSpec& spec) {
   const EngineState s = controller_.state();
   Runtime rt = runtime();

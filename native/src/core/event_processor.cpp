@@ -164,10 +164,31 @@ void EventProcessor::process(std::vector<GameEvent>& batch, WorkerContext& ctx) 
     }
   }
   applied_.fetch_add(appliedHere, std::memory_order_relaxed);
-  processed_.fetch_add(unreleased, std::memory_order_release);
+  processed_.fetch_add(unreleased, std::memory_order_seq_cst);
+  if (doneWaiters_.load(std::memory_order_seq_cst) > 0) {
+    std::lock_guard lock(doneMu_);
+    doneCv_.notify_all();
+  }
   batches_.fetch_add(1, std::memory_order_relaxed);
   if (batch.size() > maxBatch_.load(std::memory_order_relaxed)) maxBatch_.store(batch.size(), std::memory_order_relaxed);
   ctx.endWork(batch.size());
+}
+
+bool EventProcessor::waitProcessed(std::uint64_t seq, std::chrono::nanoseconds timeout) {
+  const auto deadline = SteadyClock::now() + timeout;
+  doneWaiters_.fetch_add(1, std::memory_order_seq_cst);
+  bool ok;
+  {
+    std::unique_lock lock(doneMu_);
+    ok = doneCv_.wait_until(lock, deadline, [&] { return processed_.load(std::memory_order_seq_cst) >= seq; });
+  }
+  doneWaiters_.fetch_sub(1, std::memory_order_seq_cst);
+  return ok;
+}
+
+std::uint64_t EventProcessor::lastAcceptedSeq() const {
+  std::lock_guard lock(mu_);
+  return nextSeq_ - 1;
 }
 
 EventProcessorStats EventProcessor::stats() const {

@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "gamesrv",
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "include_dirs": ["native/include"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "conditions": [
+        ["OS=='win'", {
+          "sources": ["<!@(node scripts/gyp-sources.cjs win)"],
+          "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/std:c++20"], "ExceptionHandling": 1}}
+        }, {
+          "sources": ["<!@(node scripts/gyp-sources.cjs posix)"],
+          "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++1y", "-std=gnu++14"],
+          "cflags_cc": ["-std=c++20", "-fexceptions", "-O2"],
+          "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++20", "GCC_ENABLE_CPP_EXCEPTIONS": "YES"}
+        }]
+      ]
+    }
+  ]
+}
