@@ -251,8 +251,8 @@ TEST(stop_while_paused_or_between_far_deadlines_returns_promptly) {
   CHECK(c.state() == S::Stopped);
 
   // At 0.5 Hz every thread waits ~2 s for its next deadline: stop must cut that wait short.
-  CHECK(c.start({4, 0.5, 0}).error == TransitionError::None);
   const std::uint64_t before = rec.ticks();
+  CHECK(c.start({4, 0.5, 0}).error == TransitionError::None);
   CHECK(rec.waitTicks(before + 4, 5s));  // tick 0 of each thread runs at once
   t0 = std::chrono::steady_clock::now();
   CHECK(c.stop().error == TransitionError::None);
