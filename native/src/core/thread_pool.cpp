@@ -2,8 +2,8 @@
 // lock, one timer thread over a deadline-ordered set. See thread_pool.hpp for the
 // contract; the notes here say how it is kept.
 //
-// Lock order: Impl::mu_ -> WorkerSlot::localMu (one at a time); Impl::timerMu_ -> CleanupGroup::mu_. mu_ and timerMu_ are never held
-// together. Callbacks (run / onCancel) never run under a pool lock.
+// Lock order: Impl::mu_ -> WorkerSlot::localMu (one at a time);
+// Impl::timerMu_ -> CleanupGroup::mu_. mu_ and timerMu_ are never held together. Callbacks (run / onCancel) never run under a pool lock.
 #include "gamesrv/thread_pool.hpp"
 
 #include <algorithm>
