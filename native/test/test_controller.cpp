@@ -83,8 +83,9 @@ double secondsBetween(std::chrono::steady_clock::time_point a, std::chrono::stea
   return std::chrono::duration<double>(b - a).count();
 }
 
-// The schedule position (ticks run + ticks skipped) a loop thread reached between start()
-// and stop(): tick 0 is due when start() releases the loop, tick k at k periods later.
+// The schedule position (ticks run + deadlines skipped) a loop thread reached between
+// start() and stop(): tick 0 is due when start() releases the loop, tick k k periods later,
+// and every deadline that came due before stop() was asked for is either run or skipped.
 struct ScheduleWindow {
   std::chrono::steady_clock::time_point beforeStart, afterStart, beforeStop, afterStop;
   double lo(double hz) const { return std::floor(secondsBetween(afterStart, beforeStop) * hz) + 1; }
@@ -282,7 +283,7 @@ TEST(ticks_advance_at_the_configured_rate) {
             "schedule position " << position << " outside [" << w.lo(kHz) - 2 << ", " << w.hi(kHz) + 2 << "]");
   // A noisy shared box may cost a few skipped deadlines, never a large share.
   CHECK_MSG(static_cast<double>(st.ticks) >= 0.5 * w.lo(kHz) * kThreads, "only " << st.ticks << " ticks");
-  CHECK_MSG(std::fabs(st.achievedRateHz - kHz) / kHz < 0.05, "achieved " << st.achievedRateHz << " Hz");
+  CHECK_MSG(std::fabs(st.achievedRateHz - kHz) / kHz < 0.10, "achieved " << st.achievedRateHz << " Hz");
   CHECK_EQ(st.tickDurationNs.count, st.ticks);
   CHECK_EQ(st.tickJitterNs.count, st.ticks);
   CHECK_EQ(rec.ticks(), st.ticks);
@@ -350,7 +351,8 @@ TEST(pause_freezes_ticks_and_resume_rebases_without_a_burst) {
   const double newTicks = static_cast<double>(r.ticks - p2.ticks) / 2;
   CHECK_MSG(newTicks <= std::floor(window * kHz) + 3, newTicks << " ticks per thread in " << window << " s");
   CHECK_MSG(r.skippedTicks - p2.skippedTicks < 30, "skipped " << r.skippedTicks - p2.skippedTicks << " after resume");
-  CHECK_MSG(std::fabs(r.achievedRateHz - kHz) / kHz < 0.05, "achieved " << r.achievedRateHz << " Hz");
+  // Nor does the paused interval dilute the run's rate (it would read ~40% low).
+  CHECK_MSG(r.achievedRateHz > 0.75 * kHz && r.achievedRateHz < 1.05 * kHz, "achieved " << r.achievedRateHz << " Hz");
 }
 
 TEST(overruns_are_counted_and_missed_deadlines_skipped_not_burst) {

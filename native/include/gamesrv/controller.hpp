@@ -45,7 +45,8 @@ struct ControllerHooks {
   std::function<void()> onPause;
   std::function<void()> onResume;
   std::function<void()> onStopping;  // after loop threads stopped (drain subsystems)
-  std::function<void(std::uint64_t tick)> onTick;  // on a loop thread, every tick
+  // On a loop thread, every tick; `tick` is that thread's frame number in this run.
+  std::function<void(std::uint64_t tick)> onTick;
   std::function<void(EngineState from, EngineState to)> onStateChange;
 };
 
@@ -60,10 +61,11 @@ struct TransitionResult {
 struct ControllerStats {
   EngineState state = EngineState::Stopped;
   double tickRateHz = 0;          // configured
-  double achievedRateHz = 0;      // ticks / running time, over the current run
+  double achievedRateHz = 0;      // ticks / running time, over the current run (per loop
+                                  // thread, timed between actual tick starts)
   std::uint64_t ticks = 0;        // all loop threads, all runs
   std::uint64_t overruns = 0;
-  std::uint64_t skippedTicks = 0;
+  std::uint64_t skippedTicks = 0;  // missed deadlines; ticks + skipped = schedule position
   std::uint64_t runningMs = 0;    // time spent in `running` in the current run
   std::uint64_t startedAtMs = 0;  // Unix ms of the last start, 0 if never
   std::uint32_t tickWorkUs = 0;

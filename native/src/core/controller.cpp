@@ -1,5 +1,6 @@
 #include "gamesrv/controller.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <stop_token>
@@ -80,6 +81,7 @@ struct Controller::Impl {
   std::condition_variable_any loopCv;
   std::condition_variable parkedCv;  // start()/pause() wait here for threads to park
   bool holding = true;               // guarded by loopMu: loop threads must park
+  TimePoint holdAt;                  // guarded by loopMu: when the current hold or stop was asked for
   TimePoint epoch;                   // guarded by loopMu: tick k of a segment is due at epoch + k*period
   std::uint64_t epochGen = 0;        // guarded by loopMu: bumped when a segment begins (start, resume)
   std::size_t parked = 0;            // guarded by loopMu
@@ -121,26 +123,12 @@ struct Controller::Impl {
     const void* prev_;
   };
 
-  TransitionResult invalid(const char* verb, EngineState s, const std::string& why = {}) const {
-    TransitionResult r;
-    r.error = TransitionError::InvalidState;
-    r.state = s;
-    r.detail = std::string("cannot ") + verb + ": " + (why.empty() ? std::string("engine is ") + toString(s) : why);
-    return r;
+  static TransitionResult result(EngineState s, TransitionError e = TransitionError::None, std::string detail = {}) {
+    return TransitionResult{e, s, std::move(detail)};
   }
-
-  static TransitionResult ok(EngineState s) {
-    TransitionResult r;
-    r.state = s;
-    return r;
-  }
-
-  static TransitionResult hookFailed(EngineState s, std::string detail) {
-    TransitionResult r;
-    r.error = TransitionError::HookFailed;
-    r.state = s;
-    r.detail = std::move(detail);
-    return r;
+  static TransitionResult invalid(const char* verb, EngineState s, const std::string& why = {}) {
+    return result(s, TransitionError::InvalidState,
+                  std::string("cannot ") + verb + ": " + (why.empty() ? std::string("engine is ") + toString(s) : why));
   }
 
   // A transition asked for from inside one of our hooks or from a loop thread would wait on
@@ -198,6 +186,7 @@ struct Controller::Impl {
   void holdAndWait(std::size_t count) {
     std::unique_lock l(loopMu);
     holding = true;
+    holdAt = SteadyClock::now();
     loopCv.notify_all();
     parkedCv.wait(l, [&] { return parked >= count; });
   }
@@ -210,6 +199,11 @@ struct Controller::Impl {
       g = group;
     }
     if (!g) return;
+    {
+      std::lock_guard l(loopMu);
+      holding = true;
+      holdAt = SteadyClock::now();
+    }
     g->requestStop();
     while (!g->joinFor(std::chrono::hours(1))) {
     }
@@ -228,19 +222,37 @@ struct Controller::Impl {
 void Controller::Impl::loop(WorkerContext& ctx, double periodNs, std::uint32_t workUs) {
   tlsLoopOf = this;
   const std::stop_token stop = ctx.stopToken();
-  const auto dueAt = [periodNs](TimePoint base, std::uint64_t k) {
-    return base + Nanos(std::llround(static_cast<double>(k) * periodNs));
+  TimePoint segEpoch;          // tick k of this thread's current segment is due at dueAt(k)
+  const auto dueAt = [&](std::uint64_t k) { return segEpoch + Nanos(std::llround(static_cast<double>(k) * periodNs)); };
+  // Index of the latest deadline at or before t (t >= segEpoch).
+  const auto latestDue = [&](TimePoint t) {
+    const auto since = std::chrono::duration_cast<Nanos>(t - segEpoch).count();
+    auto i = static_cast<std::uint64_t>(static_cast<double>(since) / periodNs);
+    while (i > 0 && dueAt(i) > t) --i;
+    while (dueAt(i + 1) <= t) ++i;
+    return i;
   };
-  std::uint64_t seenGen = 0;  // 0: not released yet (still in start())
-  std::uint64_t k = 0;        // schedule index inside the current segment
-  std::uint64_t frame = 0;    // ticks run by this thread in this run, handed to onTick
-  TimePoint segEpoch;
+  std::uint64_t seenGen = 0;   // 0: not released yet (still in start())
+  bool inSegment = false;
+  std::uint64_t k = 0;         // next schedule index to serve
+  std::uint64_t frame = 0;     // ticks run by this thread in this run, handed to onTick
   TimePoint prevStart;
   bool havePrev = false;
+
+  // Requires: loopMu held. Deadlines that came due before the hold (pause or stop) was
+  // asked for and were never served are missed ones: count them, so that ticks + skipped
+  // always equals the schedule position, however late this thread got the CPU back.
+  const auto closeSegment = [&] {
+    if (!inSegment) return;
+    inSegment = false;
+    const TimePoint cut = std::min(SteadyClock::now(), holdAt);
+    if (cut >= dueAt(k)) skipped.fetch_add(latestDue(cut) - k + 1, std::memory_order_relaxed);
+  };
 
   std::unique_lock lk(loopMu);
   while (!stop.stop_requested()) {
     if (holding) {
+      closeSegment();
       ctx.setState(seenGen == 0 ? WorkerState::Idle : WorkerState::Paused);
       ++parked;
       parkedCv.notify_all();
@@ -252,26 +264,24 @@ void Controller::Impl::loop(WorkerContext& ctx, double periodNs, std::uint32_t w
     if (seenGen != epochGen) {
       seenGen = epochGen;
       segEpoch = epoch;
+      inSegment = true;
       k = 0;
       havePrev = false;
     }
     const std::uint64_t gen = seenGen;
-    if (loopCv.wait_until(lk, stop, dueAt(segEpoch, k), [&] { return holding || epochGen != gen; })) continue;
+    if (loopCv.wait_until(lk, stop, dueAt(k), [&] { return holding || epochGen != gen; })) continue;
     if (stop.stop_requested()) break;
     lk.unlock();
 
-    TimePoint start = SteadyClock::now();
+    const TimePoint start = SteadyClock::now();
     // Woken after later deadlines passed too (an overrun, or preemption): serve only the
     // latest one, late, and skip the others rather than running them in a burst.
-    if (start >= dueAt(segEpoch, k + 1)) {
-      const auto sinceEpoch = std::chrono::duration_cast<Nanos>(start - segEpoch).count();
-      auto latest = static_cast<std::uint64_t>(static_cast<double>(sinceEpoch) / periodNs);
-      while (dueAt(segEpoch, latest) > start) --latest;
-      while (dueAt(segEpoch, latest + 1) <= start) ++latest;
+    if (start >= dueAt(k + 1)) {
+      const std::uint64_t latest = latestDue(start);
       skipped.fetch_add(latest - k, std::memory_order_relaxed);
       k = latest;
     }
-    const TimePoint due = dueAt(segEpoch, k);
+    const TimePoint due = dueAt(k);
     tickJitterNs.record(start > due ? static_cast<std::uint64_t>(std::chrono::duration_cast<Nanos>(start - due).count()) : 0);
 
     ctx.beginWork();
@@ -297,10 +307,11 @@ void Controller::Impl::loop(WorkerContext& ctx, double periodNs, std::uint32_t w
     prevStart = start;
     havePrev = true;
     ++k;
-    if (end > dueAt(segEpoch, k)) overruns.fetch_add(1, std::memory_order_relaxed);
+    if (end > dueAt(k)) overruns.fetch_add(1, std::memory_order_relaxed);
 
     lk.lock();
   }
+  closeSegment();
   tlsLoopOf = nullptr;
 }
 
@@ -331,7 +342,7 @@ TransitionResult Controller::Impl::start(const ControllerConfig& cfg) {
 
   if (std::string failure = runHook(hooks.onStarting, "onStarting"); !failure.empty()) {
     moveTo(EngineState::Stopped);
-    return hookFailed(EngineState::Stopped, std::move(failure));
+    return result(EngineState::Stopped, TransitionError::HookFailed, std::move(failure));
   }
 
   {
@@ -353,7 +364,7 @@ TransitionResult Controller::Impl::start(const ControllerConfig& cfg) {
     joinLoopThreads();
     if (std::string failure = runHook(hooks.onStopping, "onStopping"); !failure.empty()) detail += "; " + failure;
     moveTo(EngineState::Stopped);
-    return hookFailed(EngineState::Stopped, std::move(detail));
+    return result(EngineState::Stopped, TransitionError::HookFailed, std::move(detail));
   }
   // Thread start-up latency must not count as missed deadlines: tick 0 is due only once
   // every loop thread is ready.
@@ -361,7 +372,7 @@ TransitionResult Controller::Impl::start(const ControllerConfig& cfg) {
   const EngineState from = commit(EngineState::Running);
   release();
   notifyChange(from, EngineState::Running);
-  return ok(EngineState::Running);
+  return result(EngineState::Running);
 }
 
 TransitionResult Controller::Impl::pause() {
@@ -379,10 +390,10 @@ TransitionResult Controller::Impl::pause() {
   holdAndWait(threads);
   if (std::string failure = runHook(hooks.onPause, "onPause"); !failure.empty()) {
     release();
-    return hookFailed(EngineState::Running, std::move(failure));
+    return result(EngineState::Running, TransitionError::HookFailed, std::move(failure));
   }
   moveTo(EngineState::Paused);
-  return ok(EngineState::Paused);
+  return result(EngineState::Paused);
 }
 
 TransitionResult Controller::Impl::resume() {
@@ -393,12 +404,12 @@ TransitionResult Controller::Impl::resume() {
   if (s != EngineState::Paused) return invalid("resume", s);
   // Subsystems come back before the ticks that may depend on them.
   if (std::string failure = runHook(hooks.onResume, "onResume"); !failure.empty()) {
-    return hookFailed(EngineState::Paused, std::move(failure));
+    return result(EngineState::Paused, TransitionError::HookFailed, std::move(failure));
   }
   const EngineState from = commit(EngineState::Running);
   release();
   notifyChange(from, EngineState::Running);
-  return ok(EngineState::Running);
+  return result(EngineState::Running);
 }
 
 TransitionResult Controller::Impl::stop() {
@@ -414,8 +425,8 @@ TransitionResult Controller::Impl::stop() {
   // Stopping cannot be refused: a failing onStopping is reported, the engine still stops.
   std::string failure = runHook(hooks.onStopping, "onStopping");
   moveTo(EngineState::Stopped);
-  if (!failure.empty()) return hookFailed(EngineState::Stopped, std::move(failure));
-  return ok(EngineState::Stopped);
+  if (!failure.empty()) return result(EngineState::Stopped, TransitionError::HookFailed, std::move(failure));
+  return result(EngineState::Stopped);
 }
 
 Controller::Controller(ControllerHooks hooks) : impl_(std::make_unique<Impl>(std::move(hooks))) {}

@@ -65,6 +65,15 @@ std::size_t WorkerGroup::add(Body body) {
   slot->name = prefix_ + "-" + std::to_string(slot->index);
   WorkerContext::Slot* raw = slot.get();
   slots_.push_back(std::move(slot));
+  // If the thread cannot be created, drop the slot again: a slot without a thread
+  // would never report itself exited and joinFor() would wait forever.
+  struct Undo {
+    std::list<std::unique_ptr<WorkerContext::Slot>>& slots;
+    bool armed = true;
+    ~Undo() {
+      if (armed) slots.pop_back();
+    }
+  } undo{slots_};
   raw->thread = std::jthread([this, raw, body = std::move(body)](std::stop_token token) {
     platform::setCurrentThreadName(raw->name);
     raw->tid.store(platform::currentThreadId(), std::memory_order_relaxed);
@@ -76,6 +85,7 @@ std::size_t WorkerGroup::add(Body body) {
     raw->exited = true;
     exitedCv_.notify_all();
   });
+  undo.armed = false;
   return raw->index;
 }
 
