@@ -1,0 +1,120 @@
+// Linux process figures: clock_gettime(CLOCK_PROCESS_CPUTIME_ID) for CPU time (ns
+// resolution, one syscall, the same figure as getrusage user + system),
+// /proc/self/statm for RSS, /proc/meminfo for system memory.
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "gamesrv/platform/sysinfo.hpp"
+
+namespace gamesrv::platform {
+
+namespace {
+
+std::uint64_t monotonicNs() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// Reads a small /proc file into buf (NUL-terminated). Returns bytes read or -1.
+ssize_t readSmallFile(const char* path, char* buf, std::size_t cap) noexcept {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  std::size_t used = 0;
+  while (used + 1 < cap) {
+    const ssize_t n = ::read(fd, buf + used, cap - 1 - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  buf[used] = '\0';
+  return static_cast<ssize_t>(used);
+}
+
+// Value in kB of "<key>:" in /proc/meminfo text, or nullopt.
+std::optional<std::uint64_t> meminfoKb(const char* text, const char* key) noexcept {
+  const char* p = std::strstr(text, key);
+  if (p == nullptr) return std::nullopt;
+  p += std::strlen(key);
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(p, &end, 10);
+  if (end == p) return std::nullopt;
+  return static_cast<std::uint64_t>(v);
+}
+
+}  // namespace
+
+std::uint32_t currentProcessId() noexcept { return static_cast<std::uint32_t>(::getpid()); }
+
+unsigned cpuCount() noexcept {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return static_cast<unsigned>(n);
+  }
+  const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<unsigned>(n) : 1u;
+}
+
+std::uint64_t processCpuNs() noexcept {
+  timespec ts{};
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::optional<std::uint64_t> residentBytes() noexcept {
+  char buf[256];
+  if (readSmallFile("/proc/self/statm", buf, sizeof buf) <= 0) return std::nullopt;
+  unsigned long long sizePages = 0, residentPages = 0;
+  if (std::sscanf(buf, "%llu %llu", &sizePages, &residentPages) != 2) return std::nullopt;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  return static_cast<std::uint64_t>(residentPages) * static_cast<std::uint64_t>(page > 0 ? page : 4096);
+}
+
+std::optional<SystemMemory> systemMemory() noexcept {
+  char buf[4096];  // the three keys sit in the first lines
+  if (readSmallFile("/proc/meminfo", buf, sizeof buf) <= 0) return std::nullopt;
+  const auto total = meminfoKb(buf, "MemTotal:");
+  if (!total) return std::nullopt;
+  auto available = meminfoKb(buf, "MemAvailable:");
+  if (!available) available = meminfoKb(buf, "MemFree:");  // kernels before 3.14
+  return SystemMemory{*total * 1024, available.value_or(0) * 1024};
+}
+
+bool processAlive(std::uint32_t pid) noexcept {
+  if (pid == 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) == 0) return true;
+  return errno == EPERM;  // exists, belongs to someone else
+}
+
+CpuSampler::CpuSampler() noexcept : lastCpuNs_(processCpuNs()), lastWallNs_(monotonicNs()) {
+  last_.cores = cpuCount();
+}
+
+CpuSampler::Sample CpuSampler::sample() noexcept {
+  const std::uint64_t cpu = processCpuNs();
+  const std::uint64_t wall = monotonicNs();
+  if (wall <= lastWallNs_) return last_;
+  Sample s;
+  s.cores = cpuCount();
+  s.wallNs = wall - lastWallNs_;
+  s.cpuNs = cpu >= lastCpuNs_ ? cpu - lastCpuNs_ : 0;
+  s.percent = 100.0 * static_cast<double>(s.cpuNs) / static_cast<double>(s.wallNs);
+  s.percentOfHost = s.percent / static_cast<double>(s.cores);
+  lastCpuNs_ = cpu;
+  lastWallNs_ = wall;
+  last_ = s;
+  return s;
+}
+
+}  // namespace gamesrv::platform
