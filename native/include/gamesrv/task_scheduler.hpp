@@ -10,9 +10,37 @@
 // Optional delayMs (start later) and intervalMs (repeat; each run counted, status
 // stays `running` between runs until cancelled).
 //
+// Choices this implementation makes (callers may rely on them)
+// - Ids count up from 1 over accepted tasks only: a refused submit uses no id.
+// - InvalidSpec: game-logic with a rateHz that is not finite or not in (0, 1000], or
+//   with intervalMs (its rate is rateHz); delayMs or intervalMs above 86,400,000
+//   (24 h); player-update data above 4096 bytes; a database query above 65536 bytes.
+//   An empty database query is accepted and fails when it runs (SimulatedDatabase).
+// - TooMany: maxActive tasks are unfinished, or the pool's queue is full.
+//   ShuttingDown: the pool is shutting down, or the scheduler is being destroyed.
+// - Results are JSON text. player-update: {"playerId":1,"name":"...","online":true,
+//   "x":1.5,"y":2,"hp":100,"data":"..."}; database: the executor's rows (null when it
+//   returns none); game-logic: {"ticks":N}, also kept when it is cancelled.
+// - A run that fails ends the task (an interval task stops repeating). Each run of an
+//   interval task replaces the result; a run still going when the next is due is
+//   skipped (the pool's periodic-timer rule).
+// - A game-logic tick counts; it does no other work.
+// - cancel() and cancelAll() finish the task at once (status cancelled, error
+//   "cancelled"); a run already executing is not interrupted, except a database query,
+//   whose `cancelled` flag turns true (and DatabaseExecutor::cancelRequested() runs).
+//   Its outcome is then dropped. An item the pool itself cancels (shutdown, a full
+//   stop) also ends its task as cancelled.
+// - recent(limit): unfinished and finished tasks still known, newest (highest id) first.
+// - Engine stop calls cancelAll() before shutting the pool down: a periodic timer the
+//   pool drops on its own does not tell the scheduler.
+//
 // Thread safety: every public member is safe from any thread.
 #pragma once
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string_view>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -67,20 +95,28 @@ class DatabaseExecutor {
  public:
   virtual ~DatabaseExecutor() = default;
   virtual DatabaseResult execute(const std::string& query, const std::atomic<bool>& cancelled) = 0;
+  // Called after some execution's `cancelled` flag turned true, on the cancelling thread,
+  // so an execution blocked in a wait can look at its flag again. Default: nothing.
+  virtual void cancelRequested() {}
 };
 
 // The seed's behaviour: a simulated query with a configurable latency; an empty query fails.
+// The latency is waited out on a condition variable: a cancelled execution, or every
+// execution waiting when interrupt() is called, returns at once with ok=false and
+// error "cancelled". Rows: {"query":"...","rows":[],"latencyUs":N}.
 class SimulatedDatabase final : public DatabaseExecutor {
  public:
   explicit SimulatedDatabase(std::chrono::microseconds latency) : latency_(latency) {}
   DatabaseResult execute(const std::string& query, const std::atomic<bool>& cancelled) override;
   // Wakes executions waiting out their simulated latency (used on stop).
   void interrupt();
+  void cancelRequested() override;
 
  private:
   std::chrono::microseconds latency_;
   std::mutex mu_;
   std::condition_variable cv_;
+  std::uint64_t interrupts_ = 0;  // guarded by mu_: an execution ends when it changes
 };
 
 struct TaskSchedulerConfig {
@@ -124,6 +160,11 @@ class TaskScheduler {
   // Returns the number of tasks cancelled.
   std::size_t cancelAll(std::chrono::nanoseconds deadline);
   TaskSchedulerStats stats() const;
+
+  // Waits until task `id` satisfies `pred` (checked after every run and status change).
+  // False on timeout or if the id is unknown.
+  bool waitForTesting(std::uint64_t id, const std::function<bool(const TaskInfo&)>& pred,
+                      std::chrono::nanoseconds timeout) const;
 
  private:
   struct Impl;

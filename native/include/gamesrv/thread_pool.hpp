@@ -38,6 +38,10 @@
 //   one more `deadline` to return; false means a thread is still running one
 //   (the destructor then waits for it). A second call only waits for threads.
 //   Called on a pool thread it does nothing and returns false.
+// - Threads are named "<namePrefix>-N"; the timer thread "gs-timer-0" (the prefix
+//   with "-pool" replaced by "-timer"). stats().workers lists the timer thread last.
+// - queueWaitNs / runNs are recorded per item from the CPU time-stamp counter where it
+//   is one instruction (x86-64), converted to ns when stats() is read.
 // - A CleanupGroup must be destroyed before its pool. wait()/cancelPending() from
 //   inside one of the group's own items do not wait for that item.
 //
@@ -160,12 +164,19 @@ class CleanupGroup {
   friend class ThreadPool;
   void addMembers(std::size_t n);   // before a member is queued / a timer is armed
   void memberDone(std::size_t n = 1);  // after a member ran or was cancelled
-  std::size_t waitTargetLocked() const;  // Requires: mu_ held.
+  std::size_t waitTarget() const;  // members other than the calling item itself
+  bool waitUntil(std::chrono::steady_clock::time_point deadline);
 
   ThreadPool& pool_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::size_t outstanding_ = 0;  // guarded by mu_
+  // Members are counted without mu_, on every member's path: submitters bump added_,
+  // workers bump done_, each on its own cache line. A waiter registers in waiters_ and
+  // re-checks under mu_; memberDone() takes mu_ to notify only when a waiter is there.
+  alignas(64) std::atomic<std::uint64_t> added_{0};
+  alignas(64) std::atomic<std::uint64_t> done_{0};
+  alignas(64) std::atomic<std::size_t> waiters_{0};
+  std::size_t pendingLoad() const noexcept;
 };
 
 }  // namespace gamesrv

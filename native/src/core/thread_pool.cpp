@@ -3,10 +3,12 @@
 // contract; the notes here say how it is kept.
 //
 // Lock order: Impl::mu_ -> WorkerSlot::localMu (one at a time);
-// Impl::timerMu_ -> CleanupGroup::mu_. mu_ and timerMu_ are never held together. Callbacks (run / onCancel) never run under a pool lock.
+// Impl::timerMu_ -> CleanupGroup::mu_. mu_ and timerMu_ are never held together.
+// Callbacks (run / onCancel) never run under a pool lock.
 #include "gamesrv/thread_pool.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <set>
 #include <unordered_map>
 #include <utility>
@@ -18,79 +20,228 @@ namespace {
 
 constexpr std::size_t kBatch = 32;  // items a worker takes per visit to the shared queue
 constexpr std::uint64_t kFarFutureNs = std::uint64_t{1} << 62;
+constexpr int kLockSpins = 64;  // try_lock attempts before blocking on a briefly held lock
 
-struct Entry {
-  std::function<void()> run;
+// Per-item timestamps come from the CPU's time-stamp counter where it is one instruction
+// (x86-64: invariant and synchronized across cores on anything this runs on), else from
+// the steady clock. Tick intervals are converted to ns when stats are read.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+constexpr bool kTicksAreNs = false;
+inline std::uint64_t ticks() noexcept { return __builtin_ia32_rdtsc(); }
+#else
+constexpr bool kTicksAreNs = true;
+inline std::uint64_t ticks() noexcept { return nowNs(); }
+#endif
+
+inline void cpuRelax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Adaptive acquisition: the pool's locks are held for tens of nanoseconds, far less
+// than a futex sleep and wake-up costs the waiter.
+void lockAdaptive(std::unique_lock<std::mutex>& lock) {
+  for (int i = 0; i < kLockSpins; ++i) {
+    if (lock.try_lock()) return;
+    cpuRelax();
+  }
+  lock.lock();
+}
+
+// What only cancellable items and timer firings carry: out of line, so the common
+// Entry stays at 56 bytes and a queued item costs less than a cache line to hand over.
+struct EntryExtra {
   std::function<void()> onCancel;
-  CleanupGroup* group = nullptr;
-  std::uint64_t enqueuedNs = 0;
   std::uint64_t dueNs = 0;  // timer firings: when the timer fell due; 0 otherwise
 };
 
-// FIFO ring that grows by doubling and never shrinks: a warm queue allocates nothing.
-class Ring {
+struct Entry {
+  std::function<void()> run;
+  CleanupGroup* group = nullptr;
+  std::uint64_t enqueuedTicks = 0;
+  std::unique_ptr<EntryExtra> extra;
+
+  static std::unique_ptr<EntryExtra> makeExtra(std::function<void()>&& onCancel, std::uint64_t dueNs) {
+    if (!onCancel && dueNs == 0) return nullptr;
+    return std::make_unique<EntryExtra>(EntryExtra{std::move(onCancel), dueNs});
+  }
+};
+
+// One worker's share of a histogram (gamesrv::Histogram's buckets). Only its worker
+// writes it, so a record is plain loads and stores, no locked instruction and no cache
+// line shared with another worker; stats() adds the shards up.
+struct HistShard {
+  std::atomic<std::uint64_t> buckets[Histogram::kBuckets] = {};
+  std::atomic<std::uint64_t> count{0};
+  std::atomic<std::uint64_t> sum{0};
+  std::atomic<std::uint64_t> min{~std::uint64_t{0}};
+  std::atomic<std::uint64_t> max{0};
+
+  void record(std::uint64_t v) noexcept {
+    bump(buckets[Histogram::bucketOf(v)], 1);
+    bump(count, 1);
+    bump(sum, v);
+    if (v < min.load(std::memory_order_relaxed)) min.store(v, std::memory_order_relaxed);
+    if (v > max.load(std::memory_order_relaxed)) max.store(v, std::memory_order_relaxed);
+  }
+  static void bump(std::atomic<std::uint64_t>& a, std::uint64_t d) noexcept {
+    a.store(a.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+  }
+};
+
+// Sum of shards, summarized like Histogram::summary(), values scaled by `scale`.
+class HistMerge {
  public:
-  std::size_t size() const noexcept { return count_; }
-  bool empty() const noexcept { return count_ == 0; }
-  void reserve(std::size_t n) {
-    if (n > buf_.size()) regrow(n);
+  void add(const HistShard& h) {
+    for (int i = 0; i < Histogram::kBuckets; ++i) buckets_[i] += h.buckets[i].load(std::memory_order_relaxed);
+    count_ += h.count.load(std::memory_order_relaxed);
+    sum_ += h.sum.load(std::memory_order_relaxed);
+    min_ = std::min(min_, h.min.load(std::memory_order_relaxed));
+    max_ = std::max(max_, h.max.load(std::memory_order_relaxed));
   }
-  void pushBack(Entry&& e) {
-    if (count_ == buf_.size()) regrow(count_ + 1);
-    at(count_) = std::move(e);
-    ++count_;
-  }
-  Entry popFront() {
-    Entry e = std::move(buf_[head_]);
-    head_ = (head_ + 1) & mask_;
-    --count_;
-    return e;
-  }
-  Entry popBack() {
-    --count_;
-    return std::move(at(count_));
-  }
-  // Moves the entries matching `pred` to `out`, keeping the others in order.
-  template <class Pred>
-  void extractIf(Pred pred, std::vector<Entry>& out) {
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < count_; ++i) {
-      Entry& e = at(i);
-      if (pred(e)) {
-        out.push_back(std::move(e));
-      } else {
-        if (kept != i) at(kept) = std::move(e);
-        ++kept;
+  HistogramSummary summary(double scale) const {
+    HistogramSummary s;
+    std::uint64_t total = 0;
+    for (std::uint64_t b : buckets_) total += b;
+    if (total == 0) return s;
+    auto scaled = [scale](std::uint64_t v) { return static_cast<std::uint64_t>(static_cast<double>(v) * scale); };
+    s.count = total;
+    s.mean = static_cast<double>(sum_) * scale / static_cast<double>(count_ ? count_ : 1);
+    s.min = scaled(min_);
+    s.max = scaled(max_);
+    const double qs[4] = {0.50, 0.90, 0.99, 0.999};
+    std::uint64_t* outs[4] = {&s.p50, &s.p90, &s.p99, &s.p999};
+    std::uint64_t seen = 0;
+    int qi = 0;
+    for (int i = 0; i < Histogram::kBuckets && qi < 4; ++i) {
+      seen += buckets_[i];
+      while (qi < 4) {
+        auto rank = static_cast<std::uint64_t>(qs[qi] * static_cast<double>(total) + 0.5);
+        rank = std::clamp<std::uint64_t>(rank, 1, total);
+        if (seen < rank) break;
+        *outs[qi++] = scaled(std::min(Histogram::bucketUpper(i), max_));
       }
     }
-    for (std::size_t i = kept; i < count_; ++i) at(i) = Entry{};
-    count_ = kept;
+    return s;
   }
 
  private:
-  Entry& at(std::size_t i) noexcept { return buf_[(head_ + i) & mask_]; }
-  void regrow(std::size_t atLeast) {
-    std::size_t n = std::max<std::size_t>(16, buf_.size());
-    while (n < atLeast) n *= 2;
-    std::vector<Entry> next(n);
-    for (std::size_t i = 0; i < count_; ++i) next[i] = std::move(at(i));
-    buf_.swap(next);
-    head_ = 0;
-    mask_ = n - 1;
-  }
-
-  std::vector<Entry> buf_;
-  std::size_t head_ = 0;
-  std::size_t count_ = 0;
-  std::size_t mask_ = 0;
+  std::uint64_t buckets_[Histogram::kBuckets] = {};
+  std::uint64_t count_ = 0;
+  std::uint64_t sum_ = 0;
+  std::uint64_t min_ = ~std::uint64_t{0};
+  std::uint64_t max_ = 0;
 };
 
-// One pool thread's parking spot and the batch it took from the shared queue.
+// A run of up to kBatch queued items. The shared queue is a list of chunks and a worker
+// takes a whole chunk per visit, so its time under mu_ does not grow with the batch.
+struct Chunk {
+  Entry items[kBatch];
+  std::uint32_t head = 0;  // items [head, tail) are queued
+  std::uint32_t tail = 0;
+
+  std::size_t size() const noexcept { return tail - head; }
+  bool empty() const noexcept { return head == tail; }
+  bool full() const noexcept { return tail == kBatch; }
+  void push(Entry&& e) { items[tail++] = std::move(e); }
+  void emplace(std::function<void()>&& run, CleanupGroup* group, std::uint64_t enqueuedTicks,
+               std::unique_ptr<EntryExtra>&& extra) {
+    Entry& e = items[tail++];
+    e.run = std::move(run);
+    e.group = group;
+    e.enqueuedTicks = enqueuedTicks;
+    e.extra = std::move(extra);
+  }
+  Entry popFront() { return std::move(items[head++]); }
+  Entry popBack() { return std::move(items[--tail]); }
+  // Moves the entries matching `pred` to `out`, keeping the others in order. Returns how many.
+  template <class Pred>
+  std::size_t extractIf(Pred& pred, std::vector<Entry>& out) {
+    std::uint32_t kept = head;
+    for (std::uint32_t i = head; i < tail; ++i) {
+      if (pred(items[i])) {
+        out.push_back(std::move(items[i]));
+      } else {
+        if (kept != i) items[kept] = std::move(items[i]);
+        ++kept;
+      }
+    }
+    for (std::uint32_t i = kept; i < tail; ++i) items[i] = Entry{};
+    const std::size_t n = tail - kept;
+    tail = kept;
+    return n;
+  }
+};
+using ChunkPtr = std::unique_ptr<Chunk>;
+
+// The shared FIFO. Drained chunks come back through recycle(): a warm queue allocates nothing.
+class ChunkQueue {
+ public:
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  void push(Entry&& e) {
+    if (chunks_.empty() || chunks_.back()->full()) chunks_.push_back(fresh());
+    chunks_.back()->push(std::move(e));
+    ++size_;
+  }
+  // push() without building an Entry first: the submit path moves each callable once.
+  void emplace(std::function<void()>&& run, CleanupGroup* group, std::uint64_t enqueuedTicks,
+               std::unique_ptr<EntryExtra>&& extra) {
+    if (chunks_.empty() || chunks_.back()->full()) chunks_.push_back(fresh());
+    chunks_.back()->emplace(std::move(run), group, enqueuedTicks, std::move(extra));
+    ++size_;
+  }
+  ChunkPtr popFront() {
+    ChunkPtr c = std::move(chunks_.front());
+    chunks_.pop_front();
+    size_ -= c->size();
+    return c;
+  }
+  ChunkPtr fresh() {
+    if (spare_.empty()) return std::make_unique<Chunk>();
+    ChunkPtr c = std::move(spare_.back());
+    spare_.pop_back();
+    return c;
+  }
+  void recycle(ChunkPtr c) {  // `c` must be drained
+    if (!c || spare_.size() >= kSpareChunks) return;
+    c->head = c->tail = 0;
+    spare_.push_back(std::move(c));
+  }
+  template <class Pred>
+  void extractIf(Pred& pred, std::vector<Entry>& out) {
+    for (auto it = chunks_.begin(); it != chunks_.end();) {
+      size_ -= (*it)->extractIf(pred, out);
+      if ((*it)->empty()) {
+        recycle(std::move(*it));
+        it = chunks_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+ private:
+  static constexpr std::size_t kSpareChunks = 64;
+  std::deque<ChunkPtr> chunks_;
+  std::vector<ChunkPtr> spare_;
+  std::size_t size_ = 0;
+};
+
+// One pool thread's parking spot and the chunk it took from the shared queue. Slots are
+// recycled, never freed while the pool lives, so a wake may be sent after unlocking.
 struct WorkerSlot {
   std::condition_variable cv;
-  bool wake = false;    // guarded by Impl::mu_
-  std::mutex localMu;   // after Impl::mu_ in lock order
-  Ring local;           // guarded by localMu; changed by others only while they also hold mu_
+  bool wake = false;   // guarded by Impl::mu_
+  std::mutex localMu;  // after Impl::mu_ in lock order
+  ChunkPtr local;      // guarded by localMu; changed by others only while they also hold mu_
+  HistShard queueWait; // in ticks; written by the slot's current worker only
+  HistShard run;       // in ticks; written by the slot's current worker only
+
+  std::size_t localSize() const noexcept { return local ? local->size() : 0; }
 };
 
 struct PeriodicState {
@@ -144,11 +295,14 @@ struct ThreadPool::Impl {
 
   // --- work queue and threads ---
   mutable std::mutex mu_;
-  Ring ring_;                          // guarded by mu_
+  ChunkQueue ring_;                    // guarded by mu_
+  std::deque<WorkerSlot> slotStore_;   // guarded by mu_
+  std::vector<WorkerSlot*> freeSlots_;  // guarded by mu_
   std::vector<WorkerSlot*> workers_;   // live workers; guarded by mu_
   std::vector<WorkerSlot*> idle_;      // parked workers, most recent last; guarded by mu_
   std::size_t threads_ = 0;            // started and not exited; guarded by mu_
   std::size_t waking_ = 0;             // woken or starting, not yet looking for work; guarded by mu_
+  std::size_t holders_ = 0;            // workers that took more than one item and are not back; guarded by mu_
   std::size_t peak_ = 0;               // guarded by mu_
   std::uint64_t submitted_ = 0;        // guarded by mu_
   std::uint64_t rejected_ = 0;         // guarded by mu_
@@ -163,9 +317,9 @@ struct ThreadPool::Impl {
   std::atomic<std::uint64_t> completed_{0};
   std::atomic<std::uint64_t> failed_{0};
   std::atomic<std::uint64_t> cancelled_{0};
-  Histogram queueWait_;
-  Histogram run_;
-  Histogram timerLate_;
+  Histogram timerLate_;  // queue-wait and run time live in the worker slots
+  const std::uint64_t originTicks_ = ticks();  // with originNs_: calibrates ticks -> ns
+  const std::uint64_t originNs_ = nowNs();
 
   // --- timers ---
   mutable std::mutex timerMu_;
@@ -183,22 +337,43 @@ struct ThreadPool::Impl {
   WorkerGroup workerGroup;
   WorkerGroup timerGroup;
 
+  // Measured over the pool's life so far; the pairs are read back to back, so for any
+  // age past a few microseconds the error is far below the histograms' 6% buckets.
+  double nsPerTick() const {
+    if constexpr (kTicksAreNs) return 1.0;
+    std::uint64_t t0, t1, ns;
+    int tries = 0;
+    do {  // a pair straddling a preemption is useless: read again
+      t0 = ticks();
+      ns = nowNs();
+      t1 = ticks();
+    } while (t1 - t0 > 20'000 && ++tries < 4);
+    const double dt = static_cast<double>((t0 + (t1 - t0) / 2) - originTicks_);
+    const double dns = static_cast<double>(ns - originNs_);
+    if (dt <= 0 || dns <= 0) return 1.0;
+    return std::clamp(dns / dt, 0.01, 100.0);
+  }
+
   // ---------------------------------------------------------------- queueing
   SubmitStatus submit(WorkItem&& item, CleanupGroup* group) {
     if (group) group->addMembers(1);
-    Entry e{std::move(item.run), std::move(item.onCancel), group, nowNs(), 0};
+    std::unique_ptr<EntryExtra> extra = Entry::makeExtra(std::move(item.onCancel), 0);
+    const std::uint64_t now = ticks();
     SubmitStatus status;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_, std::defer_lock);
+      lockAdaptive(lock);
       if (!accepting_) {
         status = SubmitStatus::ShuttingDown;
       } else if (ring_.size() >= cfg.queueCapacity) {
         status = SubmitStatus::QueueFull;
       } else {
-        ring_.pushBack(std::move(e));
+        ring_.emplace(std::move(item.run), group, now, std::move(extra));
         ++submitted_;
-        // A worker already on its way will take this item too and pass the word on.
-        if (waking_ == 0) signalLocked();
+        // A worker already on its way takes this one too and passes the word on.
+        WorkerSlot* wake = waking_ == 0 ? signalLocked() : nullptr;
+        lock.unlock();
+        if (wake) wake->cv.notify_one();
         return SubmitStatus::Ok;
       }
       ++rejected_;
@@ -209,25 +384,28 @@ struct ThreadPool::Impl {
 
   // Timer firings: not bounded by capacity and accepted until the timer thread is joined.
   void enqueueFirings(std::vector<Entry>& firings) {
-    std::lock_guard lock(mu_);
-    for (Entry& e : firings) ring_.pushBack(std::move(e));
+    std::unique_lock lock(mu_);
+    for (Entry& e : firings) ring_.push(std::move(e));
     submitted_ += firings.size();
-    signalLocked();
+    WorkerSlot* wake = signalLocked();
+    lock.unlock();
+    if (wake) wake->cv.notify_one();
   }
 
   // There is unstarted work: get one more thread looking at it, if one can be had.
+  // Returns the parked worker chosen to wake: notify its cv (after unlocking is fine).
   // Requires: mu_ held.
-  void signalLocked() {
-    if (paused_.load(std::memory_order_relaxed) || abandon_.load(std::memory_order_relaxed)) return;
+  WorkerSlot* signalLocked() {
+    if (paused_.load(std::memory_order_relaxed) || abandon_.load(std::memory_order_relaxed)) return nullptr;
     if (!idle_.empty()) {
       WorkerSlot* w = idle_.back();
       idle_.pop_back();
       w->wake = true;
       ++waking_;
-      w->cv.notify_one();  // under mu_: the slot cannot go away before it sees `wake`
-    } else if (threads_ < cfg.maxThreads) {
-      spawnLocked();
+      return w;
     }
+    if (threads_ < cfg.maxThreads) spawnLocked();
+    return nullptr;
   }
 
   void wakeAllLocked() {  // Requires: mu_ held.
@@ -259,21 +437,21 @@ struct ThreadPool::Impl {
   std::size_t takeWorkLocked(WorkerSlot& self) {
     {
       std::lock_guard own(self.localMu);
-      if (!self.local.empty()) return self.local.size();
+      if (self.localSize() > 0) return self.localSize();
       if (!ring_.empty()) {
-        const std::size_t n = std::min(kBatch, ring_.size());
-        for (std::size_t i = 0; i < n; ++i) self.local.pushBack(ring_.popFront());
-        return n;
+        ring_.recycle(std::move(self.local));
+        self.local = ring_.popFront();
+        return self.local->size();
       }
     }
-    // Our batch stays empty meanwhile: only its owner (us) and holders of mu_ (us) change it.
+    // Our chunk stays empty meanwhile: only its owner (us) and holders of mu_ (us) change it.
     WorkerSlot* victim = nullptr;
     std::size_t most = 0;
     for (WorkerSlot* w : workers_) {
       if (w == &self) continue;
       std::lock_guard l(w->localMu);
-      if (w->local.size() > most) {
-        most = w->local.size();
+      if (w->localSize() > most) {
+        most = w->localSize();
         victim = w;
       }
     }
@@ -282,11 +460,13 @@ struct ThreadPool::Impl {
     std::size_t n;
     {
       std::lock_guard theirs(victim->localMu);
-      n = (victim->local.size() + 1) / 2;
-      for (std::size_t i = 0; i < n; ++i) stolen[n - 1 - i] = victim->local.popBack();
+      n = (victim->localSize() + 1) / 2;
+      for (std::size_t i = 0; i < n; ++i) stolen[n - 1 - i] = victim->local->popBack();
     }
     std::lock_guard own(self.localMu);
-    for (std::size_t i = 0; i < n; ++i) self.local.pushBack(std::move(stolen[i]));
+    if (!self.local) self.local = ring_.fresh();
+    self.local->head = self.local->tail = 0;
+    for (std::size_t i = 0; i < n; ++i) self.local->push(std::move(stolen[i]));
     return n;
   }
 
@@ -296,20 +476,20 @@ struct ThreadPool::Impl {
     ring_.extractIf(match, out);
     for (WorkerSlot* w : workers_) {
       std::lock_guard l(w->localMu);
-      w->local.extractIf(match, out);
+      if (w->local) w->local->extractIf(match, out);
     }
   }
 
   void cancelEntries(std::vector<Entry>& entries) {
     for (Entry& e : entries) {
-      if (e.onCancel) {
+      if (e.extra && e.extra->onCancel) {
         try {
-          e.onCancel();
+          e.extra->onCancel();
         } catch (...) {  // a throwing onCancel still leaves the item cancelled
         }
       }
       e.run = nullptr;
-      e.onCancel = nullptr;
+      e.extra.reset();
       cancelled_.fetch_add(1, std::memory_order_relaxed);
       if (e.group) e.group->memberDone();
     }
@@ -319,28 +499,38 @@ struct ThreadPool::Impl {
   // ---------------------------------------------------------------- workers
   void workerMain(WorkerContext& ctx) {
     tlsPool = this;
-    WorkerSlot self;
-    self.local.reserve(kBatch);
-    std::stop_callback onStop(ctx.stopToken(), [this, &self] {
-      std::lock_guard lock(mu_);
-      self.cv.notify_one();
-    });
     std::unique_lock lock(mu_);
+    WorkerSlot& self = acquireSlotLocked();
     workers_.push_back(&self);
+    // No stop_callback here: WorkerGroup::requestStop() runs callbacks under its own
+    // lock, which spawnLocked() takes inside mu_. shutdown() wakes parked workers itself
+    // (abandon_ / draining_) before it ever asks the group to stop.
     --waking_;  // counted by spawnLocked()
     const auto idleTimeout = std::chrono::duration_cast<std::chrono::nanoseconds>(cfg.idleTimeout);
     std::uint64_t idleSince = nowNs();
     bool retired = false;
+    bool holding = false;  // counted in holders_
     for (;;) {
+      if (holding) {
+        holding = false;
+        --holders_;
+      }
       if (abandon_.load(std::memory_order_relaxed) || ctx.stopRequested()) break;
       if (!paused_.load(std::memory_order_relaxed)) {
         const std::size_t got = takeWorkLocked(self);
         if (got > 0) {
-          // Items left behind (here or in the shared queue) deserve another thread.
-          if (got > 1 || !ring_.empty()) signalLocked();
+          if (got > 1) {
+            holding = true;
+            ++holders_;
+          }
+          // Work left behind (queued, or unstarted in someone's batch) deserves another
+          // thread, unless one is already on its way (it passes the word on in turn).
+          const bool leftBehind = !ring_.empty() || holders_ > 0;
+          WorkerSlot* wake = leftBehind && waking_ == 0 ? signalLocked() : nullptr;
           lock.unlock();
+          if (wake) wake->cv.notify_one();
           runBatch(ctx, self);
-          lock.lock();
+          lockAdaptive(lock);
           idleSince = nowNs();
           continue;
         }
@@ -364,22 +554,34 @@ struct ThreadPool::Impl {
         idleSince = nowNs();
       }
     }
-    workers_.erase(std::find(workers_.begin(), workers_.end(), &self));
-    --threads_;
-    if (retired) ++threadsRetired_;
+    if (holding) --holders_;
     std::vector<Entry> leftovers;  // only if stopped without shutdown(): never lose an item
     {
       std::lock_guard l(self.localMu);
-      self.local.extractIf([](const Entry&) { return true; }, leftovers);
+      auto all = [](const Entry&) { return true; };
+      if (self.local) self.local->extractIf(all, leftovers);
+      ring_.recycle(std::move(self.local));
     }
+    workers_.erase(std::find(workers_.begin(), workers_.end(), &self));
+    freeSlots_.push_back(&self);
+    --threads_;
+    if (retired) ++threadsRetired_;
     lock.unlock();
     cancelEntries(leftovers);
     tlsPool = nullptr;
   }
 
+  WorkerSlot& acquireSlotLocked() {  // Requires: mu_ held.
+    if (freeSlots_.empty()) return slotStore_.emplace_back();
+    WorkerSlot& s = *freeSlots_.back();
+    freeSlots_.pop_back();
+    s.wake = false;
+    return s;
+  }
+
   static bool localEmpty(WorkerSlot& self) {
     std::lock_guard l(self.localMu);
-    return self.local.empty();
+    return self.localSize() == 0;
   }
 
   void runBatch(WorkerContext& ctx, WorkerSlot& self) {
@@ -390,18 +592,21 @@ struct ThreadPool::Impl {
       if (bad) failed_.fetch_add(bad, std::memory_order_relaxed);
       ok = bad = 0;
     };
-    std::uint64_t t = nowNs();  // one clock read per item: each end is the next start
+    std::uint64_t t = ticks();  // one clock read per item: each end is the next start
     for (;;) {
       if (paused_.load(std::memory_order_relaxed) || abandon_.load(std::memory_order_relaxed)) break;
       Entry e;
       {
         std::lock_guard l(self.localMu);
-        if (self.local.empty()) break;
-        e = self.local.popFront();
+        if (self.localSize() == 0) break;
+        e = self.local->popFront();
       }
       const std::uint64_t start = t;
-      queueWait_.record(start > e.enqueuedNs ? start - e.enqueuedNs : 0);
-      if (e.dueNs != 0) timerLate_.record(start > e.dueNs ? start - e.dueNs : 0);
+      self.queueWait.record(start > e.enqueuedTicks ? start - e.enqueuedTicks : 0);
+      if (e.extra && e.extra->dueNs != 0) {
+        const std::uint64_t now = nowNs();
+        timerLate_.record(now > e.extra->dueNs ? now - e.extra->dueNs : 0);
+      }
       tlsGroup = e.group;
       try {
         e.run();
@@ -410,10 +615,10 @@ struct ThreadPool::Impl {
         ++bad;
       }
       e.run = nullptr;  // captured state dies before the group hears the item is done
-      e.onCancel = nullptr;
+      e.extra.reset();
       tlsGroup = nullptr;
-      t = nowNs();
-      run_.record(t - start);
+      t = ticks();
+      self.run.record(t > start ? t - start : 0);
       ++ran;
       if (e.group) {
         flush();
@@ -497,7 +702,7 @@ struct ThreadPool::Impl {
       auto it = timers_.find(id);
       Timer& t = it->second;
       if (t.periodNs == 0) {
-        out.push_back(Entry{std::move(t.item.run), std::move(t.item.onCancel), t.group, now, due});
+        out.push_back(Entry{std::move(t.item.run), t.group, ticks(), Entry::makeExtra(std::move(t.item.onCancel), due)});
         timers_.erase(it);
         continue;
       }
@@ -514,10 +719,9 @@ struct ThreadPool::Impl {
           } clear{st.get()};
           st->fn();
         };
-        e.onCancel = [st] { st->inFlight.store(false, std::memory_order_release); };
+        e.extra = Entry::makeExtra([st] { st->inFlight.store(false, std::memory_order_release); }, due);
         e.group = t.group;
-        e.enqueuedNs = now;
-        e.dueNs = due;
+        e.enqueuedTicks = ticks();
         out.push_back(std::move(e));
       }
       // Absolute grid: start + k * period. Grid points already past are skipped, not bunched.
@@ -627,7 +831,7 @@ void ThreadPool::resume() {
     m.paused_.store(false, std::memory_order_relaxed);
     const bool anyParked = !m.idle_.empty();
     m.wakeAllLocked();
-    if (!anyParked && !m.ring_.empty()) m.signalLocked();
+    if (WorkerSlot* w = !anyParked && !m.ring_.empty() ? m.signalLocked() : nullptr) w->cv.notify_one();
   }
   std::lock_guard lock(m.timerMu_);
   m.timerPaused_ = false;
@@ -672,6 +876,7 @@ bool ThreadPool::shutdown(std::chrono::nanoseconds deadline) {
 ThreadPoolStats ThreadPool::stats() const {
   const Impl& m = *impl_;
   ThreadPoolStats s;
+  HistMerge queueWait, run;  // slots are never freed: retired workers' samples still count
   s.minThreads = m.cfg.minThreads;
   s.maxThreads = m.cfg.maxThreads;
   s.queueCapacity = m.cfg.queueCapacity;
@@ -683,7 +888,11 @@ ThreadPoolStats ThreadPool::stats() const {
     s.queueDepth = m.ring_.size();
     for (WorkerSlot* w : m.workers_) {
       std::lock_guard l(w->localMu);
-      s.queueDepth += w->local.size();
+      s.queueDepth += w->localSize();
+    }
+    for (const WorkerSlot& w : m.slotStore_) {
+      queueWait.add(w.queueWait);
+      run.add(w.run);
     }
     s.submitted = m.submitted_;
     s.rejected = m.rejected_;
@@ -701,8 +910,9 @@ ThreadPoolStats ThreadPool::stats() const {
     s.timersCancelled = m.timersCancelled_;
     s.timerSkipped = m.timerSkipped_;
   }
-  s.queueWaitNs = m.queueWait_.summary();
-  s.runNs = m.run_.summary();
+  const double scale = m.nsPerTick();
+  s.queueWaitNs = queueWait.summary(scale);
+  s.runNs = run.summary(scale);
   s.timerLateNs = m.timerLate_.summary();
   s.workers = m.workerGroup.stats();
   for (WorkerStats& w : m.timerGroup.stats()) s.workers.push_back(std::move(w));
@@ -714,23 +924,36 @@ CleanupGroup::CleanupGroup(ThreadPool& pool) : pool_(pool) {}
 
 CleanupGroup::~CleanupGroup() { cancelPending(); }
 
-void CleanupGroup::addMembers(std::size_t n) {
-  std::lock_guard lock(mu_);
-  outstanding_ += n;
-}
+void CleanupGroup::addMembers(std::size_t n) { added_.fetch_add(n); }
 
 void CleanupGroup::memberDone(std::size_t n) {
-  std::lock_guard lock(mu_);
-  outstanding_ -= n;
-  if (outstanding_ <= 1) cv_.notify_all();  // 1: a member may be waiting on its own group
+  // seq_cst pairs with waitUntil(): either it sees our count or we see its registration.
+  const std::uint64_t done = done_.fetch_add(n) + n;
+  if (waiters_.load() == 0) return;
+  if (added_.load() - done <= 1) {  // 1: a member may be waiting on its own group
+    std::lock_guard lock(mu_);
+    cv_.notify_all();
+  }
 }
 
-std::size_t CleanupGroup::waitTargetLocked() const { return tlsGroup == this ? 1 : 0; }
+std::size_t CleanupGroup::pendingLoad() const noexcept {
+  const std::uint64_t done = done_.load();  // first: every add we then read came before it
+  return static_cast<std::size_t>(added_.load() - done);
+}
+
+std::size_t CleanupGroup::waitTarget() const { return tlsGroup == this ? 1 : 0; }
+
+bool CleanupGroup::waitUntil(std::chrono::steady_clock::time_point deadline) {
+  const std::size_t target = waitTarget();
+  std::unique_lock lock(mu_);
+  waiters_.fetch_add(1);
+  const bool done = cv_.wait_until(lock, deadline, [&] { return pendingLoad() <= target; });
+  waiters_.fetch_sub(1);
+  return done;
+}
 
 bool CleanupGroup::wait(std::chrono::nanoseconds timeout) {
-  std::unique_lock lock(mu_);
-  const std::size_t target = waitTargetLocked();
-  return cv_.wait_until(lock, fromNs(deadlineAfter(nowNs(), timeout)), [&] { return outstanding_ <= target; });
+  return waitUntil(fromNs(deadlineAfter(nowNs(), timeout)));
 }
 
 std::size_t CleanupGroup::cancelPending() {
@@ -743,15 +966,10 @@ std::size_t CleanupGroup::cancelPending() {
   }
   n += queued.size();
   m.cancelEntries(queued);
-  std::unique_lock lock(mu_);
-  const std::size_t target = waitTargetLocked();
-  cv_.wait(lock, [&] { return outstanding_ <= target; });
+  waitUntil(fromNs(kFarFutureNs));
   return n;
 }
 
-std::size_t CleanupGroup::outstanding() const {
-  std::lock_guard lock(mu_);
-  return outstanding_;
-}
+std::size_t CleanupGroup::outstanding() const { return pendingLoad(); }
 
 }  // namespace gamesrv
