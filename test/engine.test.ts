@@ -218,15 +218,7 @@ describe('events', () => {
 });
 
 describe('tasks', () => {
-  async function finished(engine: Engine, id: number) {
-    // Task completion is observed through the task record; bounded by the test's timeout.
-    for (;;) {
-      const t = engine.task(id);
-      assert.ok(t, `task ${id} exists`);
-      if (t.status === 'done' || t.status === 'failed' || t.status === 'cancelled') return t;
-      await new Promise((r) => setImmediate(r));
-    }
-  }
+  const finished = (engine: Engine, id: number) => engine.waitTask(id, { timeoutMs: 10_000 });
 
   test('each kind runs to a final status with a result', async (t) => {
     const engine = await started();
@@ -260,6 +252,8 @@ describe('tasks', () => {
     assert.equal(engine.task(id)?.status, 'cancelled');
     assert.equal(engine.cancelTask(id), false);
     assert.equal(engine.task(123456), null);
+    await rejectsWith(engine.waitTask(123456), 'NOT_FOUND');
+    assert.equal((await engine.waitTask(id)).status, 'cancelled');
   });
 
   test('stop cancels unfinished tasks and task ids stay unique across restarts', async (t) => {

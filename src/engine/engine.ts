@@ -185,6 +185,15 @@ export class Engine {
     return this.#call(() => this.#native.task(id));
   }
 
+  /** Resolves with the task once it is done, failed or cancelled; NOT_FOUND / TIMEOUT otherwise. */
+  async waitTask(id: number, options: { timeoutMs?: number } = {}): Promise<TaskInfo> {
+    try {
+      return await this.#native.waitTask(id, options);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
   tasks(limit = 100): TaskInfo[] {
     return this.#call(() => this.#native.tasks(limit));
   }

@@ -8,6 +8,7 @@ export type EngineErrorCode =
   | 'TOO_MANY_TASKS'
   | 'START_FAILED'
   | 'TIMEOUT'
+  | 'NOT_FOUND'
   | 'ADDON_NOT_FOUND'
   | 'INTERNAL';
 

@@ -240,6 +240,7 @@ export interface NativeEngine {
   submitTask(spec: TaskSpec): { id: number };
   cancelTask(id: number): boolean;
   task(id: number): TaskInfo | null;
+  waitTask(id: number, options?: { timeoutMs?: number }): Promise<TaskInfo>;
   tasks(limit?: number): TaskInfo[];
   players(): Player[];
   player(id: number): Player | null;

@@ -83,6 +83,8 @@ class Engine {
   bool cancelTask(std::uint64_t id);
   std::optional<TaskInfo> task(std::uint64_t id) const;
   std::vector<TaskInfo> recentTasks(std::size_t limit) const;
+  // The task once finished; nullopt on timeout or unknown id.
+  std::optional<TaskInfo> waitTask(std::uint64_t id, std::chrono::nanoseconds timeout) const;
 
   EngineState state() const noexcept { return controller_.state(); }
   const World& world() const noexcept { return world_; }

@@ -161,6 +161,10 @@ class TaskScheduler {
   std::size_t cancelAll(std::chrono::nanoseconds deadline);
   TaskSchedulerStats stats() const;
 
+  // Waits until task `id` has finished (done, failed or cancelled) and returns it;
+  // nullopt on timeout or if the id is unknown.
+  std::optional<TaskInfo> waitFinished(std::uint64_t id, std::chrono::nanoseconds timeout) const;
+
   // Waits until task `id` satisfies `pred` (checked after every run and status change).
   // False on timeout or if the id is unknown.
   bool waitForTesting(std::uint64_t id, const std::function<bool(const TaskInfo&)>& pred,

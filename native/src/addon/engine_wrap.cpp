@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <optional>
 
 #include "addon.hpp"
 #include "convert.hpp"
@@ -140,6 +141,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::SubmitTask>("submitTask"),
                          InstanceMethod<&EngineWrap::CancelTask>("cancelTask"),
                          InstanceMethod<&EngineWrap::Task>("task"),
+                         InstanceMethod<&EngineWrap::WaitTask>("waitTask"),
                          InstanceMethod<&EngineWrap::Tasks>("tasks"),
                          InstanceMethod<&EngineWrap::Players>("players"),
                          InstanceMethod<&EngineWrap::Player>("player"),
@@ -353,6 +355,27 @@ Napi::Value EngineWrap::Task(const Napi::CallbackInfo& info) {
   auto t = engine->task(idArg(info));
   if (!t) return info.Env().Null();
   return toJs(info.Env(), *t);
+}
+
+// waitTask(id, { timeoutMs }) -> Promise<TaskInfo>: resolves when the task has finished.
+Napi::Value EngineWrap::WaitTask(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  const std::uint64_t id = idArg(info);
+  Napi::Object o = optionalObject(env, info[1], "options");
+  const auto timeout = std::chrono::milliseconds(intField(env, o, "timeoutMs", 30000, 0, 3600000));
+  if (!engine->task(id)) throwEngineError(env, "NOT_FOUND", "no task " + std::to_string(id));
+  return PromiseWorker<std::optional<TaskInfo>>::Start(
+      env, [engine, id, timeout] { return engine->waitTask(id, timeout); },
+      [id, timeout](Napi::Env env, Napi::Promise::Deferred& d, std::optional<TaskInfo>& t) {
+        if (t) {
+          d.Resolve(toJs(env, *t));
+        } else {
+          d.Reject(engineError(env, "TIMEOUT", "task " + std::to_string(id) + " not finished within " +
+                                                   std::to_string(timeout.count()) + " ms")
+                       .Value());
+        }
+      });
 }
 
 Napi::Value EngineWrap::Tasks(const Napi::CallbackInfo& info) {

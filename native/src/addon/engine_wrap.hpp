@@ -33,6 +33,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value SubmitTask(const Napi::CallbackInfo& info);
   Napi::Value CancelTask(const Napi::CallbackInfo& info);
   Napi::Value Task(const Napi::CallbackInfo& info);
+  Napi::Value WaitTask(const Napi::CallbackInfo& info);
   Napi::Value Tasks(const Napi::CallbackInfo& info);
   Napi::Value Players(const Napi::CallbackInfo& info);
   Napi::Value Player(const Napi::CallbackInfo& info);

@@ -164,6 +164,12 @@ std::optional<TaskInfo> Engine::task(std::uint64_t id) const {
   return rt.scheduler->task(id);
 }
 
+std::optional<TaskInfo> Engine::waitTask(std::uint64_t id, std::chrono::nanoseconds timeout) const {
+  Runtime rt = runtime();
+  if (!rt.scheduler) return std::nullopt;
+  return rt.scheduler->waitFinished(id, timeout);
+}
+
 std::vector<TaskInfo> Engine::recentTasks(std::size_t limit) const {
   Runtime rt = runtime();
   if (!rt.scheduler) return {};

@@ -167,7 +167,7 @@ struct TaskScheduler::Impl {
   using TaskPtr = std::shared_ptr<Task>;
 
   Impl(ThreadPool& p, const World* w, std::shared_ptr<DatabaseExecutor> d, TaskSchedulerConfig c)
-      : pool(p), world(w), db(std::move(d)), cfg(c), group(p) {}
+      : pool(p), world(w), db(std::move(d)), cfg(c), nextId_(c.firstId ? c.firstId : 1), group(p) {}
 
   ThreadPool& pool;
   const World* const world;
@@ -179,7 +179,7 @@ struct TaskScheduler::Impl {
   mutable std::condition_variable changedCv_;       // a task ran or changed status (tests wait on it)
   std::unordered_map<std::uint64_t, TaskPtr> active_;  // guarded by mu_
   std::deque<TaskInfo> history_;                    // finished, oldest first; guarded by mu_
-  std::uint64_t nextId_ = 1;                        // guarded by mu_
+  std::uint64_t nextId_;                            // guarded by mu_; starts at cfg.firstId
   std::size_t runsInFlight_ = 0;                    // guarded by mu_
   bool closed_ = false;                             // guarded by mu_
   TaskSchedulerStats stats_;                        // guarded by mu_ (active/history filled on read)
@@ -419,6 +419,21 @@ bool TaskScheduler::waitForTesting(std::uint64_t id, const std::function<bool(co
     const TaskInfo* info = impl_->findLocked(id);
     return info != nullptr && pred(*info);
   });
+}
+
+std::optional<TaskInfo> TaskScheduler::waitFinished(std::uint64_t id, std::chrono::nanoseconds timeout) const {
+  std::unique_lock lock(impl_->mu_);
+  const TaskInfo* found = nullptr;
+  impl_->changedCv_.wait_for(lock, timeout, [&] {
+    const TaskInfo* info = impl_->findLocked(id);
+    if (info == nullptr) return true;  // unknown: nothing to wait for
+    const bool finished = info->status == TaskStatus::Done || info->status == TaskStatus::Failed ||
+                          info->status == TaskStatus::Cancelled;
+    if (finished) found = info;
+    return finished;
+  });
+  if (found == nullptr) return std::nullopt;
+  return *found;
 }
 
 std::vector<TaskInfo> TaskScheduler::recent(std::size_t limit) const {
