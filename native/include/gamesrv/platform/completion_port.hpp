@@ -143,6 +143,7 @@ class CompletionPort {
   PortStatus associate(NativeHandle handle, CompletionKey key, IoEvents interest);
   // Re-arms a handle after its packet was delivered (may also change key or interest).
   PortStatus rearm(NativeHandle handle, CompletionKey key, IoEvents interest);
+  // A packet already queued for the handle is still delivered after this returns.
   PortStatus disassociate(NativeHandle handle);
 
   PortStatus post(CompletionKey key, std::uint64_t bytes = 0, void* ptr = nullptr);
@@ -160,7 +161,7 @@ class CompletionPort {
 
   CompletionPortStats stats() const;
 
-  struct Impl;
+  struct Impl;  // defined by the platform backend
 
  private:
   std::shared_ptr<Impl> impl_;  // shared: a thread's "running on" record holds it weakly
