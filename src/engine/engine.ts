@@ -11,6 +11,12 @@ import {
   type EngineState,
   type EnqueueResult,
   type EventType,
+  type LockBenchmarkOptions,
+  type LockBenchmarkProgress,
+  type LockBenchmarkReport,
+  type MonitorStatus,
+  type PipeReply,
+  type PipeRequestType,
   type GameEventInput,
   type NativeEngine,
   type Player,
@@ -211,6 +217,24 @@ export class Engine {
     return this.#call(() => this.#native.snapshot());
   }
 
+  /** The socket path of this engine's pipe server ("" when the pipe is off or stopped). */
+  get pipePath(): string {
+    return this.#call(() => this.#native.pipePath());
+  }
+
+  /** Sends one InterServerMessage to this engine's pipe server, as a client would. */
+  async pipeRequest(type: PipeRequestType, data = '', options: { timeoutMs?: number } = {}): Promise<PipeReply> {
+    const path = this.pipePath;
+    if (!path) throw new EngineError('ENGINE_NOT_RUNNING', 'the pipe server is not running');
+    return pipeSend(path, type, data, options);
+  }
+
+  /** The shared-memory status this engine publishes, read the way another process reads it. */
+  readMonitor(): MonitorStatus {
+    const name = this.snapshot().monitor.serverName;
+    return readMonitor(name);
+  }
+
   /** Stops the engine if needed and releases it. Idempotent: later calls return the same promise. */
   close(): Promise<void> {
     this.#closing ??= this.#native.close().catch((err: unknown) => {
@@ -226,4 +250,52 @@ export class Engine {
       throw fromNative(err);
     }
   }
+}
+
+/** Reads a server's shared-memory status; works from any process on the machine. */
+export function readMonitor(serverName = 'gamesrv'): MonitorStatus {
+  try {
+    return loadBinding().readMonitor(serverName);
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+/** Sends one InterServerMessage over a pipe socket and returns the reply. */
+export async function pipeSend(
+  path: string,
+  type: PipeRequestType | string,
+  data = '',
+  options: { timeoutMs?: number } = {},
+): Promise<PipeReply> {
+  try {
+    return await loadBinding().pipeSend(path, type, data, options.timeoutMs ?? 5000);
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+/** The pipe socket path a server of that name listens on by default. */
+export function defaultPipePath(serverName = 'gamesrv'): string {
+  return loadBinding().defaultPipePath(serverName);
+}
+
+/**
+ * The seed's Critical Section vs Mutex comparison, off the JS thread. `onProgress`
+ * runs on the JS thread while it goes.
+ */
+export async function runLockBenchmark(
+  options: LockBenchmarkOptions = {},
+  onProgress?: (p: LockBenchmarkProgress) => void,
+): Promise<LockBenchmarkReport> {
+  try {
+    return await loadBinding().runLockBenchmark(options, onProgress);
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+/** The wire and shared-memory constants compiled into the engine (see docs/PROTOCOL.md). */
+export function protocolConstants(): ReturnType<typeof loadBinding>['protocol'] {
+  return loadBinding().protocol;
 }

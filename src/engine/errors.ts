@@ -9,6 +9,11 @@ export type EngineErrorCode =
   | 'START_FAILED'
   | 'TIMEOUT'
   | 'NOT_FOUND'
+  | 'PIPE_ERROR'
+  | 'PERMISSION_DENIED'
+  | 'LAYOUT_MISMATCH'
+  | 'BUSY'
+  | 'MONITOR_ERROR'
   | 'ADDON_NOT_FOUND'
   | 'INTERNAL';
 

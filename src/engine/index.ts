@@ -1,4 +1,12 @@
-export { Engine, encodeEvents } from './engine.js';
+export {
+  Engine,
+  defaultPipePath,
+  encodeEvents,
+  pipeSend,
+  protocolConstants,
+  readMonitor,
+  runLockBenchmark,
+} from './engine.js';
 export { EngineError, type EngineErrorCode, type EngineErrorDetails } from './errors.js';
 export { addonPath } from './native.js';
 export * from './types.js';

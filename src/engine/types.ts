@@ -59,6 +59,19 @@ export interface EngineConfig {
   poolMaxThreads?: number;
   poolIdleTimeoutMs?: number;
   poolQueueCapacity?: number;
+  /** Names the pipe socket and the shared-memory segment (A-Z a-z 0-9 _ -, 1-48). Default "gamesrv". */
+  serverName?: string;
+  /** Completion-port threads (gs-iocp-N); default on, 2 threads. */
+  iocp?: boolean;
+  iocpThreads?: number;
+  /** Pipe server on the completion port; default on. */
+  pipe?: boolean;
+  /** Socket path; default $XDG_RUNTIME_DIR/gamesrv-<serverName>.sock or /tmp. */
+  pipePath?: string;
+  /** Shared-memory status segment (/dev/shm/gamesrv-<serverName>); default on. */
+  monitor?: boolean;
+  /** Stop deadline used when a pipe SHUTDOWN message asks the engine to stop. */
+  shutdownDeadlineMs?: number;
   taskHistory?: number;
   maxActiveTasks?: number;
   dbLatencyUs?: number;
@@ -218,8 +231,122 @@ export interface EngineSnapshot {
     byKind: Record<TaskKind, number>;
   };
   players: { online: number; known: number };
-  /** Every engine thread: loop threads, the event thread, pool threads. */
+  iocp: {
+    enabled: boolean;
+    threads: number;
+    posted: number;
+    postRejected: number;
+    dequeued: number;
+    ioCompletions: number;
+    completionsByKind: { readable: number; writable: number; hangup: number; error: number };
+    bytes: number;
+    queueDepth: number;
+    activeThreads: number;
+    peakActive: number;
+    maxConcurrency: number;
+    handled: number;
+    failed: number;
+    dequeueWaitUs: Histogram;
+    handlerUs: Histogram;
+  };
+  pipe: {
+    enabled: boolean;
+    path: string;
+    accepted: number;
+    refused: number;
+    active: number;
+    peakActive: number;
+    framesIn: number;
+    framesOut: number;
+    bytesIn: number;
+    bytesOut: number;
+    requestsByType: Record<PipeRequestType, number>;
+    errors: {
+      badLength: number;
+      badSize: number;
+      unknownType: number;
+      badPadding: number;
+      badPayload: number;
+      handlerFailed: number;
+      io: number;
+    };
+    handlerUs: Histogram;
+  };
+  monitor: {
+    enabled: boolean;
+    serverName: string;
+    segment: string;
+    updates: number;
+    failures: number;
+    recoveries: number;
+    cpuPercent: number;
+    residentBytes: number;
+  };
+  /** Every engine thread: loop threads, the event thread, pool threads, iocp threads. */
   workers: WorkerInfo[];
+}
+
+export const PIPE_REQUEST_TYPES = ['PLAYER_LOGIN', 'PLAYER_LOGOUT', 'PLAYER_MOVE', 'SERVER_STATUS', 'SHUTDOWN'] as const;
+export type PipeRequestType = (typeof PIPE_REQUEST_TYPES)[number];
+
+export interface PipeReply {
+  /** ACK, STATUS_REPLY or ERROR. */
+  type: 'ACK' | 'STATUS_REPLY' | 'ERROR';
+  typeCode: number;
+  data: string;
+}
+
+/** The shared-memory status of a server, read from any process. */
+export interface MonitorStatus {
+  serverName: string;
+  segment: string;
+  playerCount: number;
+  maxPlayers: number;
+  cpuPercent: number;
+  residentBytes: number;
+  pid: number;
+  cpuCount: number;
+  running: boolean;
+  paused: boolean;
+  lastUpdateMs: number;
+  startedAtMs: number;
+  heartbeat: number;
+  ageMs: number;
+  sequence: number;
+  writer: 'alive' | 'dead' | 'unknown';
+  stale: boolean;
+}
+
+export interface LockBenchmarkOptions {
+  threads?: number;
+  iterations?: number;
+  kinds?: string[];
+}
+
+export interface LockBenchmarkProgress {
+  rowsDone: number;
+  rowsTotal: number;
+  percent: number;
+}
+
+export interface LockBenchmarkRow {
+  kind: string;
+  description: string;
+  threads: number;
+  iterations: number;
+  elapsedMs: number;
+  opsPerSec: number;
+  /** fastest ops/s divided by this row's: 1 for the fastest, >= 1 otherwise. */
+  ratioToFastest: number;
+  expectedCount: number;
+  finalCount: number;
+  exact: boolean;
+  error: string | null;
+}
+
+export interface LockBenchmarkReport {
+  status: 'ok' | 'cancelled';
+  rows: LockBenchmarkRow[];
 }
 
 /** The raw binding (native/src/addon). Use the Engine facade instead. */
@@ -246,10 +373,32 @@ export interface NativeEngine {
   player(id: number): Player | null;
   snapshot(): EngineSnapshot;
   state(): EngineState;
+  pipePath(): string;
   isClosed(): boolean;
 }
 
 export interface NativeBinding {
   Engine: new (options?: EngineOptions) => NativeEngine;
   napiVersion: number;
+  readMonitor(serverName: string): MonitorStatus;
+  pipeSend(path: string, type: string, data: string, timeoutMs: number): Promise<PipeReply>;
+  defaultPipePath(serverName: string): string;
+  runLockBenchmark(
+    options: LockBenchmarkOptions,
+    onProgress?: (p: LockBenchmarkProgress) => void,
+  ): Promise<LockBenchmarkReport>;
+  lockKinds: string[];
+  protocol: {
+    pipe: { frameBytes: number; headerBytes: number; dataCapacity: number; types: Record<string, number> };
+    shm: {
+      magic: number;
+      layoutVersion: number;
+      segmentBytes: number;
+      statusOffset: number;
+      lockOffset: number;
+      lockBytes: number;
+      header: Record<string, number>;
+      status: Record<string, number>;
+    };
+  };
 }

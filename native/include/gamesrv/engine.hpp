@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "gamesrv/controller.hpp"
+#include "gamesrv/engine_io.hpp"
 #include "gamesrv/event_processor.hpp"
 #include "gamesrv/task_scheduler.hpp"
 #include "gamesrv/thread_pool.hpp"
@@ -34,6 +35,8 @@ struct EngineConfig {
   ThreadPoolConfig pool;
   TaskSchedulerConfig tasks;
   std::uint32_t dbLatencyUs = 2000;  // SimulatedDatabase latency
+  EngineIoConfig io;                 // completion port, pipe server, shared-memory monitor
+  std::chrono::milliseconds shutdownDeadline{5000};  // stop deadline for a pipe SHUTDOWN
 };
 
 struct EngineOptions {
@@ -59,6 +62,7 @@ struct EngineSnapshot {
   EventProcessorStats events;
   ThreadPoolStats pool;
   TaskSchedulerStats tasks;
+  EngineIoStats io;
   std::size_t playersOnline = 0;
   std::size_t playersKnown = 0;
 };
@@ -90,8 +94,15 @@ class Engine {
   const World& world() const noexcept { return world_; }
   EngineSnapshot snapshot() const;
 
-  // Runs on the event thread about once per idle timeout (monitor refresh).
+  // Runs on the event thread about once per idle timeout (after the monitor refresh).
   void setPeriodicHook(std::function<void()> hook);
+
+  // Asks for a graceful stop from any thread, including engine threads (pipe SHUTDOWN):
+  // the gs-control thread performs it. Returns at once.
+  void requestStop();
+  // Stop (if running or paused), waiting for any transition in flight; for close().
+  void shutdown(std::chrono::milliseconds deadline);
+  std::string pipePath() const { return io_.pipePath(); }
 
  private:
   struct Runtime {  // what one start() builds
@@ -101,8 +112,13 @@ class Engine {
   Runtime runtime() const;
   void onStarting();
   void onStopping();
+  void onEventApplied(const GameEvent& e, InvalidReason why);
+  void periodic();
+  std::string statusJson() const;
+  void controlLoop(WorkerContext& ctx);
 
   World world_;
+  EngineIo io_;
   EventProcessor events_;
   Controller controller_;
 
@@ -118,6 +134,12 @@ class Engine {
 
   mutable std::mutex hookMu_;
   std::function<void()> periodicHook_;  // guarded by hookMu_
+
+  std::mutex controlMu_;
+  std::condition_variable_any controlCv_;
+  bool stopRequested_ = false;  // guarded by controlMu_
+  // Declared last, joined first: performs requestStop() off the caller's thread.
+  WorkerGroup control_{"gs-control"};
 };
 
 }  // namespace gamesrv

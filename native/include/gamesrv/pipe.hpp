@@ -162,7 +162,8 @@ class PipeClient {
   // NoServer, PermissionDenied, InvalidPath, Timeout (the server's backlog stayed full), System.
   PipeResult connect(const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // One frame out, one frame back. TooLarge (nothing sent), NotConnected, Timeout, Closed,
-  // BadLength/... (the reply frame itself was malformed), System.
+  // ServerBusy (the server refused this connection: over maxClients), BadLength/... (the
+  // reply frame itself was malformed), System. An ERROR reply is a reply: ok(), type Error.
   PipeReplyResult request(PipeMessageType type, std::string_view data,
                           std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // For tests: sends `bytes` as one message, as is.

@@ -1,6 +1,7 @@
 #include "addon.hpp"
 
 #include "engine_wrap.hpp"
+#include "io_binding.hpp"
 
 namespace gamesrv::addon {
 
@@ -14,7 +15,7 @@ void Addon::release(const std::shared_ptr<Engine>& engine) { engines_.erase(engi
 void Addon::cleanup(Addon* self) {
   for (const auto& engine : self->engines_) {
     const EngineState s = engine->state();
-    if (s == EngineState::Running || s == EngineState::Paused) engine->stop(std::chrono::seconds(5));
+    if (s != EngineState::Stopped) engine->shutdown(std::chrono::seconds(5));
   }
   self->engines_.clear();
 }
@@ -25,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = EngineWrap::Define(env);
   addon->engineConstructor = Napi::Persistent(ctor);
   exports.Set("Engine", ctor);
+  registerIo(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   return exports;
 }

@@ -116,6 +116,75 @@ Napi::Object tasksToJs(Napi::Env env, const TaskSchedulerStats& t) {
   return o;
 }
 
+Napi::Object ioToJs(Napi::Env env, const EngineIoStats& io, Napi::Object out) {
+  Napi::Object iocp = Napi::Object::New(env);
+  iocp.Set("enabled", io.iocpEnabled);
+  const auto& w = io.iocp;
+  const auto& p = w.port;
+  iocp.Set("threads", num(env, static_cast<double>(w.threads)));
+  iocp.Set("posted", num(env, p.posted));
+  iocp.Set("postRejected", num(env, p.postRejected));
+  iocp.Set("dequeued", num(env, p.dequeued));
+  iocp.Set("ioCompletions", num(env, p.ioCompletions));
+  Napi::Object kinds = Napi::Object::New(env);
+  kinds.Set("readable", num(env, p.ioReadable));
+  kinds.Set("writable", num(env, p.ioWritable));
+  kinds.Set("hangup", num(env, p.ioHangup));
+  kinds.Set("error", num(env, p.ioError));
+  iocp.Set("completionsByKind", kinds);
+  iocp.Set("bytes", num(env, p.bytes));
+  iocp.Set("queueDepth", num(env, static_cast<double>(p.queueDepth)));
+  iocp.Set("activeThreads", num(env, static_cast<double>(p.activeThreads)));
+  iocp.Set("peakActive", num(env, static_cast<double>(p.peakActive)));
+  iocp.Set("maxConcurrency", num(env, static_cast<double>(p.maxConcurrency)));
+  iocp.Set("handled", num(env, w.handled));
+  iocp.Set("failed", num(env, w.failed));
+  iocp.Set("dequeueWaitUs", histogramToJs(env, p.dequeueWaitNs));
+  iocp.Set("handlerUs", histogramToJs(env, w.handlerNs));
+  out.Set("iocp", iocp);
+
+  Napi::Object pipe = Napi::Object::New(env);
+  const auto& ps = io.pipe;
+  pipe.Set("enabled", io.pipeEnabled);
+  pipe.Set("path", ps.path);
+  pipe.Set("accepted", num(env, ps.accepted));
+  pipe.Set("refused", num(env, ps.refused));
+  pipe.Set("active", num(env, static_cast<double>(ps.active)));
+  pipe.Set("peakActive", num(env, static_cast<double>(ps.peakActive)));
+  pipe.Set("framesIn", num(env, ps.framesIn));
+  pipe.Set("framesOut", num(env, ps.framesOut));
+  pipe.Set("bytesIn", num(env, ps.bytesIn));
+  pipe.Set("bytesOut", num(env, ps.bytesOut));
+  Napi::Object byType = Napi::Object::New(env);
+  const char* names[5] = {"PLAYER_LOGIN", "PLAYER_LOGOUT", "PLAYER_MOVE", "SERVER_STATUS", "SHUTDOWN"};
+  for (int i = 0; i < 5; ++i) byType.Set(names[i], num(env, ps.requestsByType[i]));
+  pipe.Set("requestsByType", byType);
+  Napi::Object errors = Napi::Object::New(env);
+  errors.Set("badLength", num(env, ps.errors.badLength));
+  errors.Set("badSize", num(env, ps.errors.badSize));
+  errors.Set("unknownType", num(env, ps.errors.unknownType));
+  errors.Set("badPadding", num(env, ps.errors.badPadding));
+  errors.Set("badPayload", num(env, ps.errors.badPayload));
+  errors.Set("handlerFailed", num(env, ps.errors.handlerFailed));
+  errors.Set("io", num(env, ps.errors.io));
+  pipe.Set("errors", errors);
+  pipe.Set("handlerUs", histogramToJs(env, ps.handlerNs));
+  out.Set("pipe", pipe);
+
+  Napi::Object monitor = Napi::Object::New(env);
+  const auto& m = io.monitor;
+  monitor.Set("enabled", m.enabled);
+  monitor.Set("serverName", m.serverName);
+  monitor.Set("segment", m.segment);
+  monitor.Set("updates", num(env, m.updates));
+  monitor.Set("failures", num(env, m.failures));
+  monitor.Set("recoveries", num(env, m.recoveries));
+  monitor.Set("cpuPercent", num(env, m.cpuPercent));
+  monitor.Set("residentBytes", num(env, m.residentBytes));
+  out.Set("monitor", monitor);
+  return out;
+}
+
 }  // namespace
 
 Napi::Object histogramToJs(Napi::Env env, const HistogramSummary& h) {
@@ -150,7 +219,9 @@ Napi::Object toJs(Napi::Env env, const EngineSnapshot& s) {
   workersToJs(env, s.controller.workers, workers, i);
   workersToJs(env, s.events.workers, workers, i);
   workersToJs(env, s.pool.workers, workers, i);
+  workersToJs(env, s.io.iocp.workers, workers, i);
   o.Set("workers", workers);
+  ioToJs(env, s.io, o);
   return o;
 }
 

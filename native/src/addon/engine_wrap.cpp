@@ -9,6 +9,7 @@
 #include "addon.hpp"
 #include "convert.hpp"
 #include "errors.hpp"
+#include "gamesrv/monitor.hpp"
 
 namespace gamesrv::addon {
 
@@ -80,6 +81,13 @@ std::string stringField(Napi::Env env, const Napi::Object& o, const char* key, s
   return s;
 }
 
+bool boolField(Napi::Env env, const Napi::Object& o, const char* key, bool fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsBoolean()) throwEngineError(env, "INVALID_ARGUMENT", std::string(key) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
 Napi::Object optionalObject(Napi::Env env, const Napi::Value& v, const char* what) {
   if (v.IsUndefined() || v.IsNull()) return Napi::Object::New(env);
   if (!v.IsObject()) throwEngineError(env, "INVALID_ARGUMENT", std::string(what) + " must be an object");
@@ -102,6 +110,18 @@ EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
   c.tasks.historyCapacity = intField(env, o, "taskHistory", c.tasks.historyCapacity, 1, 1 << 20);
   c.tasks.maxActive = intField(env, o, "maxActiveTasks", c.tasks.maxActive, 1, 1 << 24);
   c.dbLatencyUs = static_cast<std::uint32_t>(intField(env, o, "dbLatencyUs", c.dbLatencyUs, 0, 60000000));
+  c.shutdownDeadline = std::chrono::milliseconds(intField(env, o, "shutdownDeadlineMs", 5000, 0, 3600000));
+  const std::string name = stringField(env, o, "serverName", 48);
+  if (!name.empty()) c.io.serverName = name;
+  if (!isValidServerName(c.io.serverName)) {
+    throwEngineError(env, "INVALID_ARGUMENT", "serverName must be 1-48 characters of A-Z a-z 0-9 _ -");
+  }
+  c.io.iocp = boolField(env, o, "iocp", c.io.iocp);
+  c.io.iocpThreads = intField(env, o, "iocpThreads", c.io.iocpThreads, 1, 64);
+  c.io.pipe = boolField(env, o, "pipe", c.io.pipe);
+  c.io.pipePath = stringField(env, o, "pipePath", 107);
+  c.io.monitor = boolField(env, o, "monitor", c.io.monitor);
+  if (c.io.pipe && !c.io.iocp) throwEngineError(env, "INVALID_ARGUMENT", "pipe needs iocp: the pipe server runs on the completion port");
   return c;
 }
 
@@ -147,6 +167,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::Player>("player"),
                          InstanceMethod<&EngineWrap::Snapshot>("snapshot"),
                          InstanceMethod<&EngineWrap::State>("state"),
+                         InstanceMethod<&EngineWrap::PipePath>("pipePath"),
                          InstanceMethod<&EngineWrap::IsClosed>("isClosed"),
                      });
 }
@@ -212,8 +233,7 @@ Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
   Napi::Promise p = PromiseWorker<bool>::Start(
       env,
       [engine] {
-        const EngineState s = engine->state();
-        if (s == EngineState::Running || s == EngineState::Paused) engine->stop(std::chrono::seconds(5));
+        engine->shutdown(std::chrono::seconds(5));
         return true;
       },
       [](Napi::Env env, Napi::Promise::Deferred& d, bool&) { d.Resolve(env.Undefined()); });
@@ -409,6 +429,10 @@ Napi::Value EngineWrap::Player(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::Snapshot(const Napi::CallbackInfo& info) {
   auto engine = live(info.Env());
   return toJs(info.Env(), engine->snapshot());
+}
+
+Napi::Value EngineWrap::PipePath(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), live(info.Env())->pipePath());
 }
 
 Napi::Value EngineWrap::State(const Napi::CallbackInfo& info) {

@@ -3,21 +3,24 @@
 #include <algorithm>
 
 #include "gamesrv/clock.hpp"
+#include "gamesrv/platform/sysinfo.hpp"
+
+#include <cstdio>
 
 namespace gamesrv {
 
 Engine::Engine(EngineOptions options)
     : world_(options.world),
+      io_(EngineIoHooks{[this](std::vector<GameEvent>&& b) { return events_.enqueue(std::move(b)); },
+                        [this] { return statusJson(); }, [this] { requestStop(); }}),
       events_(
-          options.events, [this](const GameEvent& e) { return world_.apply(e, unixMs()); },
-          [this] {
-            std::function<void()> hook;
-            {
-              std::lock_guard lock(hookMu_);
-              hook = periodicHook_;
-            }
-            if (hook) hook();
-          }),
+          options.events,
+          [this](const GameEvent& e) {
+            const InvalidReason why = world_.apply(e, unixMs());
+            onEventApplied(e, why);
+            return why;
+          },
+          [this] { periodic(); }),
       controller_(ControllerHooks{
           [this] { onStarting(); },
           [this] {
@@ -30,7 +33,79 @@ Engine::Engine(EngineOptions options)
           },
           [this] { onStopping(); },
           {},
-          {}}) {}
+          {}}) {
+  control_.add([this](WorkerContext& ctx) { controlLoop(ctx); });
+}
+
+void Engine::onEventApplied(const GameEvent& e, InvalidReason why) {
+  if (why == InvalidReason::None && (e.type == EventType::PlayerLogin || e.type == EventType::PlayerLogout)) {
+    io_.playersChanged(static_cast<std::uint32_t>(world_.onlineCount()));
+  }
+}
+
+void Engine::periodic() {
+  io_.tick(static_cast<std::uint32_t>(world_.onlineCount()), controller_.state() == EngineState::Paused);
+  std::function<void()> hook;
+  {
+    std::lock_guard lock(hookMu_);
+    hook = periodicHook_;
+  }
+  if (hook) hook();
+}
+
+void Engine::requestStop() {
+  {
+    std::lock_guard lock(controlMu_);
+    stopRequested_ = true;
+  }
+  controlCv_.notify_all();
+}
+
+void Engine::controlLoop(WorkerContext& ctx) {
+  std::unique_lock lock(controlMu_);
+  for (;;) {
+    controlCv_.wait(lock, ctx.stopToken(), [&] { return stopRequested_; });
+    if (ctx.stopRequested()) return;
+    stopRequested_ = false;
+    std::chrono::milliseconds deadline;
+    {
+      std::lock_guard rl(runtimeMu_);
+      deadline = pending_.shutdownDeadline;
+    }
+    lock.unlock();
+    ctx.beginWork();
+    stop(deadline);  // InvalidState when already stopping or stopped: nothing to do
+    ctx.endWork();
+    lock.lock();
+  }
+}
+
+void Engine::shutdown(std::chrono::milliseconds deadline) {
+  // Transitions are serialized: this waits for one in flight (e.g. a pipe SHUTDOWN).
+  stop(deadline);
+}
+
+std::string Engine::statusJson() const {
+  std::string name = io_.serverName();
+  std::string escaped;
+  for (char c : name) {
+    if (c == '"' || c == '\\') escaped.push_back('\\');
+    escaped.push_back(c);
+  }
+  std::string j = "{\"server\":\"" + escaped + "\"";
+  j += ",\"state\":\"" + std::string(toString(controller_.state())) + "\"";
+  j += ",\"playersOnline\":" + std::to_string(world_.onlineCount());
+  j += ",\"playersKnown\":" + std::to_string(world_.knownCount());
+  j += ",\"maxPlayers\":" + std::to_string(world_.config().maxPlayers);
+  char cpu[32];
+  std::snprintf(cpu, sizeof cpu, "%.2f", io_.cpuPercent());
+  j += ",\"cpuPercent\":" + std::string(cpu);
+  j += ",\"residentBytes\":" + std::to_string(io_.residentBytes());
+  j += ",\"pid\":" + std::to_string(platform::currentProcessId());
+  j += ",\"queueDepth\":" + std::to_string(events_.queueDepth());
+  j += "}";
+  return j;
+}
 
 Engine::~Engine() {
   const EngineState s = controller_.state();
@@ -65,9 +140,19 @@ void Engine::onStarting() {
     firstId = nextTaskId_;
   }
   cfg.tasks.firstId = firstId;
-  auto pool = std::make_shared<ThreadPool>(cfg.pool);
-  auto db = std::make_shared<SimulatedDatabase>(std::chrono::microseconds(cfg.dbLatencyUs));
-  auto scheduler = std::make_shared<TaskScheduler>(*pool, &world_, db, cfg.tasks);
+  cfg.io.maxPlayers = static_cast<std::uint32_t>(world_.config().maxPlayers);
+  io_.start(cfg.io, static_cast<std::uint32_t>(world_.onlineCount()));  // throws with a readable reason; leaves nothing running
+  std::shared_ptr<ThreadPool> pool;
+  std::shared_ptr<SimulatedDatabase> db;
+  std::shared_ptr<TaskScheduler> scheduler;
+  try {
+    pool = std::make_shared<ThreadPool>(cfg.pool);
+    db = std::make_shared<SimulatedDatabase>(std::chrono::microseconds(cfg.dbLatencyUs));
+    scheduler = std::make_shared<TaskScheduler>(*pool, &world_, db, cfg.tasks);
+  } catch (...) {
+    io_.stop();
+    throw;
+  }
   events_.start();
   std::lock_guard lock(runtimeMu_);
   runtime_ = Runtime{std::move(pool), std::move(scheduler)};
@@ -110,6 +195,7 @@ void Engine::onStopping() {
     return left > Nanos::zero() ? std::chrono::duration_cast<Nanos>(left) : Nanos::zero();
   };
   StopReport r;
+  io_.stop();  // no new pipe requests; the monitor marks the server stopped
   const std::uint64_t processedBefore = events_.stats().processed;
   events_.stopAccepting();
   r.drained = events_.drainAndJoin(remaining());
@@ -191,6 +277,7 @@ EngineSnapshot Engine::snapshot() const {
   }
   if (rt.pool) s.pool = rt.pool->stats();
   if (rt.scheduler) s.tasks = rt.scheduler->stats();
+  s.io = io_.stats();
   s.playersOnline = world_.onlineCount();
   s.playersKnown = world_.knownCount();
   return s;

@@ -42,6 +42,7 @@ constexpr int kKeyShift = 56;
 constexpr std::uint64_t kIdMask = (std::uint64_t{1} << kKeyShift) - 1;
 constexpr int kMaxAcceptsPerWakeup = 64;
 constexpr std::size_t kRecvBufferBytes = kPipeFrameBytes + 1;  // one more, to see oversized messages
+const std::string kServerBusy = "server busy: ";  // the ERROR text a connection over maxClients gets
 
 std::atomic<std::uint64_t> gNextId{1};
 
@@ -135,10 +136,11 @@ struct PipeServer::Impl {
   CompletionKey keyOf(std::uint64_t id) const { return std::uint64_t{config.keyTag} << kKeyShift | (id & kIdMask); }
   PipeResult claimPath(const sockaddr_un& addr);
   void acceptReady();
+  void shedBacklog();
   void serve(Connection& conn);
   // Reads nothing, writes what waits; false if the connection broke.
   bool flushPending(Connection& conn);
-  void answer(const std::uint8_t* in, std::size_t length, PipeFrame& out);
+  void answer(const Connection& conn, const std::uint8_t* in, std::size_t length, PipeFrame& out);
   void answerError(PipeError cls, const std::string& reason, PipeFrame& out);
   void closeConnection(const Connection& conn, bool ioError);
   void refuse(int fd, const char* reason);
@@ -157,6 +159,8 @@ struct PipeServer::Impl {
   std::size_t peakActive_ = 0;       // guarded by mu_
   // Set by start() under mu_ before the state becomes Running; read-only until stop() has drained.
   int listenFd_ = -1;
+  std::mutex acceptMu_;  // held by the one thread accepting (see ioMu on Connection)
+  int reserveFd_ = -1;   // guarded by acceptMu_: a spare fd, given up to refuse connections at EMFILE
   CompletionKey listenerKey_ = 0;
   dev_t boundDev_ = 0;
   ino_t boundIno_ = 0;
@@ -193,7 +197,9 @@ PipeResult PipeServer::Impl::claimPath(const sockaddr_un& addr) {
 
 PipeResult PipeServer::Impl::start() {
   std::lock_guard lock(mu_);
-  if (state_ != State::Created) return failure(PipeError::System, "the pipe server was already started");
+  if (state_ != State::Created)
+    return failure(PipeError::System, state_ == State::Stopped ? "the pipe server was stopped; make a new one"
+                                                               : "the pipe server was already started");
   if (config.port == nullptr) return failure(PipeError::System, "PipeServerConfig.port is not set");
   sockaddr_un addr;
   PipeResult res;
@@ -235,6 +241,7 @@ PipeResult PipeServer::Impl::start() {
                         std::string("the completion port refused the listener: ") + toString(ps)),
                 true);
   listenFd_ = fd;
+  reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   boundDev_ = st.st_dev;
   boundIno_ = st.st_ino;
   state_ = State::Running;
@@ -268,11 +275,13 @@ void PipeServer::Impl::stop() {
   conns.clear();
   port.disassociate(listenFd_);
   ::close(listenFd_);
+  if (reserveFd_ >= 0) ::close(reserveFd_);
   struct stat st{};
   if (::lstat(path.c_str(), &st) == 0 && st.st_dev == boundDev_ && st.st_ino == boundIno_) ::unlink(path.c_str());
 
   lock.lock();
   listenFd_ = -1;
+  reserveFd_ = -1;
   state_ = State::Stopped;
   changed_.notify_all();
 }
@@ -297,6 +306,7 @@ bool PipeServer::Impl::dispatch(const CompletionPacket& packet) {
     std::lock_guard io(conn->ioMu);
     serve(*conn);
   } else {
+    std::lock_guard accepting(acceptMu_);
     acceptReady();
   }
   tlsDispatching = outer;
@@ -306,11 +316,11 @@ bool PipeServer::Impl::dispatch(const CompletionPacket& packet) {
 }
 
 void PipeServer::Impl::refuse(int fd, const char* reason) {
+  refused_.fetch_add(1, std::memory_order_relaxed);  // before the peer can see the refusal
   PipeFrame frame;
   encodePipeFrameInto(PipeMessageType::Error, reason, frame);
   (void)::send(fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   ::close(fd);
-  refused_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void PipeServer::Impl::acceptReady() {
@@ -319,7 +329,11 @@ void PipeServer::Impl::acceptReady() {
     const int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) ioErrors_.fetch_add(1, std::memory_order_relaxed);  // EMFILE...
+      if (errno == EMFILE || errno == ENFILE) {
+        shedBacklog();
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        ioErrors_.fetch_add(1, std::memory_order_relaxed);
+      }
       break;
     }
     ucred cred{};
@@ -331,7 +345,7 @@ void PipeServer::Impl::acceptReady() {
     std::unique_lock lock(mu_);
     if (conns_.size() >= config.maxClients) {
       lock.unlock();
-      refuse(fd, ("server busy: " + std::to_string(config.maxClients) + " clients already connected").c_str());
+      refuse(fd, (kServerBusy + std::to_string(config.maxClients) + " clients already connected").c_str());
       continue;
     }
     const CompletionKey key = keyOf(gNextId.fetch_add(1, std::memory_order_relaxed));
@@ -348,6 +362,26 @@ void PipeServer::Impl::acceptReady() {
     }
   }
   config.port->rearm(listenFd_, listenerKey_, IoEvents::Readable);
+}
+
+// Out of file descriptors: the backlog would keep the listener readable and the port
+// would spin on it. Give up the spare fd, accept and close what waits (counted as
+// refused: the clients see end-of-stream), then take the spare back (libuv's trick).
+// Requires: acceptMu_ held.
+void PipeServer::Impl::shedBacklog() {
+  ioErrors_.fetch_add(1, std::memory_order_relaxed);
+  if (reserveFd_ < 0) return;
+  ::close(reserveFd_);
+  for (;;) {
+    const int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    ::close(fd);
+    refused_.fetch_add(1, std::memory_order_relaxed);
+  }
+  reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 void PipeServer::Impl::closeConnection(const Connection& conn, bool ioError) {
@@ -380,7 +414,7 @@ void PipeServer::Impl::answerError(PipeError cls, const std::string& reason, Pip
   encodePipeFrameInto(PipeMessageType::Error, std::string_view(text).substr(0, kPipeDataCapacity), out);
 }
 
-void PipeServer::Impl::answer(const std::uint8_t* in, std::size_t length, PipeFrame& out) {
+void PipeServer::Impl::answer(const Connection& conn, const std::uint8_t* in, std::size_t length, PipeFrame& out) {
   PipeDecodeResult decoded = decodePipeFrame(in, length);
   if (!decoded.ok()) return answerError(decoded.error, decoded.detail, out);
   const PipeMessageType type = decoded.message.type;
@@ -389,7 +423,7 @@ void PipeServer::Impl::answer(const std::uint8_t* in, std::size_t length, PipeFr
                        "message type " + std::to_string(decoded.rawType) + " (" + toString(type) +
                            ") is a reply type; requests are 1..5",
                        out);
-  PipeRequest request{type, std::move(decoded.message.data), std::nullopt, 0};
+  PipeRequest request{type, std::move(decoded.message.data), std::nullopt, conn.key & kIdMask};
   if (carriesPlayerPayload(type)) {
     PlayerPayloadResult parsed = parsePlayerPayload(type, request.data);
     if (!parsed.ok()) return answerError(PipeError::BadPayload, parsed.detail, out);
@@ -457,7 +491,7 @@ void PipeServer::Impl::serve(Connection& conn) {
     ++served;
     framesIn_.fetch_add(1, std::memory_order_relaxed);
     bytesIn_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
-    answer(in, static_cast<std::size_t>(n), out);
+    answer(conn, in, static_cast<std::size_t>(n), out);
     for (;;) {
       const ssize_t w = ::send(conn.fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       if (w >= 0) {
@@ -528,6 +562,7 @@ struct PipeClient::Impl {
     if (fd >= 0) ::close(fd);
     fd = -1;
   }
+  PipeResult closedByServer();
   PipeResult send(const std::uint8_t* bytes, std::size_t size, TimePoint deadline);
   PipeReplyResult receive(TimePoint deadline);
 };
@@ -550,14 +585,36 @@ PipeResult PipeClient::Impl::send(const std::uint8_t* bytes, std::size_t size, T
     if (err == EINTR) continue;
     if (err == EAGAIN || err == EWOULDBLOCK) {
       int waitErr = 0;
-      if (waitFd(fd, POLLOUT, deadline, waitErr)) continue;
+      if (!waitFd(fd, POLLOUT, deadline, waitErr)) {
+        close();
+        return failure(PipeError::Timeout, "the server did not take the request in time; connection closed");
+      }
+      if (waitErr == 0) continue;
       close();
-      return failure(PipeError::Timeout, "the server did not take the request in time; connection closed");
+      return failure(PipeError::System, osError("ppoll", waitErr));
     }
+    if (err == EPIPE || err == ECONNRESET) return closedByServer();
     close();
-    if (err == EPIPE || err == ECONNRESET) return failure(PipeError::Closed, "the server closed the connection");
     return failure(err == EMSGSIZE ? PipeError::TooLarge : PipeError::System, osError("send", err));
   }
+}
+
+// The server hung up; an ERROR frame it sent before (e.g. "server busy") says why.
+PipeResult PipeClient::Impl::closedByServer() {
+  std::uint8_t buf[kRecvBufferBytes];
+  ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
+  // A pending ECONNRESET (the server closed with our request unread) is reported, and
+  // cleared, before the frames still queued: read once more.
+  if (n < 0 && errno == ECONNRESET) n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
+  close();
+  if (n > 0) {
+    const PipeDecodeResult d = decodePipeFrame(buf, static_cast<std::size_t>(n));
+    if (d.ok() && d.message.type == PipeMessageType::Error) {
+      const bool busy = d.message.data.rfind(kServerBusy, 0) == 0;
+      return failure(busy ? PipeError::ServerBusy : PipeError::Closed, "the server closed the connection: " + d.message.data);
+    }
+  }
+  return failure(PipeError::Closed, "the server closed the connection");
 }
 
 PipeReplyResult PipeClient::Impl::receive(TimePoint deadline) {
@@ -578,14 +635,22 @@ PipeReplyResult PipeClient::Impl::receive(TimePoint deadline) {
     }
     const int err = errno;
     if (err == EINTR) continue;
+    if (err == ECONNRESET) {
+      PipeResult closed = closedByServer();
+      return replyFailure(closed.error, std::move(closed.detail));
+    }
     if (err != EAGAIN && err != EWOULDBLOCK) {
       close();
-      return replyFailure(err == ECONNRESET ? PipeError::Closed : PipeError::System, osError("recv", err));
+      return replyFailure(PipeError::System, osError("recv", err));
     }
     int waitErr = 0;
     if (!waitFd(fd, POLLIN, deadline, waitErr)) {
       close();
       return replyFailure(PipeError::Timeout, "no reply in time; connection closed");
+    }
+    if (waitErr != 0) {
+      close();
+      return replyFailure(PipeError::System, osError("ppoll", waitErr));
     }
   }
 }
@@ -631,7 +696,14 @@ PipeReplyResult PipeClient::request(PipeMessageType type, std::string_view data,
   const TimePoint deadline = SteadyClock::now() + timeout;
   if (PipeResult sent = impl_->send(frame.data(), frame.size(), deadline); !sent.ok())
     return replyFailure(sent.error, std::move(sent.detail));
-  return impl_->receive(deadline);
+  PipeReplyResult r = impl_->receive(deadline);
+  // The refusal a full server sends on accept is no reply to this request: one outcome,
+  // however the request raced with it.
+  if (r.ok() && r.reply.type == PipeMessageType::Error && r.reply.data.rfind(kServerBusy, 0) == 0) {
+    impl_->close();
+    return replyFailure(PipeError::ServerBusy, "the server closed the connection: " + r.reply.data);
+  }
+  return r;
 }
 
 PipeResult PipeClient::sendRaw(std::span<const std::uint8_t> bytes, std::chrono::milliseconds timeout) {
