@@ -128,13 +128,22 @@ inline void busyWorkNs(std::uint64_t ns) {
   }
 }
 
-// Waits until `deadlineNs` on the steady clock. A benchmark producer pacing at tens of
-// microseconds cannot sleep (the kernel's timer slack alone is ~50 µs), so it spins,
-// yielding the core when the deadline is still far off.
-inline void waitUntilNs(std::uint64_t deadlineNs) {
+// How a paced benchmark producer waits for its next deadline.
+// - Spin: busy-waits on the clock (yielding only when the deadline is > 200 µs away).
+//   Exact, but two spinning producers fill a 2-core machine and starve the consumer.
+// - Sleep: sleeps until the deadline; the kernel wakes the thread up to ~50-60 µs late
+//   (timer slack), and the producer then sends every event that has fallen due, one call
+//   each. The offered rate is exact on average, and the producers leave the cores free.
+enum class Pace { Spin, Sleep };
+
+inline void waitUntilNs(std::uint64_t deadlineNs, Pace pace) {
   for (;;) {
     const std::uint64_t now = nowNs();
     if (now >= deadlineNs) return;
+    if (pace == Pace::Sleep) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(deadlineNs - now));
+      return;
+    }
     if (deadlineNs - now > 200'000) std::this_thread::sleep_for(std::chrono::nanoseconds(deadlineNs - now - 100'000));
   }
 }

@@ -66,7 +66,12 @@ std::uint64_t runProducers(int producers, Produce produce) {
 inline constexpr int kProducers = 2;
 
 // Events per second through gamesrv::EventProcessor; `batch` events per enqueue() call.
-inline double oursThroughput(std::uint64_t total, std::size_t batch) {
+struct Throughput {
+  double eventsPerSec = 0;
+  std::uint64_t consumerBatches = 0;  // ours: batches the consumer swapped out (wake-ups, roughly)
+};
+
+inline Throughput oursThroughput(std::uint64_t total, std::size_t batch) {
   CompletionCounter done(total);
   gamesrv::EventProcessor ep({.queueCapacity = std::size_t{1} << 22, .threadName = "gs-events"},
                              [&done](const gamesrv::GameEvent&) {
@@ -87,7 +92,7 @@ inline double oursThroughput(std::uint64_t total, std::size_t batch) {
   });
   const std::uint64_t end = done.waitEndNs();
   ep.drainAndJoin(std::chrono::seconds(30));
-  return static_cast<double>(total) * 1e9 / static_cast<double>(end - start);
+  return {static_cast<double>(total) * 1e9 / static_cast<double>(end - start), ep.stats().batches};
 }
 
 inline double seedThroughput(std::uint64_t total) {
@@ -108,13 +113,14 @@ struct PacedResult {
   gamesrv::HistogramSummary latencyNs;  // enqueue -> processed
   std::uint64_t offered = 0;
   std::uint64_t maxBehindNs = 0;  // worst lag of a producer behind its schedule
+  std::uint64_t consumerBatches = 0;  // ours: batches the consumer swapped out
 };
 
 // Two producers, each offering ratePerSec/2 on absolute deadlines (the second shifted by
 // half a period), for `seconds`. enqueueOne(event) must get the event accepted (retrying
 // itself) and returns how long the enqueue call itself took, in ns.
 template <class EnqueueOne>
-PacedResult runPaced(double ratePerSec, double seconds, EnqueueOne enqueueOne) {
+PacedResult runPaced(double ratePerSec, double seconds, Pace pace, EnqueueOne enqueueOne) {
   PacedResult r;
   gamesrv::Histogram enqueueNs;
   const double periodNs = 1e9 * kProducers / ratePerSec;
@@ -126,7 +132,7 @@ PacedResult runPaced(double ratePerSec, double seconds, EnqueueOne enqueueOne) {
     std::uint64_t worst = 0;
     for (std::uint64_t k = 0; k < perProducer; ++k) {
       const auto due = t0 + static_cast<std::uint64_t>(phase + periodNs * static_cast<double>(k));
-      waitUntilNs(due);
+      waitUntilNs(due, pace);
       gamesrv::GameEvent e = moveEvent(static_cast<std::uint32_t>(p));
       worst = std::max(worst, nowNs() - due);
       enqueueNs.record(enqueueOne(std::move(e)));
@@ -141,14 +147,14 @@ PacedResult runPaced(double ratePerSec, double seconds, EnqueueOne enqueueOne) {
   return r;
 }
 
-inline PacedResult oursPaced(double ratePerSec, double seconds, std::uint64_t handlerNs) {
+inline PacedResult oursPaced(double ratePerSec, double seconds, Pace pace, std::uint64_t handlerNs) {
   gamesrv::EventProcessor ep({.queueCapacity = std::size_t{1} << 22, .threadName = "gs-events"},
                              [handlerNs](const gamesrv::GameEvent&) {
                                busyWorkNs(handlerNs);
                                return gamesrv::InvalidReason::None;
                              });
   ep.start();
-  PacedResult r = runPaced(ratePerSec, seconds, [&ep](gamesrv::GameEvent&& e) {
+  PacedResult r = runPaced(ratePerSec, seconds, pace, [&ep](gamesrv::GameEvent&& e) {
     std::vector<gamesrv::GameEvent> b;
     b.push_back(std::move(e));
     const std::uint64_t before = nowNs();
@@ -156,14 +162,16 @@ inline PacedResult oursPaced(double ratePerSec, double seconds, std::uint64_t ha
     return nowNs() - before;
   });
   ep.drainAndJoin(std::chrono::seconds(30));
-  r.latencyNs = ep.stats().latencyNs;
+  const gamesrv::EventProcessorStats st = ep.stats();
+  r.latencyNs = st.latencyNs;
+  r.consumerBatches = st.batches;
   return r;
 }
 
-inline PacedResult seedPaced(double ratePerSec, double seconds, std::uint64_t handlerNs) {
+inline PacedResult seedPaced(double ratePerSec, double seconds, Pace pace, std::uint64_t handlerNs) {
   SeedEventProcessor seed([handlerNs](const gamesrv::GameEvent&) { busyWorkNs(handlerNs); });
   seed.start();
-  PacedResult r = runPaced(ratePerSec, seconds, [&seed](gamesrv::GameEvent&& e) {
+  PacedResult r = runPaced(ratePerSec, seconds, pace, [&seed](gamesrv::GameEvent&& e) {
     const std::uint64_t before = nowNs();
     seed.addEvent(e);
     return nowNs() - before;

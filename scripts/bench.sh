@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs the benchmark suites. stdout gets only the suites' JSON lines (one per suite,
+# DESIGN.md §6), so results can be piped; builds and progress go to stderr.
+#
+#   npm run bench                        every suite
+#   npm run bench -- engine              one suite
+#   npm run bench -- engine --quick      arguments after the suite go to it
+#   npm run bench -- --quick             every suite, each given the arguments
+# (npm prints its own "> gamesrv bench" banner on stdout: use `npm run -s bench | ...`.)
+#
+# A suite is native/bench/bench_<suite>.cpp (built in Release into build-native/bench)
+# or bench/<suite>.bench.ts (run with tsx against build/Release/gamesrv.node).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+native_suites() {
+  local f
+  for f in native/bench/bench_*.cpp; do
+    [ -e "$f" ] || continue
+    f="${f##*/bench_}"
+    echo "${f%.cpp}"
+  done
+}
+
+node_suites() {
+  local f
+  for f in bench/*.bench.ts; do
+    [ -e "$f" ] || continue
+    f="${f##*/}"
+    echo "${f%.bench.ts}"
+  done
+}
+
+all_suites() { { native_suites; node_suites; } | awk '!seen[$0]++'; }
+
+build="$root/build-native/bench"
+configured=0
+build_native() {
+  if [ "$configured" = 0 ]; then
+    local gen=()
+    # The generator is fixed when the build directory is first configured.
+    if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then gen=(-G Ninja); fi
+    cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DGAMESRV_BUILD_TESTS=ON \
+      -DGAMESRV_SANITIZE= >&2 || return 1
+    configured=1
+  fi
+  cmake --build "$build" --target "bench_$1" --parallel "$(nproc 2>/dev/null || echo 2)" >&2 || return 1
+}
+
+run_suite() {
+  local suite="$1"
+  shift
+  echo "== suite $suite ==" >&2
+  if [ -f "native/bench/bench_$suite.cpp" ]; then
+    build_native "$suite" || return 1
+    "$build/bench_$suite" "$@"
+  elif [ -f "bench/$suite.bench.ts" ]; then
+    if [ ! -f build/Release/gamesrv.node ]; then
+      echo "addon not built: running npm run build:native" >&2
+      npm run --silent build:native >&2 || return 1
+    fi
+    node --import tsx "bench/$suite.bench.ts" "$@"
+  else
+    return 2
+  fi
+}
+
+if [ $# -gt 0 ] && [ "$1" != "all" ] && [ "${1#-}" = "$1" ]; then
+  suite="$1"
+  shift
+  if ! all_suites | grep -qx -- "$suite"; then
+    echo "unknown suite: $suite (known: $(all_suites | tr '\n' ' '))" >&2
+    exit 2
+  fi
+  run_suite "$suite" "$@"
+  exit $?
+fi
+
+if [ $# -gt 0 ] && [ "$1" = "all" ]; then shift; fi
+failed=()
+for suite in $(all_suites); do
+  if ! run_suite "$suite" "$@"; then
+    echo "suite $suite failed" >&2
+    failed+=("$suite")
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed suites: ${failed[*]}" >&2
+  exit 1
+fi
