@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 
 import { Engine, EngineError, encodeEvents, type GameEventInput } from '../src/engine/index.js';
 
-const fast = { tickRateHz: 120, poolMinThreads: 1, poolMaxThreads: 4, dbLatencyUs: 500 } as const;
+// A server name of our own: the pipe socket and shared-memory segment are per name.
+const fast = { tickRateHz: 120, poolMinThreads: 1, poolMaxThreads: 4, dbLatencyUs: 500, serverName: `test-engine-${process.pid}` } as const;
 
 async function started(options = {}, config = {}): Promise<Engine> {
   const engine = new Engine(options);
@@ -95,14 +96,16 @@ describe('lifecycle', () => {
     await a;
     assert.equal(engine.closed, true);
     throwsWith(() => engine.snapshot(), 'ENGINE_CLOSED');
-    await rejectsWith(engine.start(), 'ENGINE_CLOSED');
+    await rejectsWith(engine.start(fast), 'ENGINE_CLOSED');
   });
 
   test('start rejects bad configuration with INVALID_ARGUMENT', async (t) => {
     const engine = new Engine();
     t.after(() => engine.close());
-    await rejectsWith(engine.start({ tickRateHz: 0 }), 'INVALID_ARGUMENT');
-    await rejectsWith(engine.start({ poolMinThreads: 5, poolMaxThreads: 2 }), 'INVALID_ARGUMENT');
+    await rejectsWith(engine.start({ ...fast, tickRateHz: 0 }), 'INVALID_ARGUMENT');
+    await rejectsWith(engine.start({ ...fast, poolMinThreads: 5, poolMaxThreads: 2 }), 'INVALID_ARGUMENT');
+    await rejectsWith(engine.start({ ...fast, serverName: '../etc' }), 'INVALID_ARGUMENT');
+    await rejectsWith(engine.start({ ...fast, iocp: false }), 'INVALID_ARGUMENT');
     assert.equal(engine.state, 'stopped');
   });
 });

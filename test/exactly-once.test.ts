@@ -23,9 +23,10 @@ test('accepted == processed across random pause/resume/stop sequences (seeded)',
   t.diagnostic(`seed=${seed} (replay: GAMESRV_TEST_SEED=${seed})`);
   console.log(`# exactly-once seed=${seed}`);
   const rand = rng(seed);
+  const config = { tickRateHz: 240, poolMinThreads: 1, poolMaxThreads: 2, serverName: `test-once-${process.pid}` };
   const engine = new Engine({ queueCapacity: 4096, idleTimeoutMs: 50 });
   t.after(() => engine.close());
-  await engine.start({ tickRateHz: 240, poolMinThreads: 1, poolMaxThreads: 2 });
+  await engine.start(config);
 
   // Each player logs in and out alternately; the World's final online flag must match
   // the parity of accepted logins/logouts for it, which only holds if each event ran once.
@@ -43,7 +44,7 @@ test('accepted == processed across random pause/resume/stop sequences (seeded)',
       else if (state === 'paused') await engine.resume();
     } else if (r < 0.1) {
       if (state === 'running' || state === 'paused') await engine.stop({ deadlineMs: 2000 });
-      else await engine.start({ tickRateHz: 240, poolMinThreads: 1, poolMaxThreads: 2 });
+      else await engine.start(config);
     } else {
       const n = 1 + Math.floor(rand() * 200);
       const batch: GameEventInput[] = [];
@@ -70,7 +71,7 @@ test('accepted == processed across random pause/resume/stop sequences (seeded)',
       }
     }
   }
-  if (engine.state === 'stopped') await engine.start({ tickRateHz: 240 });
+  if (engine.state === 'stopped') await engine.start(config);
   if (engine.state === 'paused') await engine.resume();
   await engine.stop({ deadlineMs: 5000 });
 

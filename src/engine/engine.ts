@@ -217,6 +217,15 @@ export class Engine {
     return this.#call(() => this.#native.snapshot());
   }
 
+  /** Resolves once the engine is in `state` (e.g. after a pipe SHUTDOWN); TIMEOUT otherwise. */
+  async waitForState(state: EngineState, options: { timeoutMs?: number } = {}): Promise<void> {
+    try {
+      await this.#native.waitState(state, options);
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
   /** The socket path of this engine's pipe server ("" when the pipe is off or stopped). */
   get pipePath(): string {
     return this.#call(() => this.#native.pipePath());

@@ -374,6 +374,7 @@ export interface NativeEngine {
   snapshot(): EngineSnapshot;
   state(): EngineState;
   pipePath(): string;
+  waitState(state: EngineState, options?: { timeoutMs?: number }): Promise<void>;
   isClosed(): boolean;
 }
 

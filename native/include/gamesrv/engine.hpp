@@ -91,6 +91,8 @@ class Engine {
   std::optional<TaskInfo> waitTask(std::uint64_t id, std::chrono::nanoseconds timeout) const;
 
   EngineState state() const noexcept { return controller_.state(); }
+  // Waits until the engine is in `state` (any transition may get it there). False on timeout.
+  bool waitState(EngineState state, std::chrono::nanoseconds timeout) const;
   const World& world() const noexcept { return world_; }
   EngineSnapshot snapshot() const;
 
@@ -134,6 +136,9 @@ class Engine {
 
   mutable std::mutex hookMu_;
   std::function<void()> periodicHook_;  // guarded by hookMu_
+
+  mutable std::mutex stateMu_;
+  mutable std::condition_variable stateCv_;  // notified on every state change
 
   std::mutex controlMu_;
   std::condition_variable_any controlCv_;

@@ -1,12 +1,16 @@
 // Latency histogram with log-linear buckets (HdrHistogram-style, ~6% precision).
 //
 // Thread safety: record() may be called from any number of threads at once; it
-// is wait-free (relaxed atomic increments). summary() may run concurrently with
-// record() and sees a slightly torn but monotone view, which is fine for telemetry.
+// is wait-free (relaxed atomic increments). recordSingleWriter() is the cheaper path
+// for a histogram that only one thread ever records into (plain loads and stores, no
+// locked instruction); mixing the two on one histogram, or two threads calling
+// recordSingleWriter() on it, loses counts. summary() may run concurrently with either
+// and sees a slightly torn but monotone view, which is fine for telemetry.
 #pragma once
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <span>
 
 namespace gamesrv {
 
@@ -29,7 +33,22 @@ class Histogram {
   static constexpr int kBuckets = kMajors * kSub;
 
   void record(std::uint64_t value) noexcept;
-  HistogramSummary summary() const noexcept;
+  // Requires: the calling thread is the only one that records into this histogram.
+  void recordSingleWriter(std::uint64_t value) noexcept {
+    bump(buckets_[static_cast<std::size_t>(bucketOf(value))], 1);
+    bump(count_, 1);
+    bump(sum_, value);
+    if (value > max_.load(std::memory_order_relaxed)) max_.store(value, std::memory_order_relaxed);
+    if (value < min_.load(std::memory_order_relaxed)) min_.store(value, std::memory_order_relaxed);
+  }
+
+  HistogramSummary summary() const noexcept { return summary(1.0); }
+  // Every value in the summary multiplied by `scale` (e.g. ns per tick, for a histogram
+  // that records clock ticks).
+  HistogramSummary summary(double scale) const noexcept;
+  // One summary over the union of `parts` (e.g. per-type histograms summed into a total),
+  // scaled as above. Null entries are skipped.
+  static HistogramSummary merged(std::span<const Histogram* const> parts, double scale = 1.0) noexcept;
   // Value at quantile q in [0, 1]; returns the upper edge of the bucket holding it.
   std::uint64_t quantile(double q) const noexcept;
   std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
@@ -39,6 +58,10 @@ class Histogram {
   static std::uint64_t bucketUpper(int bucket) noexcept;
 
  private:
+  static void bump(std::atomic<std::uint64_t>& a, std::uint64_t d) noexcept {
+    a.store(a.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+  }
+
   std::array<std::atomic<std::uint64_t>, kBuckets> buckets_{};
   std::atomic<std::uint64_t> count_{0};
   std::atomic<std::uint64_t> sum_{0};

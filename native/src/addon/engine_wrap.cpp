@@ -168,6 +168,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::Snapshot>("snapshot"),
                          InstanceMethod<&EngineWrap::State>("state"),
                          InstanceMethod<&EngineWrap::PipePath>("pipePath"),
+                         InstanceMethod<&EngineWrap::WaitState>("waitState"),
                          InstanceMethod<&EngineWrap::IsClosed>("isClosed"),
                      });
 }
@@ -433,6 +434,32 @@ Napi::Value EngineWrap::Snapshot(const Napi::CallbackInfo& info) {
 
 Napi::Value EngineWrap::PipePath(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), live(info.Env())->pipePath());
+}
+
+// waitState(state, { timeoutMs }) -> Promise<void>: resolves once the engine is in `state`.
+Napi::Value EngineWrap::WaitState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  if (!info[0].IsString()) throwEngineError(env, "INVALID_ARGUMENT", "state must be a string");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  std::optional<EngineState> target;
+  for (EngineState s : {EngineState::Stopped, EngineState::Starting, EngineState::Running, EngineState::Paused,
+                        EngineState::Stopping}) {
+    if (name == toString(s)) target = s;
+  }
+  if (!target) throwEngineError(env, "INVALID_ARGUMENT", "unknown state '" + name + "'");
+  Napi::Object o = optionalObject(env, info[1], "options");
+  const auto timeout = std::chrono::milliseconds(intField(env, o, "timeoutMs", 30000, 0, 3600000));
+  const EngineState want = *target;
+  return PromiseWorker<bool>::Start(
+      env, [engine, want, timeout] { return engine->waitState(want, timeout); },
+      [name, timeout](Napi::Env env, Napi::Promise::Deferred& d, bool& ok) {
+        if (ok) {
+          d.Resolve(env.Undefined());
+        } else {
+          d.Reject(engineError(env, "TIMEOUT", "engine not " + name + " within " + std::to_string(timeout.count()) + " ms").Value());
+        }
+      });
 }
 
 Napi::Value EngineWrap::State(const Napi::CallbackInfo& info) {

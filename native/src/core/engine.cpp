@@ -33,7 +33,10 @@ Engine::Engine(EngineOptions options)
           },
           [this] { onStopping(); },
           {},
-          {}}) {
+          [this](EngineState, EngineState) {
+            std::lock_guard lock(stateMu_);
+            stateCv_.notify_all();
+          }}) {
   control_.add([this](WorkerContext& ctx) { controlLoop(ctx); });
 }
 
@@ -51,6 +54,11 @@ void Engine::periodic() {
     hook = periodicHook_;
   }
   if (hook) hook();
+}
+
+bool Engine::waitState(EngineState state, std::chrono::nanoseconds timeout) const {
+  std::unique_lock lock(stateMu_);
+  return stateCv_.wait_for(lock, timeout, [&] { return controller_.state() == state; });
 }
 
 void Engine::requestStop() {

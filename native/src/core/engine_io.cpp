@@ -123,7 +123,7 @@ PipeReply EngineIo::handle(const PipeRequest& request) {
       batch.push_back(std::move(e));
       const EnqueueResult r = hooks_.enqueue(std::move(batch));
       switch (r.status) {
-        case EnqueueStatus::Ok: return PipeReply::ack("ACK seq=" + std::to_string(r.firstSeq));
+        case EnqueueStatus::Ok: return PipeReply::ack("seq=" + std::to_string(r.firstSeq));
         case EnqueueStatus::QueueFull: return PipeReply::error("queue full: event not accepted, retry later");
         default: return PipeReply::error("engine is not accepting events");
       }
@@ -131,7 +131,7 @@ PipeReply EngineIo::handle(const PipeRequest& request) {
     case PipeMessageType::ServerStatus: return PipeReply::status(hooks_.statusJson());
     case PipeMessageType::Shutdown:
       hooks_.requestStop();
-      return PipeReply::ack("ACK stopping");
+      return PipeReply::ack("stopping");
     default: return PipeReply::error("not a request type");
   }
 }

@@ -1,5 +1,6 @@
 #include "gamesrv/histogram.hpp"
 
+#include <algorithm>
 #include <bit>
 
 namespace gamesrv {
@@ -53,20 +54,43 @@ std::uint64_t Histogram::quantile(double q) const noexcept {
   return mx;
 }
 
-HistogramSummary Histogram::summary() const noexcept {
+namespace {
+
+std::uint64_t scaled(std::uint64_t v, double scale) noexcept {
+  if (scale == 1.0) return v;
+  const double x = static_cast<double>(v) * scale + 0.5;
+  return x >= 18446744073709549568.0 ? ~std::uint64_t{0} : static_cast<std::uint64_t>(x);
+}
+
+}  // namespace
+
+HistogramSummary Histogram::summary(double scale) const noexcept {
+  const Histogram* self = this;
+  return merged(std::span<const Histogram* const>(&self, 1), scale);
+}
+
+HistogramSummary Histogram::merged(std::span<const Histogram* const> parts, double scale) noexcept {
   // One pass over a copy of the buckets: every quantile comes from the same view.
   HistogramSummary s;
-  std::array<std::uint64_t, kBuckets> snap;
-  std::uint64_t total = 0;
-  for (int i = 0; i < kBuckets; ++i) {
-    snap[static_cast<std::size_t>(i)] = buckets_[static_cast<std::size_t>(i)].load(std::memory_order_relaxed);
-    total += snap[static_cast<std::size_t>(i)];
+  std::array<std::uint64_t, kBuckets> snap{};
+  std::uint64_t total = 0, count = 0, sum = 0, mn = ~std::uint64_t{0}, mx = 0;
+  for (const Histogram* h : parts) {
+    if (h == nullptr) continue;
+    for (std::size_t i = 0; i < snap.size(); ++i) {
+      const std::uint64_t n = h->buckets_[i].load(std::memory_order_relaxed);
+      snap[i] += n;
+      total += n;
+    }
+    count += h->count_.load(std::memory_order_relaxed);
+    sum += h->sum_.load(std::memory_order_relaxed);
+    mn = std::min(mn, h->min_.load(std::memory_order_relaxed));
+    mx = std::max(mx, h->max_.load(std::memory_order_relaxed));
   }
   if (total == 0) return s;
   s.count = total;
-  s.mean = static_cast<double>(sum_.load(std::memory_order_relaxed)) / static_cast<double>(count_.load(std::memory_order_relaxed) ? count_.load(std::memory_order_relaxed) : 1);
-  s.min = min_.load(std::memory_order_relaxed);
-  s.max = max_.load(std::memory_order_relaxed);
+  s.mean = static_cast<double>(sum) / static_cast<double>(count ? count : 1) * scale;
+  s.min = scaled(mn, scale);
+  s.max = scaled(mx, scale);
   const double qs[4] = {0.50, 0.90, 0.99, 0.999};
   std::uint64_t* outs[4] = {&s.p50, &s.p90, &s.p99, &s.p999};
   int qi = 0;
@@ -78,7 +102,7 @@ HistogramSummary Histogram::summary() const noexcept {
       if (rank < 1) rank = 1;
       if (seen < rank) break;
       const std::uint64_t up = bucketUpper(i);
-      *outs[qi] = up < s.max ? up : s.max;
+      *outs[qi] = scaled(up < mx ? up : mx, scale);
       ++qi;
     }
   }
