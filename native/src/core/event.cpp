@@ -99,6 +99,12 @@ std::optional<std::size_t> Event::waitAny(std::span<Event* const> events, std::c
   return hit;
 }
 
+// Takes the events one at a time in address order (never more than one event lock held,
+// so any number of events works, and sanitizers' lock tables stay small). Auto-reset
+// events are consumed as they are taken; if one is found unset, the ones taken so far
+// are given back (set again, which also wakes their waiters) and the wait goes on. So a
+// set() is never lost, and the wait succeeds at the instant its last event is taken,
+// holding every auto-reset member at that instant. Manual-reset members are checked.
 bool Event::waitAll(std::span<Event* const> events, std::chrono::nanoseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const std::vector<Event*> ordered = lockOrder(events);
@@ -106,22 +112,34 @@ bool Event::waitAll(std::span<Event* const> events, std::chrono::nanoseconds tim
   Waiter w;
   for (Event* e : ordered) e->addWaiter(&w);
   bool done = false;
+  std::vector<Event*> taken;
+  taken.reserve(ordered.size());
   for (;;) {
+    done = true;
+    Event* missing = nullptr;
+    for (Event* e : ordered) {
+      std::lock_guard lock(e->mu_);
+      if (!e->signaled_) {
+        done = false;
+        missing = e;
+        break;
+      }
+      if (!e->manual_) {
+        e->signaled_ = false;
+        taken.push_back(e);
+      }
+    }
+    if (done) break;
+    for (Event* e : taken) e->set();  // give back what we took (this bumps our generation)
+    taken.clear();
     std::uint64_t seen;
     {
       std::lock_guard wl(w.mu);
       seen = w.generation;
     }
-    {
-      std::vector<std::unique_lock<std::mutex>> locks;
-      locks.reserve(ordered.size());
-      for (Event* e : ordered) locks.emplace_back(e->mu_);
-      done = std::all_of(ordered.begin(), ordered.end(), [](Event* e) { return e->signaled_; });
-      if (done) {
-        for (Event* e : ordered) e->tryConsumeLocked();
-      }
-    }
-    if (done) break;
+    // A set() of the missing event before `seen` was read shows here; one after it
+    // changes the generation and ends the wait below.
+    if (missing->isSet()) continue;
     std::unique_lock wl(w.mu);
     if (!w.cv.wait_until(wl, deadline, [&] { return w.generation != seen; })) break;
   }
