@@ -19,8 +19,10 @@
 //   an ERROR reply with the reason; the connection and the server go on. The handler sees
 //   only valid requests; LOGIN/LOGOUT/MOVE arrive with their payload parsed.
 // - A handler that throws, or returns data over 1024 bytes, turns into an ERROR reply.
-// - maxClients: a connection beyond it receives one ERROR frame ("server busy") and is
-//   closed. A peer of another user id (SO_PEERCRED) is closed at once.
+// - maxClients: a connection beyond it receives one ERROR frame ("server busy: ...") and
+//   is closed. So is a peer running as another user (SO_PEERCRED; root is let in), should
+//   the file mode ever let one connect. Out of file descriptors, waiting connections are
+//   accepted and closed at once rather than left to spin the port (counted as refused).
 // - stop(): prompt whatever the clients do (seed defect 6). It waits for handler calls in
 //   progress to return (handlers must be short), then disassociates and shuts down every
 //   connection (clients see end-of-stream), closes the listener and removes the socket
@@ -87,7 +89,7 @@ struct PipeServerConfig {
   std::size_t maxClients = 1024;
   CompletionPort* port = nullptr;    // required; must outlive the server
   std::uint8_t keyTag = 0x50;        // top byte of this server's completion keys; unique per port
-  std::size_t maxFramesPerWakeup = 16;  // frames served per readiness packet before re-arming (fairness)
+  std::size_t maxFramesPerWakeup = 16;  // frames read (one call) and served per readiness packet; at most 16
 };
 
 struct PipeErrorCounts {

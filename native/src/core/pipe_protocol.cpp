@@ -163,7 +163,9 @@ PipeDecodeResult decodePipeFrame(const void* bytes, std::size_t length) {
     return r;
   }
   const std::uint8_t* data = p + kPipeHeaderBytes;
-  for (std::size_t i = size; i < kPipeDataCapacity; ++i) {
+  static constexpr std::uint8_t kZeros[kPipeDataCapacity] = {};
+  const bool padded = std::memcmp(data + size, kZeros, kPipeDataCapacity - size) == 0;  // the fast path
+  for (std::size_t i = size; !padded && i < kPipeDataCapacity; ++i) {
     if (data[i] != 0) {
       r.error = PipeError::BadPadding;
       r.detail = "non-zero byte at data offset " + std::to_string(i) + " after dataSize " + std::to_string(size) +

@@ -42,6 +42,7 @@ constexpr int kKeyShift = 56;
 constexpr std::uint64_t kIdMask = (std::uint64_t{1} << kKeyShift) - 1;
 constexpr int kMaxAcceptsPerWakeup = 64;
 constexpr std::size_t kRecvBufferBytes = kPipeFrameBytes + 1;  // one more, to see oversized messages
+constexpr std::size_t kMaxBatch = 16;  // frames read per call (caps maxFramesPerWakeup)
 const std::string kServerBusy = "server busy: ";  // the ERROR text a connection over maxClients gets
 
 std::atomic<std::uint64_t> gNextId{1};
@@ -138,6 +139,8 @@ struct PipeServer::Impl {
   void acceptReady();
   void shedBacklog();
   void serve(Connection& conn);
+  enum class SendOutcome { Sent, Full, Broken };  // Broken: the connection was closed
+  SendOutcome sendFrame(Connection& conn, const PipeFrame& frame);
   // Reads nothing, writes what waits; false if the connection broke.
   bool flushPending(Connection& conn);
   void answer(const Connection& conn, const std::uint8_t* in, std::size_t length, PipeFrame& out);
@@ -311,7 +314,8 @@ bool PipeServer::Impl::dispatch(const CompletionPacket& packet) {
   }
   tlsDispatching = outer;
   std::lock_guard lock(mu_);
-  if (--inFlight_ == 0 && state_ == State::Stopping) changed_.notify_all();
+  --inFlight_;
+  if (state_ == State::Stopping) changed_.notify_all();  // stop() waits for 0, or 1 from a handler
   return true;
 }
 
@@ -452,61 +456,75 @@ void PipeServer::Impl::answer(const Connection& conn, const std::uint8_t* in, st
                        out);
 }
 
+PipeServer::Impl::SendOutcome PipeServer::Impl::sendFrame(Connection& conn, const PipeFrame& frame) {
+  // Counted first, so that a peer holding the reply finds it in the stats; undone if not sent.
+  framesOut_.fetch_add(1, std::memory_order_relaxed);
+  bytesOut_.fetch_add(frame.size(), std::memory_order_relaxed);
+  for (;;) {
+    if (::send(conn.fd, frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return SendOutcome::Sent;
+    if (errno != EINTR) break;
+  }
+  const int err = errno;
+  framesOut_.fetch_sub(1, std::memory_order_relaxed);
+  bytesOut_.fetch_sub(frame.size(), std::memory_order_relaxed);
+  if (err == EAGAIN || err == EWOULDBLOCK) return SendOutcome::Full;
+  closeConnection(conn, err != EPIPE && err != ECONNRESET);
+  return SendOutcome::Broken;
+}
+
 bool PipeServer::Impl::flushPending(Connection& conn) {
   while (!conn.pending.empty()) {
-    const PipeFrame& f = conn.pending.front();
-    const ssize_t w = ::send(conn.fd, f.data(), f.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
-      closeConnection(conn, errno != EPIPE && errno != ECONNRESET);
-      return false;
+    switch (sendFrame(conn, conn.pending.front())) {
+      case SendOutcome::Sent: conn.pending.pop_front(); break;
+      case SendOutcome::Full: return true;
+      case SendOutcome::Broken: return false;
     }
-    framesOut_.fetch_add(1, std::memory_order_relaxed);
-    bytesOut_.fetch_add(static_cast<std::uint64_t>(w), std::memory_order_relaxed);
-    conn.pending.pop_front();
   }
   return true;
 }
 
 void PipeServer::Impl::serve(Connection& conn) {
-  // Per-thread buffers: the frame is read and answered without allocating for them.
-  thread_local std::uint8_t in[kRecvBufferBytes];
+  // Per-thread buffers: frames are read and answered without allocating for them.
+  thread_local std::uint8_t in[kMaxBatch][kRecvBufferBytes];
   thread_local PipeFrame out;
   if (!flushPending(conn)) return;
-  for (std::size_t served = 0; conn.pending.empty() && served < config.maxFramesPerWakeup;) {
-    // MSG_TRUNC: the real length of an oversized message, which is then dropped whole.
-    const ssize_t n = ::recv(conn.fd, in, sizeof in, MSG_DONTWAIT | MSG_TRUNC);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+  if (conn.pending.empty()) {
+    // One call takes every frame already queued (up to the batch): no trailing EAGAIN read.
+    // MSG_TRUNC: msg_len is the real length of an oversized message, which is dropped whole.
+    mmsghdr msgs[kMaxBatch];
+    iovec iov[kMaxBatch];
+    const std::size_t want = std::min(config.maxFramesPerWakeup, kMaxBatch);
+    for (std::size_t i = 0; i < want; ++i) {
+      iov[i] = iovec{in[i], kRecvBufferBytes};
+      msgs[i] = mmsghdr{};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n;
+    do {
+      n = ::recvmmsg(conn.fd, msgs, static_cast<unsigned>(want), MSG_DONTWAIT | MSG_TRUNC, nullptr);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
       closeConnection(conn, errno != ECONNRESET);
       return;
     }
-    // 0: end-of-stream. (A zero-length SEQPACKET message reads the same; it is taken as a close.)
-    if (n == 0) {
-      closeConnection(conn, false);
-      return;
-    }
-    ++served;
-    framesIn_.fetch_add(1, std::memory_order_relaxed);
-    bytesIn_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
-    answer(conn, in, static_cast<std::size_t>(n), out);
-    for (;;) {
-      const ssize_t w = ::send(conn.fd, out.data(), out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (w >= 0) {
-        framesOut_.fetch_add(1, std::memory_order_relaxed);
-        bytesOut_.fetch_add(static_cast<std::uint64_t>(w), std::memory_order_relaxed);
-        break;
+    for (int i = 0; i < n; ++i) {
+      const std::size_t length = msgs[i].msg_len;
+      // 0: end-of-stream. (A zero-length SEQPACKET message reads the same; it is taken as a close.)
+      if (length == 0) {
+        closeConnection(conn, false);
+        return;
       }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      framesIn_.fetch_add(1, std::memory_order_relaxed);
+      bytesIn_.fetch_add(length, std::memory_order_relaxed);
+      answer(conn, in[i], length, out);
+      // Once one reply waits, the later ones queue behind it (order is part of the contract).
+      const SendOutcome sent = conn.pending.empty() ? sendFrame(conn, out) : SendOutcome::Full;
+      if (sent == SendOutcome::Broken) return;
+      if (sent == SendOutcome::Full) {
         conn.pending.push_back(out);
         deferredWrites_.fetch_add(1, std::memory_order_relaxed);
-        break;
       }
-      closeConnection(conn, errno != EPIPE && errno != ECONNRESET);
-      return;
     }
   }
   // Level-checked at arm time: what is still readable (or writable) comes back as a new packet.
@@ -564,7 +582,10 @@ struct PipeClient::Impl {
   }
   PipeResult closedByServer();
   PipeResult send(const std::uint8_t* bytes, std::size_t size, TimePoint deadline);
-  PipeReplyResult receive(TimePoint deadline);
+  // blockFor > 0: the first read blocks up to blockFor (SO_RCVTIMEO, set only when it
+  // changes): one syscall for the common request/response. The deadline still rules.
+  PipeReplyResult receive(TimePoint deadline, std::chrono::milliseconds blockFor = {});
+  std::chrono::milliseconds rcvTimeout{-1};  // SO_RCVTIMEO now set on fd (-1: unknown)
 };
 
 namespace {
@@ -617,11 +638,19 @@ PipeResult PipeClient::Impl::closedByServer() {
   return failure(PipeError::Closed, "the server closed the connection");
 }
 
-PipeReplyResult PipeClient::Impl::receive(TimePoint deadline) {
+PipeReplyResult PipeClient::Impl::receive(TimePoint deadline, std::chrono::milliseconds blockFor) {
   if (fd < 0) return replyFailure(PipeError::NotConnected, "not connected");
   std::uint8_t buf[kRecvBufferBytes];
+  bool block = blockFor.count() > 0;
+  if (block && blockFor != rcvTimeout) {
+    const auto ms = blockFor.count();
+    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+    block = ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0;
+    rcvTimeout = block ? blockFor : std::chrono::milliseconds{-1};
+  }
   for (;;) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC);
+    const ssize_t n = ::recv(fd, buf, sizeof buf, (block ? 0 : MSG_DONTWAIT) | MSG_TRUNC);
+    block = false;  // after one blocking read (timed out or interrupted), the deadline rules
     if (n > 0) {
       PipeDecodeResult d = decodePipeFrame(buf, static_cast<std::size_t>(n));
       if (!d.ok()) return replyFailure(d.error, "malformed reply: " + d.detail);
@@ -684,6 +713,7 @@ PipeResult PipeClient::connect(const std::string& path, std::chrono::millisecond
     return connectError(path, err);
   }
   impl_->fd = fd;
+  impl_->rcvTimeout = std::chrono::milliseconds{-1};
   return {};
 }
 
@@ -693,10 +723,14 @@ PipeReplyResult PipeClient::request(PipeMessageType type, std::string_view data,
     return replyFailure(PipeError::TooLarge, "data is " + std::to_string(data.size()) + " bytes, at most " +
                                                  std::to_string(kPipeDataCapacity) + " fit in a frame; nothing sent");
   if (!connected()) return replyFailure(PipeError::NotConnected, "not connected");
-  const TimePoint deadline = SteadyClock::now() + timeout;
+  const TimePoint start = SteadyClock::now();
+  const TimePoint deadline = start + timeout;
   if (PipeResult sent = impl_->send(frame.data(), frame.size(), deadline); !sent.ok())
     return replyFailure(sent.error, std::move(sent.detail));
-  PipeReplyResult r = impl_->receive(deadline);
+  // Sent at once (the usual case): wait for the reply in one blocking read of `timeout`,
+  // which ends within a millisecond of the deadline. Else wait the time left, by ppoll.
+  const bool sentAtOnce = SteadyClock::now() - start < std::chrono::milliseconds(1);
+  PipeReplyResult r = impl_->receive(deadline, sentAtOnce ? timeout : std::chrono::milliseconds{});
   // The refusal a full server sends on accept is no reply to this request: one outcome,
   // however the request raced with it.
   if (r.ok() && r.reply.type == PipeMessageType::Error && r.reply.data.rfind(kServerBusy, 0) == 0) {
