@@ -3,6 +3,8 @@
 //
 //   bench_ipc [--quick]
 #include <atomic>
+#include <cmath>
+#include <pthread.h>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -24,20 +26,27 @@ namespace {
 
 // --- shared-memory reads: the seqlock reader vs a read under the writers' mutex ------
 
-double shmReadNs(bool quick, double& lockedNs) {
+struct ShmFigures {
+  double idle = std::nan("");         // seqlock reader, no writer running
+  double idleLocked = std::nan("");   // the same copy under a process-shared mutex
+  double busy = std::nan("");         // seqlock reader while a writer updates flat out
+  double busyLocked = std::nan("");   // mutex reader while that writer takes the same mutex
+};
+
+ShmFigures shmRead(bool quick) {
+  ShmFigures f;
   const std::string name = "bench-ipc-" + std::to_string(::getpid());
   gamesrv::MonitorCreateResult created = gamesrv::MonitorWriter::create(name, 1000);
   if (created.error != gamesrv::MonitorError::None) {
     log("shm: %s", created.detail.c_str());
-    return std::nan("");
+    return f;
   }
   gamesrv::MonitorWriter& writer = *created.writer;
   writer.update({42, 1000, 12.5, 1 << 20, false});
   gamesrv::MonitorOpenResult opened = gamesrv::MonitorReader::open(name);
-  if (opened.error != gamesrv::MonitorError::None) return std::nan("");
+  if (opened.error != gamesrv::MonitorError::None) return f;
   const gamesrv::MonitorReader& reader = *opened.reader;
   const int reads = quick ? 200000 : 2000000;
-  std::vector<double> seq, locked;
   // The baseline takes a process-shared mutex around the same copy: the seed's reader,
   // which locked the writers' named mutex to read.
   pthread_mutexattr_t attr;
@@ -45,31 +54,61 @@ double shmReadNs(bool quick, double& lockedNs) {
   pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
   pthread_mutex_t mu;
   pthread_mutex_init(&mu, &attr);
-  gamesrv::SharedStatus copy{};
-  for (int rep = 0; rep < 5; ++rep) {
+  auto seqlockReads = [&] {
+    gamesrv::SharedStatus copy{};
     std::uint64_t sink = 0;
-    std::uint64_t t0 = nowNs();
+    const std::uint64_t t0 = nowNs();
     for (int i = 0; i < reads; ++i) {
-      gamesrv::MonitorReadResult r = reader.read(gamesrv::ReadMode::Fast);
-      sink += r.snapshot.status.playerCount;
+      reader.readStatus(copy);
+      sink += copy.playerCount;
     }
-    seq.push_back(static_cast<double>(nowNs() - t0) / reads);
-    t0 = nowNs();
+    if (sink == 1) log("-");
+    return static_cast<double>(nowNs() - t0) / reads;
+  };
+  auto lockedReads = [&] {
+    gamesrv::SharedStatus copy{};
+    std::uint64_t sink = 0;
+    const std::uint64_t t0 = nowNs();
     for (int i = 0; i < reads; ++i) {
       pthread_mutex_lock(&mu);
       reader.readStatus(copy);
       sink += copy.playerCount;
       pthread_mutex_unlock(&mu);
     }
-    locked.push_back(static_cast<double>(nowNs() - t0) / reads);
-    if (sink == 0) log("unexpected");
+    if (sink == 1) log("-");
+    return static_cast<double>(nowNs() - t0) / reads;
+  };
+  std::vector<double> idle, idleLocked, busy, busyLocked;
+  for (int rep = 0; rep < 5; ++rep) {
+    idle.push_back(seqlockReads());
+    idleLocked.push_back(lockedReads());
+  }
+  for (int rep = 0; rep < 3; ++rep) {
+    for (int locked = 0; locked < 2; ++locked) {
+      std::atomic<bool> run{true};
+      std::thread w([&] {
+        std::uint32_t n = 0;
+        while (run.load(std::memory_order_relaxed)) {
+          if (locked) pthread_mutex_lock(&mu);
+          writer.setPlayerCount(++n % 1000);
+          if (locked) pthread_mutex_unlock(&mu);
+        }
+      });
+      (locked ? busyLocked : busy).push_back(locked ? lockedReads() : seqlockReads());
+      run = false;
+      w.join();
+    }
   }
   pthread_mutex_destroy(&mu);
   pthread_mutexattr_destroy(&attr);
   writer.stop();
-  log("shm_read_ns: seqlock %s | locked %s", listOf(seq).c_str(), listOf(locked).c_str());
-  lockedNs = median(locked);
-  return median(seq);
+  log("shm read ns, idle: seqlock %s | mutex %s", listOf(idle).c_str(), listOf(idleLocked).c_str());
+  log("shm read ns, writer flat out: seqlock %s | mutex %s", listOf(busy).c_str(), listOf(busyLocked).c_str());
+  f.idle = median(idle);
+  f.idleLocked = median(idleLocked);
+  f.busy = median(busy);
+  f.busyLocked = median(busyLocked);
+  return f;
 }
 
 // --- completion port: post + dequeue through 2 threads vs a mutex/condvar queue ------
@@ -109,10 +148,17 @@ double iocpPacketsPerSec(std::uint64_t n, int consumers) {
       for (;;) {
         std::size_t count = 0;
         if (port.dequeueBatch(batch, count, gamesrv::CompletionPort::kInfinite) != gamesrv::PortStatus::Ok) return;
+        std::size_t packets = 0;
+        bool quit = false;
         for (std::size_t i = 0; i < count; ++i) {
-          if (batch[i].kind == gamesrv::CompletionKind::Quit) return;
+          if (batch[i].kind == gamesrv::CompletionKind::Quit) {
+            quit = true;
+          } else {
+            ++packets;
+          }
         }
-        got.fetch_add(count, std::memory_order_relaxed);
+        got.fetch_add(packets, std::memory_order_relaxed);
+        if (quit) return;
       }
     });
   }
@@ -160,10 +206,11 @@ int main(int argc, char** argv) {
 
   runPipeBench(report, quick);
 
-  double lockedNs = 0;
-  const double seqNs = shmReadNs(quick, lockedNs);
-  report.add("shm_read_locked_ns", lockedNs, "ns");
-  report.add("shm_read_ns", seqNs, "ns", "shm_read_locked_ns");
+  const ShmFigures shm = shmRead(quick);
+  report.add("shm_read_mutex_ns", shm.idleLocked, "ns");
+  report.add("shm_read_ns", shm.idle, "ns", "shm_read_mutex_ns");
+  report.add("shm_read_mutex_busy_writer_ns", shm.busyLocked, "ns");
+  report.add("shm_read_busy_writer_ns", shm.busy, "ns", "shm_read_mutex_busy_writer_ns");
 
   const std::uint64_t packets = quick ? 200000 : 2000000;
   std::vector<double> ours, naive;
