@@ -1,5 +1,7 @@
 // Shapes of everything that crosses the engine API. The binding builds these
-// objects in native/src/addon/convert.cpp; keep both sides in step.
+// objects in native/src/addon/convert.cpp, except EngineSnapshot, which
+// src/engine/snapshot.ts rebuilds from the flat form convert.cpp writes; keep both
+// sides in step.
 
 export const EVENT_TYPES = ['PLAYER_LOGIN', 'PLAYER_LOGOUT', 'PLAYER_MOVE', 'PLAYER_ATTACK', 'PLAYER_CHAT'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -371,7 +373,13 @@ export interface NativeEngine {
   tasks(limit?: number): TaskInfo[];
   players(): Player[];
   player(id: number): Player | null;
-  snapshot(): EngineSnapshot;
+  /**
+   * Writes every number of the snapshot into `values` and returns its text fields
+   * joined by '\0' (layout: writeSnapshot in native/src/addon/convert.cpp, decoded by
+   * src/engine/snapshot.ts). values[0] is the count needed: when it exceeds
+   * values.length, nothing else is complete; call again with a larger array.
+   */
+  snapshotInto(values: Float64Array): string;
   state(): EngineState;
   pipePath(): string;
   waitState(state: EngineState, options?: { timeoutMs?: number }): Promise<void>;

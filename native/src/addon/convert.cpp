@@ -1,5 +1,7 @@
 #include "convert.hpp"
 
+#include <type_traits>
+
 namespace gamesrv::addon {
 
 namespace {
@@ -9,220 +11,209 @@ double ms(std::uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 Napi::Number num(Napi::Env env, double v) { return Napi::Number::New(env, v); }
 Napi::Number num(Napi::Env env, std::uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
 
-Napi::Array workersToJs(Napi::Env env, const std::vector<WorkerStats>& ws, Napi::Array out, uint32_t& i) {
-  for (const auto& w : ws) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("name", w.name);
-    o.Set("tid", num(env, w.tid));
-    o.Set("state", toString(w.state));
-    o.Set("items", num(env, w.items));
-    o.Set("busyMs", num(env, ms(w.busyNs)));
-    o.Set("cpuMs", num(env, ms(w.cpuNs)));
-    out.Set(i++, o);
+// The decoder hard-codes these key lists and codes (src/engine/snapshot.ts).
+static_assert(kEventTypeCount == 5, "byType keys: update src/engine/snapshot.ts");
+static_assert(kInvalidReasonCount == 10, "invalidByReason keys: update src/engine/snapshot.ts");
+static_assert(std::extent_v<decltype(TaskSchedulerStats::byKind)> == 3 && static_cast<int>(TaskKind::Database) == 2,
+              "byKind keys: update src/engine/snapshot.ts");
+static_assert(static_cast<int>(EngineState::Stopping) == 4, "ENGINE_STATES: update src/engine/snapshot.ts");
+static_assert(static_cast<int>(WorkerState::Stopped) == 3, "WORKER_STATES: update src/engine/snapshot.ts");
+static_assert(std::extent_v<decltype(PipeServerStats::requestsByType)> == 5, "requestsByType keys: update src/engine/snapshot.ts");
+
+// Appends numbers to the caller's buffer; past its end it only counts, so the caller
+// learns the size it needs.
+class FlatWriter {
+ public:
+  FlatWriter(double* out, std::size_t capacity) : out_(out), capacity_(capacity) {}
+  template <typename T>
+  void put(T v) noexcept {
+    if (n_ < capacity_) out_[n_] = static_cast<double>(v);
+    ++n_;
   }
-  return out;
-}
-
-Napi::Object controllerToJs(Napi::Env env, const ControllerStats& c) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("state", toString(c.state));
-  o.Set("tickRateHz", num(env, c.tickRateHz));
-  o.Set("achievedRateHz", num(env, c.achievedRateHz));
-  o.Set("ticks", num(env, c.ticks));
-  o.Set("overruns", num(env, c.overruns));
-  o.Set("skippedTicks", num(env, c.skippedTicks));
-  o.Set("runningMs", num(env, c.runningMs));
-  o.Set("tickWorkUs", num(env, static_cast<double>(c.tickWorkUs)));
-  o.Set("loopThreads", num(env, static_cast<double>(c.loopThreads)));
-  o.Set("tickDurationUs", histogramToJs(env, c.tickDurationNs));
-  o.Set("tickJitterUs", histogramToJs(env, c.tickJitterNs));
-  return o;
-}
-
-Napi::Object eventsToJs(Napi::Env env, const EventProcessorStats& e) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("accepted", num(env, e.accepted));
-  o.Set("processed", num(env, e.processed));
-  o.Set("applied", num(env, e.applied));
-  o.Set("invalid", num(env, e.invalid));
-  o.Set("rejectedBatches", num(env, e.rejectedBatches));
-  o.Set("rejectedEvents", num(env, e.rejectedEvents));
-  o.Set("batches", num(env, e.batches));
-  o.Set("maxBatch", num(env, e.maxBatch));
-  o.Set("heartbeats", num(env, e.heartbeats));
-  o.Set("lastSeq", num(env, e.lastSeq));
-  o.Set("queueDepth", num(env, static_cast<double>(e.queueDepth)));
-  o.Set("queueCapacity", num(env, static_cast<double>(e.queueCapacity)));
-  o.Set("accepting", e.accepting);
-  o.Set("paused", e.paused);
-  Napi::Object reasons = Napi::Object::New(env);
-  for (std::size_t r = 1; r < kInvalidReasonCount; ++r) {
-    reasons.Set(toString(static_cast<InvalidReason>(r)), num(env, e.invalidByReason[r]));
+  void code(EngineState s) noexcept { put(static_cast<int>(s)); }
+  void histogram(const HistogramSummary& h) noexcept {  // ns -> microseconds
+    put(h.count);
+    put(h.mean / 1000.0);
+    put(us(h.min));
+    put(us(h.p50));
+    put(us(h.p90));
+    put(us(h.p99));
+    put(us(h.p999));
+    put(us(h.max));
   }
-  o.Set("invalidByReason", reasons);
-  Napi::Object types = Napi::Object::New(env);
-  for (std::size_t t = 0; t < kEventTypeCount; ++t) {
-    Napi::Object bt = Napi::Object::New(env);
-    bt.Set("processed", num(env, e.byType[t].processed));
-    bt.Set("applied", num(env, e.byType[t].applied));
-    bt.Set("invalid", num(env, e.byType[t].invalid));
-    bt.Set("latencyUs", histogramToJs(env, e.byType[t].latencyNs));
-    types.Set(toString(static_cast<EventType>(t)), bt);
+  std::size_t size() const noexcept { return n_; }
+
+ private:
+  double* out_;
+  std::size_t capacity_;
+  std::size_t n_ = 0;
+};
+
+void putWorkers(FlatWriter& w, std::string& strings, const std::vector<WorkerStats>& ws) {
+  for (const auto& x : ws) {
+    strings.push_back('\0');
+    strings += x.name;
+    w.put(x.tid);
+    w.put(static_cast<int>(x.state));
+    w.put(x.items);
+    w.put(ms(x.busyNs));
+    w.put(ms(x.cpuNs));
   }
-  o.Set("byType", types);
-  o.Set("latencyUs", histogramToJs(env, e.latencyNs));
-  return o;
-}
-
-Napi::Object poolToJs(Napi::Env env, const ThreadPoolStats& p) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("threads", num(env, static_cast<double>(p.threads)));
-  o.Set("idleThreads", num(env, static_cast<double>(p.idleThreads)));
-  o.Set("peakThreads", num(env, static_cast<double>(p.peakThreads)));
-  o.Set("minThreads", num(env, static_cast<double>(p.minThreads)));
-  o.Set("maxThreads", num(env, static_cast<double>(p.maxThreads)));
-  o.Set("queueDepth", num(env, static_cast<double>(p.queueDepth)));
-  o.Set("queueCapacity", num(env, static_cast<double>(p.queueCapacity)));
-  o.Set("submitted", num(env, p.submitted));
-  o.Set("completed", num(env, p.completed));
-  o.Set("failed", num(env, p.failed));
-  o.Set("cancelled", num(env, p.cancelled));
-  o.Set("rejected", num(env, p.rejected));
-  o.Set("threadsCreated", num(env, p.threadsCreated));
-  o.Set("threadsRetired", num(env, p.threadsRetired));
-  o.Set("timersActive", num(env, static_cast<double>(p.timersActive)));
-  o.Set("timersFired", num(env, p.timersFired));
-  o.Set("timersCancelled", num(env, p.timersCancelled));
-  o.Set("timerSkipped", num(env, p.timerSkipped));
-  o.Set("paused", p.paused);
-  o.Set("queueWaitUs", histogramToJs(env, p.queueWaitNs));
-  o.Set("runUs", histogramToJs(env, p.runNs));
-  o.Set("timerLateUs", histogramToJs(env, p.timerLateNs));
-  return o;
-}
-
-Napi::Object tasksToJs(Napi::Env env, const TaskSchedulerStats& t) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("submitted", num(env, t.submitted));
-  o.Set("done", num(env, t.done));
-  o.Set("failed", num(env, t.failed));
-  o.Set("cancelled", num(env, t.cancelled));
-  o.Set("active", num(env, static_cast<double>(t.active)));
-  o.Set("history", num(env, static_cast<double>(t.history)));
-  o.Set("gameLogicTicks", num(env, t.gameLogicTicks));
-  Napi::Object kinds = Napi::Object::New(env);
-  for (int k = 0; k < 3; ++k) kinds.Set(toString(static_cast<TaskKind>(k)), num(env, t.byKind[k]));
-  o.Set("byKind", kinds);
-  return o;
-}
-
-Napi::Object ioToJs(Napi::Env env, const EngineIoStats& io, Napi::Object out) {
-  Napi::Object iocp = Napi::Object::New(env);
-  iocp.Set("enabled", io.iocpEnabled);
-  const auto& w = io.iocp;
-  const auto& p = w.port;
-  iocp.Set("threads", num(env, static_cast<double>(w.threads)));
-  iocp.Set("posted", num(env, p.posted));
-  iocp.Set("postRejected", num(env, p.postRejected));
-  iocp.Set("dequeued", num(env, p.dequeued));
-  iocp.Set("ioCompletions", num(env, p.ioCompletions));
-  Napi::Object kinds = Napi::Object::New(env);
-  kinds.Set("readable", num(env, p.ioReadable));
-  kinds.Set("writable", num(env, p.ioWritable));
-  kinds.Set("hangup", num(env, p.ioHangup));
-  kinds.Set("error", num(env, p.ioError));
-  iocp.Set("completionsByKind", kinds);
-  iocp.Set("bytes", num(env, p.bytes));
-  iocp.Set("queueDepth", num(env, static_cast<double>(p.queueDepth)));
-  iocp.Set("activeThreads", num(env, static_cast<double>(p.activeThreads)));
-  iocp.Set("peakActive", num(env, static_cast<double>(p.peakActive)));
-  iocp.Set("maxConcurrency", num(env, static_cast<double>(p.maxConcurrency)));
-  iocp.Set("handled", num(env, w.handled));
-  iocp.Set("failed", num(env, w.failed));
-  iocp.Set("dequeueWaitUs", histogramToJs(env, p.dequeueWaitNs));
-  iocp.Set("handlerUs", histogramToJs(env, w.handlerNs));
-  out.Set("iocp", iocp);
-
-  Napi::Object pipe = Napi::Object::New(env);
-  const auto& ps = io.pipe;
-  pipe.Set("enabled", io.pipeEnabled);
-  pipe.Set("path", ps.path);
-  pipe.Set("accepted", num(env, ps.accepted));
-  pipe.Set("refused", num(env, ps.refused));
-  pipe.Set("active", num(env, static_cast<double>(ps.active)));
-  pipe.Set("peakActive", num(env, static_cast<double>(ps.peakActive)));
-  pipe.Set("framesIn", num(env, ps.framesIn));
-  pipe.Set("framesOut", num(env, ps.framesOut));
-  pipe.Set("bytesIn", num(env, ps.bytesIn));
-  pipe.Set("bytesOut", num(env, ps.bytesOut));
-  Napi::Object byType = Napi::Object::New(env);
-  const char* names[5] = {"PLAYER_LOGIN", "PLAYER_LOGOUT", "PLAYER_MOVE", "SERVER_STATUS", "SHUTDOWN"};
-  for (int i = 0; i < 5; ++i) byType.Set(names[i], num(env, ps.requestsByType[i]));
-  pipe.Set("requestsByType", byType);
-  Napi::Object errors = Napi::Object::New(env);
-  errors.Set("badLength", num(env, ps.errors.badLength));
-  errors.Set("badSize", num(env, ps.errors.badSize));
-  errors.Set("unknownType", num(env, ps.errors.unknownType));
-  errors.Set("badPadding", num(env, ps.errors.badPadding));
-  errors.Set("badPayload", num(env, ps.errors.badPayload));
-  errors.Set("handlerFailed", num(env, ps.errors.handlerFailed));
-  errors.Set("io", num(env, ps.errors.io));
-  pipe.Set("errors", errors);
-  pipe.Set("handlerUs", histogramToJs(env, ps.handlerNs));
-  out.Set("pipe", pipe);
-
-  Napi::Object monitor = Napi::Object::New(env);
-  const auto& m = io.monitor;
-  monitor.Set("enabled", m.enabled);
-  monitor.Set("serverName", m.serverName);
-  monitor.Set("segment", m.segment);
-  monitor.Set("updates", num(env, m.updates));
-  monitor.Set("failures", num(env, m.failures));
-  monitor.Set("recoveries", num(env, m.recoveries));
-  monitor.Set("cpuPercent", num(env, m.cpuPercent));
-  monitor.Set("residentBytes", num(env, m.residentBytes));
-  out.Set("monitor", monitor);
-  return out;
 }
 
 }  // namespace
 
-Napi::Object histogramToJs(Napi::Env env, const HistogramSummary& h) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("count", num(env, h.count));
-  o.Set("mean", num(env, h.mean / 1000.0));
-  o.Set("min", num(env, us(h.min)));
-  o.Set("p50", num(env, us(h.p50)));
-  o.Set("p90", num(env, us(h.p90)));
-  o.Set("p99", num(env, us(h.p99)));
-  o.Set("p999", num(env, us(h.p999)));
-  o.Set("max", num(env, us(h.max)));
-  return o;
-}
+// THE LAYOUT. decodeSnapshot() in src/engine/snapshot.ts reads the same sequence in the
+// same order; change both together (test/snapshot.test.ts catches a drift).
+std::size_t writeSnapshot(const EngineSnapshot& s, double* out, std::size_t capacity, std::string& strings) {
+  FlatWriter w(out, capacity);
+  w.put(0);  // total count, patched below
+  const auto& io = s.io;
+  strings = io.pipe.path;
+  strings.push_back('\0');
+  strings += io.monitor.serverName;
+  strings.push_back('\0');
+  strings += io.monitor.segment;
 
-Napi::Object toJs(Napi::Env env, const EngineSnapshot& s) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("state", toString(s.state));
-  o.Set("timestampMs", num(env, s.timestampMs));
-  o.Set("uptimeMs", num(env, s.uptimeMs));
-  o.Set("starts", num(env, s.starts));
-  o.Set("controller", controllerToJs(env, s.controller));
-  o.Set("events", eventsToJs(env, s.events));
-  o.Set("pool", poolToJs(env, s.pool));
-  o.Set("tasks", tasksToJs(env, s.tasks));
-  Napi::Object players = Napi::Object::New(env);
-  players.Set("online", num(env, static_cast<double>(s.playersOnline)));
-  players.Set("known", num(env, static_cast<double>(s.playersKnown)));
-  o.Set("players", players);
-  Napi::Array workers = Napi::Array::New(env);
-  uint32_t i = 0;
-  workersToJs(env, s.controller.workers, workers, i);
-  workersToJs(env, s.events.workers, workers, i);
-  workersToJs(env, s.pool.workers, workers, i);
-  workersToJs(env, s.io.iocp.workers, workers, i);
-  o.Set("workers", workers);
-  ioToJs(env, s.io, o);
-  return o;
+  w.code(s.state);
+  w.put(s.timestampMs);
+  w.put(s.uptimeMs);
+  w.put(s.starts);
+
+  const auto& c = s.controller;
+  w.code(c.state);
+  w.put(c.tickRateHz);
+  w.put(c.achievedRateHz);
+  w.put(c.ticks);
+  w.put(c.overruns);
+  w.put(c.skippedTicks);
+  w.put(c.runningMs);
+  w.put(c.tickWorkUs);
+  w.put(c.loopThreads);
+  w.histogram(c.tickDurationNs);
+  w.histogram(c.tickJitterNs);
+
+  const auto& e = s.events;
+  w.put(e.accepted);
+  w.put(e.processed);
+  w.put(e.applied);
+  w.put(e.invalid);
+  w.put(e.rejectedBatches);
+  w.put(e.rejectedEvents);
+  w.put(e.batches);
+  w.put(e.maxBatch);
+  w.put(e.heartbeats);
+  w.put(e.lastSeq);
+  w.put(e.queueDepth);
+  w.put(e.queueCapacity);
+  w.put(e.accepting);
+  w.put(e.paused);
+  for (std::size_t r = 1; r < kInvalidReasonCount; ++r) w.put(e.invalidByReason[r]);
+  for (const auto& t : e.byType) {
+    w.put(t.processed);
+    w.put(t.applied);
+    w.put(t.invalid);
+    w.histogram(t.latencyNs);
+  }
+  w.histogram(e.latencyNs);
+
+  const auto& p = s.pool;
+  w.put(p.threads);
+  w.put(p.idleThreads);
+  w.put(p.peakThreads);
+  w.put(p.minThreads);
+  w.put(p.maxThreads);
+  w.put(p.queueDepth);
+  w.put(p.queueCapacity);
+  w.put(p.submitted);
+  w.put(p.completed);
+  w.put(p.failed);
+  w.put(p.cancelled);
+  w.put(p.rejected);
+  w.put(p.threadsCreated);
+  w.put(p.threadsRetired);
+  w.put(p.timersActive);
+  w.put(p.timersFired);
+  w.put(p.timersCancelled);
+  w.put(p.timerSkipped);
+  w.put(p.paused);
+  w.histogram(p.queueWaitNs);
+  w.histogram(p.runNs);
+  w.histogram(p.timerLateNs);
+
+  const auto& t = s.tasks;
+  w.put(t.submitted);
+  w.put(t.done);
+  w.put(t.failed);
+  w.put(t.cancelled);
+  w.put(t.active);
+  w.put(t.history);
+  w.put(t.gameLogicTicks);
+  for (const auto k : t.byKind) w.put(k);
+
+  w.put(s.playersOnline);
+  w.put(s.playersKnown);
+
+  // Workers: the count, then per worker tid, state code, items, busyMs, cpuMs; the
+  // names follow the three fixed strings, in the same order.
+  w.put(c.workers.size() + e.workers.size() + p.workers.size() + io.iocp.workers.size());
+  putWorkers(w, strings, c.workers);
+  putWorkers(w, strings, e.workers);
+  putWorkers(w, strings, p.workers);
+  putWorkers(w, strings, io.iocp.workers);
+
+  const auto& iw = io.iocp;
+  const auto& port = iw.port;
+  w.put(io.iocpEnabled);
+  w.put(iw.threads);
+  w.put(port.posted);
+  w.put(port.postRejected);
+  w.put(port.dequeued);
+  w.put(port.ioCompletions);
+  w.put(port.ioReadable);
+  w.put(port.ioWritable);
+  w.put(port.ioHangup);
+  w.put(port.ioError);
+  w.put(port.bytes);
+  w.put(port.queueDepth);
+  w.put(port.activeThreads);
+  w.put(port.peakActive);
+  w.put(port.maxConcurrency);
+  w.put(iw.handled);
+  w.put(iw.failed);
+  w.histogram(port.dequeueWaitNs);
+  w.histogram(iw.handlerNs);
+
+  const auto& ps = io.pipe;
+  w.put(io.pipeEnabled);
+  w.put(ps.accepted);
+  w.put(ps.refused);
+  w.put(ps.active);
+  w.put(ps.peakActive);
+  w.put(ps.framesIn);
+  w.put(ps.framesOut);
+  w.put(ps.bytesIn);
+  w.put(ps.bytesOut);
+  for (const auto n : ps.requestsByType) w.put(n);
+  w.put(ps.errors.badLength);
+  w.put(ps.errors.badSize);
+  w.put(ps.errors.unknownType);
+  w.put(ps.errors.badPadding);
+  w.put(ps.errors.badPayload);
+  w.put(ps.errors.handlerFailed);
+  w.put(ps.errors.io);
+  w.histogram(ps.handlerNs);
+
+  const auto& m = io.monitor;
+  w.put(m.enabled);
+  w.put(m.updates);
+  w.put(m.failures);
+  w.put(m.recoveries);
+  w.put(m.cpuPercent);
+  w.put(m.residentBytes);
+
+  if (capacity > 0) out[0] = static_cast<double>(w.size());
+  return w.size();
 }
 
 Napi::Object toJs(Napi::Env env, const TaskInfo& t) {

@@ -125,6 +125,23 @@ EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
   return c;
 }
 
+// Length in UTF-16 code units, without copying the string.
+std::size_t utf16Length(Napi::Env env, napi_value s) {
+  std::size_t units = 0;
+  NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf16(env, s, nullptr, 0, &units), 0);
+  return units;
+}
+
+// The UTF-8 form of a string of `units` UTF-16 code units (at most 3 bytes each), in
+// one call: no separate length pass.
+std::string utf8Value(Napi::Env env, napi_value s, std::size_t units) {
+  std::string out(3 * units + 1, '\0');
+  std::size_t bytes = 0;
+  NAPI_THROW_IF_FAILED(env, napi_get_value_string_utf8(env, s, out.data(), out.size(), &bytes), std::string());
+  out.resize(bytes);
+  return out;
+}
+
 Napi::Error transitionError(Napi::Env env, const TransitionResult& r) {
   const char* code = r.error == TransitionError::InvalidState ? "INVALID_STATE" : "START_FAILED";
   Napi::Error err = engineError(env, code, r.detail);
@@ -165,7 +182,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::Tasks>("tasks"),
                          InstanceMethod<&EngineWrap::Players>("players"),
                          InstanceMethod<&EngineWrap::Player>("player"),
-                         InstanceMethod<&EngineWrap::Snapshot>("snapshot"),
+                         InstanceMethod<&EngineWrap::Snapshot>("snapshotInto"),
                          InstanceMethod<&EngineWrap::State>("state"),
                          InstanceMethod<&EngineWrap::PipePath>("pipePath"),
                          InstanceMethod<&EngineWrap::WaitState>("waitState"),
@@ -264,24 +281,38 @@ Napi::Value EngineWrap::EnqueueEvents(const Napi::CallbackInfo& info) {
   if (players.ElementLength() != n || nums.ElementLength() != 2 * n || lens.ElementLength() != n) {
     throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: column lengths differ");
   }
-  const std::u16string text = info[3].As<Napi::String>().Utf16Value();
-  std::vector<GameEvent> batch(n);
+  // textLengths count UTF-16 code units. When the UTF-8 form is as long as the UTF-16
+  // form every unit is ASCII, so the same offsets slice the bytes (the usual case: one
+  // pass in V8, then a short copy per event). Otherwise each event's units are encoded
+  // on their own, lone surrogates included, as the general path always did.
+  const std::size_t textUnits = utf16Length(env, info[3]);
+  const std::string utf8 = textUnits ? utf8Value(env, info[3], textUnits) : std::string();
+  const bool ascii = utf8.size() == textUnits;
+  const std::u16string utf16 = ascii ? std::u16string() : info[3].As<Napi::String>().Utf16Value();
+  std::vector<GameEvent> batch;
+  batch.reserve(n);
   std::size_t offset = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if (types[i] >= kEventTypeCount) {
       throwEngineError(env, "INVALID_ARGUMENT", "event " + std::to_string(i) + ": unknown type");
     }
     const std::size_t len = lens[i];
-    if (len > text.size() - offset) throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: text lengths overflow");
-    GameEvent& e = batch[i];
+    if (len > textUnits - offset) throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: text lengths overflow");
+    GameEvent& e = batch.emplace_back();
     e.type = static_cast<EventType>(types[i]);
     e.playerId = players[i];
     e.num1 = nums[2 * i];
     e.num2 = nums[2 * i + 1];
-    if (len) appendUtf8(e.text, std::u16string_view(text).substr(offset, len));
+    if (len) {
+      if (ascii) {
+        e.text.assign(utf8, offset, len);
+      } else {
+        appendUtf8(e.text, std::u16string_view(utf16).substr(offset, len));
+      }
+    }
     offset += len;
   }
-  if (offset != text.size()) throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: text lengths do not add up");
+  if (offset != textUnits) throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: text lengths do not add up");
 
   const EnqueueResult r = engine->enqueue(std::move(batch));
   switch (r.status) {
@@ -427,9 +458,22 @@ Napi::Value EngineWrap::Player(const Napi::CallbackInfo& info) {
   return toJs(info.Env(), *p);
 }
 
+// snapshotInto(values: Float64Array) -> string. Fills `values` as writeSnapshot() does
+// (convert.hpp): values[0] is the count needed, and when it exceeds values.length the
+// caller grows the array and calls again. Returns the text fields joined by '\0'.
+// The facade rebuilds the nested object from these (src/engine/snapshot.ts); building
+// it here would cost a property set, and a key string, per field.
 Napi::Value EngineWrap::Snapshot(const Napi::CallbackInfo& info) {
-  auto engine = live(info.Env());
-  return toJs(info.Env(), engine->snapshot());
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throwEngineError(env, "INVALID_ARGUMENT", "snapshotInto(values: Float64Array)");
+  }
+  auto values = info[0].As<Napi::Float64Array>();
+  std::string strings;
+  writeSnapshot(engine->snapshot(), values.Data(), values.ElementLength(), strings);
+  return Napi::String::New(env, strings);
 }
 
 Napi::Value EngineWrap::PipePath(const Napi::CallbackInfo& info) {
