@@ -98,8 +98,8 @@ inline int runAll() {
 
 #define CHECK_EQ(a, b)                                                                  \
   do {                                                                                  \
-    const auto& gs_a = (a);                                                             \
-    const auto& gs_b = (b);                                                             \
+    const auto gs_a = (a);  /* by value: (a) may name part of a temporary */           \
+    const auto gs_b = (b);                                                              \
     if (!(gs_a == gs_b)) {                                                              \
       std::ostringstream gs_os;                                                         \
       gs_os << "CHECK_EQ(" #a ", " #b "): " << gs_a << " != " << gs_b;                  \
