@@ -65,7 +65,8 @@ std::uint64_t runProducers(int producers, Produce produce) {
 
 inline constexpr int kProducers = 2;
 
-// Events per second through gamesrv::EventProcessor; `batch` events per enqueue() call.
+// Events per second through gamesrv::EventProcessor; `batch` events per enqueue() call
+// (batch 1: enqueueOne()).
 struct Throughput {
   double eventsPerSec = 0;
   std::uint64_t consumerBatches = 0;  // ours: batches the consumer swapped out (wake-ups, roughly)
@@ -81,6 +82,13 @@ inline Throughput oursThroughput(std::uint64_t total, std::size_t batch) {
   ep.start();
   const std::uint64_t perProducer = total / kProducers;
   const std::uint64_t start = runProducers(kProducers, [&](int p) {
+    if (batch == 1) {  // like the seed's addEvent(): one event a call, no vector
+      for (std::uint64_t i = 0; i < perProducer; ++i) {
+        gamesrv::GameEvent e = moveEvent(static_cast<std::uint32_t>(p));
+        while (ep.enqueueOne(std::move(e)).status == gamesrv::EnqueueStatus::QueueFull) std::this_thread::yield();
+      }
+      return;
+    }
     for (std::uint64_t i = 0; i < perProducer; i += batch) {
       std::vector<gamesrv::GameEvent> b;
       const std::size_t n = std::min<std::uint64_t>(batch, perProducer - i);
@@ -155,10 +163,8 @@ inline PacedResult oursPaced(double ratePerSec, double seconds, Pace pace, std::
                              });
   ep.start();
   PacedResult r = runPaced(ratePerSec, seconds, pace, [&ep](gamesrv::GameEvent&& e) {
-    std::vector<gamesrv::GameEvent> b;
-    b.push_back(std::move(e));
     const std::uint64_t before = nowNs();
-    while (ep.enqueue(std::move(b)).status == gamesrv::EnqueueStatus::QueueFull) std::this_thread::yield();
+    while (ep.enqueueOne(std::move(e)).status == gamesrv::EnqueueStatus::QueueFull) std::this_thread::yield();
     return nowNs() - before;
   });
   ep.drainAndJoin(std::chrono::seconds(30));

@@ -1,9 +1,11 @@
 #include <atomic>
+#include <random>
 #include <thread>
 #include <vector>
 
 #include "gamesrv/event.hpp"
 #include "gamesrv/histogram.hpp"
+#include "gamesrv/tsc_clock.hpp"
 #include "harness.hpp"
 
 using namespace gamesrv;
@@ -105,6 +107,64 @@ TEST(histogram_percentiles_within_bucket_precision) {
     const int b = Histogram::bucketOf(v);
     CHECK_MSG(Histogram::bucketUpper(b) >= v, v);
     if (b > 0) CHECK_MSG(Histogram::bucketUpper(b - 1) < v, v);
+  }
+}
+
+TEST(histogram_single_writer_path_matches_record) {
+  Histogram shared, single;
+  std::mt19937_64 rng(gstest::seed("histogram_single_writer"));
+  for (int i = 0; i < 20000; ++i) {
+    const std::uint64_t v = rng() % (1ull << (rng() % 40));
+    shared.record(v);
+    single.recordSingleWriter(v);
+  }
+  const auto a = shared.summary(), b = single.summary();
+  CHECK_EQ(a.count, b.count);
+  CHECK_EQ(a.min, b.min);
+  CHECK_EQ(a.max, b.max);
+  CHECK_EQ(a.p50, b.p50);
+  CHECK_EQ(a.p99, b.p99);
+  CHECK_EQ(a.p999, b.p999);
+  CHECK(a.mean == b.mean);
+}
+
+TEST(histogram_summary_scales_and_merges) {
+  Histogram lo, hi;
+  for (std::uint64_t v = 1; v <= 1000; ++v) lo.record(v);        // 1..1000
+  for (std::uint64_t v = 1001; v <= 2000; ++v) hi.record(v);      // 1001..2000
+  const auto scaled = lo.summary(2.5);
+  CHECK_EQ(scaled.count, 1000u);
+  CHECK_EQ(scaled.min, 3u);  // 1 * 2.5, rounded
+  CHECK_EQ(scaled.max, 2500u);
+  CHECK_MSG(scaled.p50 >= 1250 * 0.93 && scaled.p50 <= 1250 * 1.07, scaled.p50);
+  CHECK_MSG(scaled.mean > 1251 && scaled.mean < 1252, scaled.mean);
+
+  const Histogram* parts[] = {&lo, nullptr, &hi};
+  const auto all = Histogram::merged(parts);
+  CHECK_EQ(all.count, 2000u);
+  CHECK_EQ(all.min, 1u);
+  CHECK_EQ(all.max, 2000u);
+  CHECK_MSG(all.p50 >= 1000 * 0.93 && all.p50 <= 1000 * 1.07, all.p50);
+  CHECK_MSG(all.p99 >= 1980 * 0.93 && all.p99 <= 2000, all.p99);
+  const Histogram* none[] = {nullptr};
+  CHECK_EQ(Histogram::merged(none).count, 0u);
+}
+
+// Both clocks measure the same interval; ticks scaled by nsPerTick() must agree.
+TEST(tsc_clock_ticks_convert_to_steady_nanoseconds) {
+  const std::uint64_t t0 = TscClock::now(), n0 = nowNs();
+  std::this_thread::sleep_for(50ms);  // an interval to measure, not synchronization
+  const std::uint64_t t1 = TscClock::now(), n1 = nowNs();
+  CHECK(t1 > t0);
+  const double ticksAsNs = static_cast<double>(t1 - t0) * TscClock::nsPerTick();
+  const double ns = static_cast<double>(n1 - n0);
+  CHECK_MSG(ticksAsNs > ns * 0.95 && ticksAsNs < ns * 1.05, ticksAsNs << " vs " << ns);
+  if (!TscClock::usesTsc()) CHECK(TscClock::nsPerTick() == 1.0);
+  std::uint64_t prev = TscClock::now();
+  for (int i = 0; i < 100000; ++i) {  // monotone on one thread
+    const std::uint64_t t = TscClock::now();
+    CHECK(t >= prev);
+    prev = t;
   }
 }
 

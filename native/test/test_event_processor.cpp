@@ -1,10 +1,12 @@
 #include <atomic>
 #include <memory>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "gamesrv/event.hpp"
+#include "gamesrv/clock.hpp"
 #include "gamesrv/event_processor.hpp"
 #include "harness.hpp"
 
@@ -227,6 +229,144 @@ TEST(stress_every_accepted_event_processed_exactly_once) {
   CHECK_EQ(s.rejectedEvents, refused.load());
   for (std::uint64_t q = 1; q <= s.lastSeq; ++q) CHECK_MSG(hits[q].load() == 1, "seq " << q << " seen " << int(hits[q].load()));
   for (std::uint64_t q = s.lastSeq + 1; q <= maxSeq; ++q) CHECK(hits[q].load() == 0);
+}
+
+TEST(enqueue_one_assigns_sequence_and_respects_capacity) {
+  std::vector<std::uint64_t> seen;  // consumer thread only; read after drainAndJoin
+  std::vector<std::string> texts;
+  EventProcessor ep(cfg(3), [&](const GameEvent& e) {
+    seen.push_back(e.seq);
+    texts.push_back(e.text);
+    return InvalidReason::None;
+  });
+  GameEvent early;
+  early.text = "early";
+  CHECK(ep.enqueueOne(std::move(early)).status == EnqueueStatus::NotAccepting);
+  CHECK_EQ(early.text, std::string("early"));  // refused: left untouched
+  ep.start();
+  ep.pause();
+  CHECK(ep.enqueue(makeBatch(2)).status == EnqueueStatus::Ok);  // seq 1, 2
+  GameEvent one;
+  one.type = EventType::PlayerChat;
+  one.text = std::string(100, 'x');  // a heap-allocated payload travels intact
+  auto r = ep.enqueueOne(std::move(one));
+  CHECK(r.status == EnqueueStatus::Ok);
+  CHECK_EQ(r.firstSeq, 3u);
+  CHECK_EQ(r.lastSeq, 3u);
+  CHECK_EQ(r.accepted, 1u);
+  CHECK_EQ(r.available, 0u);
+  GameEvent extra;
+  extra.text = "extra";
+  auto full = ep.enqueueOne(std::move(extra));
+  CHECK(full.status == EnqueueStatus::QueueFull);
+  CHECK_EQ(full.accepted, 0u);
+  CHECK_EQ(extra.text, std::string("extra"));
+  CHECK_EQ(ep.stats().rejectedEvents, 2u);  // `early` and `extra`
+  ep.resume();
+  CHECK(ep.waitProcessed(3, 10s));
+  CHECK(ep.enqueueOne(std::move(extra)).status == EnqueueStatus::Ok);  // offered again
+  CHECK(ep.drainAndJoin(10s));
+  CHECK_EQ(seen.size(), 4u);
+  for (std::size_t i = 0; i < seen.size(); ++i) CHECK_EQ(seen[i], i + 1);
+  CHECK_EQ(texts[2], std::string(100, 'x'));
+  CHECK_EQ(texts[3], std::string("extra"));
+  auto s = ep.stats();
+  CHECK_EQ(s.accepted, 4u);
+  CHECK_EQ(s.processed, 4u);
+  CHECK_EQ(s.byType[static_cast<std::size_t>(EventType::PlayerChat)].latencyNs.count, 3u);
+  CHECK_EQ(s.latencyNs.count, 4u);
+}
+
+// Batches larger than one storage block, mixed with single events, keep their order.
+TEST(large_batches_and_single_events_keep_sequence_order) {
+  std::uint64_t expect = 1;
+  std::atomic<bool> inOrder{true};
+  EventProcessor ep(cfg(100000), [&](const GameEvent& e) {
+    if (e.seq != expect++ || e.playerId != e.seq) inOrder = false;
+    return InvalidReason::None;
+  });
+  ep.start();
+  std::uint64_t next = 1;
+  for (int round = 0; round < 50; ++round) {
+    const std::size_t n = static_cast<std::size_t>(round * 37 % 300 + 1);
+    auto b = makeBatch(n);
+    for (auto& e : b) e.playerId = static_cast<std::uint32_t>(next++);
+    CHECK(ep.enqueue(std::move(b)).status == EnqueueStatus::Ok);
+    GameEvent e;
+    e.playerId = static_cast<std::uint32_t>(next++);
+    CHECK(ep.enqueueOne(std::move(e)).status == EnqueueStatus::Ok);
+  }
+  CHECK(ep.drainAndJoin(10s));
+  CHECK(inOrder.load());
+  CHECK_EQ(ep.stats().processed, next - 1);
+}
+
+// Latency is reported in nanoseconds whatever the clock ticks in: an event held by a
+// pause for >= 20 ms must show up as >= 20 ms.
+TEST(latency_is_reported_in_nanoseconds) {
+  EventProcessor ep(cfg(10), [](const GameEvent&) { return InvalidReason::None; });
+  ep.start();
+  ep.pause();
+  const std::uint64_t before = nowNs();
+  CHECK(ep.enqueueOne(GameEvent{}).status == EnqueueStatus::Ok);
+  std::this_thread::sleep_for(20ms);  // the latency to measure, not synchronization
+  ep.resume();
+  CHECK(ep.waitProcessed(1, 10s));
+  const std::uint64_t upper = nowNs() - before;
+  const auto s = ep.stats();
+  CHECK_EQ(s.latencyNs.count, 1u);
+  CHECK_MSG(s.latencyNs.max >= 19'000'000, s.latencyNs.max);  // clock calibration within 5%
+  CHECK_MSG(s.latencyNs.max <= upper + upper / 20, s.latencyNs.max << " > " << upper);
+  CHECK_EQ(s.byType[0].latencyNs.max, s.latencyNs.max);
+  CHECK(ep.drainAndJoin(5s));
+}
+
+// Lost wake-up hunt: producers enqueue with random gaps around the consumer's watch
+// window (none, a yield, a few to a few hundred microseconds), so enqueues land while it
+// processes, watches, gives up watching, and parks. The idle timeout is an hour, so a
+// missed wake-up cannot be rescued by a heartbeat: waitProcessed() would time out.
+TEST(stress_no_lost_wakeups_between_watching_and_parking) {
+  const std::uint64_t seed = gstest::seed("event_processor_wakeups");
+  std::atomic<std::uint64_t> handled{0};
+  EventProcessor ep(cfg(1 << 16, std::chrono::hours(1)), [&](const GameEvent&) {
+    handled.fetch_add(1, std::memory_order_relaxed);
+    return InvalidReason::None;
+  });
+  ep.start();
+  constexpr int kProducers = 2, kRounds = 1500;
+  std::atomic<int> timeouts{0};
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      std::mt19937_64 rng(seed * 31 + static_cast<std::uint64_t>(p));
+      for (int i = 0; i < kRounds; ++i) {
+        EnqueueResult r = rng() % 4 == 0 ? ep.enqueue(makeBatch(1 + rng() % 5)) : ep.enqueueOne(GameEvent{});
+        CHECK(r.status == EnqueueStatus::Ok);
+        switch (rng() % 6) {  // randomized interleaving, not synchronization
+          case 0: break;
+          case 1: std::this_thread::yield(); break;
+          case 2: std::this_thread::sleep_for(std::chrono::microseconds(rng() % 20)); break;
+          case 3: std::this_thread::sleep_for(std::chrono::microseconds(20 + rng() % 100)); break;
+          case 4: std::this_thread::sleep_for(std::chrono::microseconds(100 + rng() % 400)); break;
+          default: {
+            const auto t0 = std::chrono::steady_clock::now();
+            while (std::chrono::steady_clock::now() - t0 < std::chrono::microseconds(rng() % 80)) {
+            }
+          }
+        }
+        if (rng() % 8 == 0 && !ep.waitProcessed(r.lastSeq, 10s)) timeouts.fetch_add(1);
+      }
+      // The last enqueue is followed by nothing: only a wake-up can get it processed.
+      const EnqueueResult last = ep.enqueueOne(GameEvent{});
+      if (!ep.waitProcessed(last.lastSeq, 10s)) timeouts.fetch_add(1);
+    });
+  }
+  for (auto& t : producers) t.join();
+  CHECK_EQ(timeouts.load(), 0);
+  CHECK(ep.drainAndJoin(10s));
+  const auto s = ep.stats();
+  CHECK_EQ(s.processed, s.accepted);
+  CHECK_EQ(handled.load(), s.accepted);
 }
 
 GS_TEST_MAIN()

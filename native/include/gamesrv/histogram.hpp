@@ -9,6 +9,7 @@
 #pragma once
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <span>
 
@@ -54,7 +55,14 @@ class Histogram {
   std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
   void reset() noexcept;
 
-  static int bucketOf(std::uint64_t value) noexcept;
+  static int bucketOf(std::uint64_t v) noexcept {
+    if (v < static_cast<std::uint64_t>(kSub)) return static_cast<int>(v);
+    const int msb = 63 - std::countl_zero(v);  // >= kSubBits
+    const int shift = msb - kSubBits;
+    const int major = shift + 1;
+    const int sub = static_cast<int>((v >> shift) & (kSub - 1));
+    return major * kSub + sub;
+  }
   static std::uint64_t bucketUpper(int bucket) noexcept;
 
  private:

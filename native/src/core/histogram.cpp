@@ -5,15 +5,6 @@
 
 namespace gamesrv {
 
-int Histogram::bucketOf(std::uint64_t v) noexcept {
-  if (v < static_cast<std::uint64_t>(kSub)) return static_cast<int>(v);
-  const int msb = 63 - std::countl_zero(v);  // >= kSubBits
-  const int shift = msb - kSubBits;
-  const int major = shift + 1;
-  const int sub = static_cast<int>((v >> shift) & (kSub - 1));
-  return major * kSub + sub;
-}
-
 std::uint64_t Histogram::bucketUpper(int b) noexcept {
   if (b < kSub) return static_cast<std::uint64_t>(b);
   const int major = b / kSub;
