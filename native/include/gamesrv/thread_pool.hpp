@@ -23,11 +23,15 @@
 // - An item with an empty `run` is accepted and counts as failed when it runs.
 // - Threads: a new thread starts (up to maxThreads) when work is queued and no
 //   thread is idle or already being woken; idle threads are woken most-recent
-//   first, so surplus threads really do sit idle and retire after idleTimeout.
+//   first, so surplus threads really do sit idle and retire after idleTimeout. A
+//   thread that runs out of work looks again for a few tens of microseconds,
+//   yielding the CPU, before it parks (counted as idle once parked).
 // - A worker takes up to 32 queued items at once to save lock traffic; items it
 //   has not started stay visible: idle workers steal them, cancelPending() and
 //   shutdown() cancel them, pause() holds them. queueDepth counts them; the
-//   capacity bound applies to the shared queue.
+//   capacity bound applies to the shared queue. Plain items (no group, no
+//   onCancel) travel through a lock-free lane; others, and plain items beyond
+//   its size, through a locked one; each lane is dequeued in submission order.
 // - Timer firings are not refused by a full queue (at most one firing per
 //   periodic timer is ever pending). While paused, the timer thread holds every
 //   timer; on resume() each due one-shot fires once and each periodic timer fires
@@ -170,12 +174,14 @@ class CleanupGroup {
   ThreadPool& pool_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  // Members are counted without mu_, on every member's path: submitters bump added_,
-  // workers bump done_, each on its own cache line. A waiter registers in waiters_ and
-  // re-checks under mu_; memberDone() takes mu_ to notify only when a waiter is there.
+  // Members are counted without mu_ while nobody waits: submitters bump added_, workers
+  // bump done_, each on its own cache line. done_ holds 2 * finished members, plus 1
+  // while a waiter is registered (set and cleared under mu_); a member that finishes
+  // then counts itself under mu_, so no waiter can see the count, return and destroy the
+  // group while memberDone() still touches it.
   alignas(64) std::atomic<std::uint64_t> added_{0};
   alignas(64) std::atomic<std::uint64_t> done_{0};
-  alignas(64) std::atomic<std::size_t> waiters_{0};
+  std::size_t waiters_ = 0;  // guarded by mu_
   std::size_t pendingLoad() const noexcept;
 };
 
