@@ -76,7 +76,8 @@ std::size_t WorkerGroup::add(Body body) {
   } undo{slots_};
   raw->thread = std::jthread([this, raw, body = std::move(body)](std::stop_token token) {
     platform::setCurrentThreadName(raw->name);
-    raw->tid.store(platform::currentThreadId(), std::memory_order_relaxed);
+    raw->tid.store(platform::currentThreadId(), std::memory_order_release);
+    raw->tid.notify_all();
     WorkerContext ctx(raw, std::move(token));
     body(ctx);
     raw->finalCpuNs.store(platform::currentThreadCpuNs(), std::memory_order_relaxed);
@@ -86,6 +87,9 @@ std::size_t WorkerGroup::add(Body body) {
     exitedCv_.notify_all();
   });
   undo.armed = false;
+  // Stats must never show a thread without its OS id: wait for the thread to publish it
+  // (it does so first thing, before running the body).
+  raw->tid.wait(0, std::memory_order_acquire);
   return raw->index;
 }
 
