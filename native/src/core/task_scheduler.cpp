@@ -250,21 +250,20 @@ struct TaskScheduler::Impl {
       out = ok ? (r.rows.empty() ? std::string("null") : std::move(r.rows))
                : (r.error.empty() ? std::string("database error") : std::move(r.error));
     }
-    TimerId stopTimer = 0;
-    {
-      std::lock_guard lock(mu_);
-      endRunLocked(*t);
-      if (finished(t->info.status)) return;  // cancelled while it ran: the outcome is dropped
-      ++t->info.runs;
-      if (ok) {
-        t->info.result = std::move(out);
-        if (t->spec.intervalMs == 0) finishLocked(*t, TaskStatus::Done, {});
-      } else {
-        stopTimer = t->spec.intervalMs != 0 ? t->timer : 0;
-        finishLocked(*t, TaskStatus::Failed, std::move(out));
-      }
+    // A failed interval task stops repeating: cancel its timer before the failure is
+    // published, so whoever sees `failed` also sees no live timer. (t->timer was set
+    // before the timer could first fire.)
+    if (!ok && t->spec.intervalMs != 0 && t->timer != 0) pool.cancelTimer(t->timer);
+    std::lock_guard lock(mu_);
+    endRunLocked(*t);
+    if (finished(t->info.status)) return;  // cancelled while it ran: the outcome is dropped
+    ++t->info.runs;
+    if (ok) {
+      t->info.result = std::move(out);
+      if (t->spec.intervalMs == 0) finishLocked(*t, TaskStatus::Done, {});
+    } else {
+      finishLocked(*t, TaskStatus::Failed, std::move(out));
     }
-    if (stopTimer != 0) pool.cancelTimer(stopTimer);
   }
 
   void tick(const TaskPtr& t) {
