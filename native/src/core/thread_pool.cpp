@@ -35,22 +35,7 @@ ThreadPool::Impl::Impl(ThreadPoolConfig c)
   ctl_.store(kSpawnRoom);  // no threads yet, maxThreads >= 1
 }
 
-// Measured over the pool's life so far; the pairs are read back to back, so for any age
-// past a few microseconds the error is far below the histograms' 6% buckets.
-double ThreadPool::Impl::nsPerTick() const {
-  if constexpr (kTicksAreNs) return 1.0;
-  std::uint64_t t0, t1, ns;
-  int tries = 0;
-  do {  // a pair straddling a preemption is useless: read again
-    t0 = ticks();
-    ns = nowNs();
-    t1 = ticks();
-  } while (t1 - t0 > 20'000 && ++tries < 4);
-  const double dt = static_cast<double>((t0 + (t1 - t0) / 2) - originTicks_);
-  const double dns = static_cast<double>(ns - originNs_);
-  if (dt <= 0 || dns <= 0) return 1.0;
-  return std::clamp(dns / dt, 0.01, 100.0);
-}
+double ThreadPool::Impl::nsPerTick() const { return TscClock::nsPerTick(); }
 
 // -------------------------------------------------------------------- ThreadPool
 ThreadPool::ThreadPool(ThreadPoolConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {

@@ -54,6 +54,7 @@
 #include "gamesrv/clock.hpp"
 #include "gamesrv/histogram.hpp"
 #include "gamesrv/thread_pool.hpp"
+#include "gamesrv/tsc_clock.hpp"
 #include "gamesrv/worker_group.hpp"
 #include "thread_pool_chunks.hpp"
 #include "thread_pool_ring.hpp"
@@ -91,16 +92,9 @@ constexpr std::uint64_t kSpawnRoom = std::uint64_t{1} << 63;  // threads_ < maxT
 inline std::uint64_t searching(std::uint64_t s) noexcept { return s & kCountMask; }
 inline std::uint64_t parked(std::uint64_t s) noexcept { return (s >> 20) & kCountMask; }
 
-// Per-item timestamps come from the CPU's time-stamp counter where it is one instruction
-// (x86-64: invariant and synchronized across cores on anything this runs on), else from
-// the steady clock. Tick intervals are converted to ns when stats are read.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-constexpr bool kTicksAreNs = false;
-inline std::uint64_t ticks() noexcept { return __builtin_ia32_rdtsc(); }
-#else
-constexpr bool kTicksAreNs = true;
-inline std::uint64_t ticks() noexcept { return nowNs(); }
-#endif
+// Per-item timestamps come from the shared tick clock (the CPU's time-stamp counter where
+// it is invariant, else the steady clock); intervals are converted to ns when stats are read.
+inline std::uint64_t ticks() noexcept { return TscClock::now(); }
 
 // Adaptive acquisition: the pool's locks are held for tens of nanoseconds, far less than
 // a futex sleep and wake-up costs the waiter.
@@ -201,8 +195,6 @@ struct ThreadPool::Impl {
   bool shutdownStarted_ = false;               // guarded by mu_
 
   Histogram timerLate_;  // queue-wait and run time live in the worker slots
-  const std::uint64_t originTicks_ = detail::ticks();  // with originNs_: calibrates ticks -> ns
-  const std::uint64_t originNs_ = nowNs();
 
   // --- timers ---
   mutable std::mutex timerMu_;
