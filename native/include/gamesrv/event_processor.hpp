@@ -131,7 +131,7 @@ class EventProcessor {
   Block* detachSparesLocked(std::size_t keep);  // Requires: mu_ held.
   static void freeBlocks(Block* chain) noexcept;
   void run(WorkerContext& ctx);
-  void process(Block* chain, WorkerContext& ctx, std::uint64_t timingGroupTicks);
+  std::uint64_t process(Block* chain, WorkerContext& ctx, std::uint64_t timingGroupTicks);
   // Returns when kicks_ moves away from seenKicks or budgetTicks have passed.
   void spinForWork(std::uint32_t seenKicks, std::uint64_t budgetTicks) const noexcept;
 

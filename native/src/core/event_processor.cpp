@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <new>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
@@ -36,6 +37,12 @@ namespace {
 // How many events are processed between two releases of capacity to producers.
 constexpr std::size_t kReleaseEvery = 256;
 constexpr int kLockSpins = 64;  // try_lock rounds before blocking on mu_
+// After a batch smaller than this, the consumer yields its CPU once before it takes the
+// queue again. With more runnable threads than cores (two producers and the consumer on
+// two cores), taking a handful of events at a time costs a lock hand-off per handful and
+// starves the producers; giving the CPU to a producer lets the next batch grow. With
+// nothing else runnable the yield returns at once.
+constexpr std::uint64_t kSmallBatch = 16;
 
 // Bounds of the consumer's watch for new work after a batch (see run()). The upper one
 // covers the gaps between bursts of producers woken by timers (timer slack alone is
@@ -331,7 +338,8 @@ void EventProcessor::run(WorkerContext& ctx) {
       batch = std::exchange(head_, nullptr);
       tail_ = nullptr;
       lock.unlock();
-      process(batch, ctx, timingGroup);
+      const std::uint64_t handled = process(batch, ctx, timingGroup);
+      if (handled < kSmallBatch) std::this_thread::yield();
       if (SteadyClock::now() >= nextPeriodic) runPeriodic();
       mayWatch = true;
       lockAdaptive(lock);
@@ -371,7 +379,7 @@ void EventProcessor::run(WorkerContext& ctx) {
   }
 }
 
-void EventProcessor::process(Block* chain, WorkerContext& ctx, std::uint64_t timingGroupTicks) {
+std::uint64_t EventProcessor::process(Block* chain, WorkerContext& ctx, std::uint64_t timingGroupTicks) {
   ctx.beginWork();
   std::array<std::uint64_t, kEventTypeCount> byType{};
   std::array<std::uint64_t, kEventTypeCount> invalidByType{};
@@ -455,6 +463,7 @@ void EventProcessor::process(Block* chain, WorkerContext& ctx, std::uint64_t tim
   bump(batches_, 1);
   if (total > maxBatch_.load(std::memory_order_relaxed)) maxBatch_.store(total, std::memory_order_relaxed);
   ctx.endWork(total);
+  return total;
 }
 
 bool EventProcessor::waitProcessed(std::uint64_t seq, std::chrono::nanoseconds timeout) {
