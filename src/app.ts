@@ -1,16 +1,117 @@
-// Builds the application as a plugin tree; src/server.ts alone listens.
+// Builds the application as a plugin tree; src/server.ts alone listens, logs and owns signals.
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 
+import { HttpProblem } from './problems.js';
+import auth from './plugins/auth.js';
 import enginePlugin, { type EnginePluginOptions } from './plugins/engine.js';
+import jobs from './plugins/jobs.js';
+import problems from './plugins/problems.js';
+import schemas from './plugins/schemas.js';
+import telemetry, { type TelemetryOptions } from './plugins/telemetry.js';
+import benchmarkRoutes from './routes/benchmarks.js';
+import engineRoutes from './routes/engine.js';
+import eventRoutes from './routes/events.js';
 import health from './routes/health.js';
+import metricsRoutes from './routes/metrics.js';
+import ioRoutes from './routes/monitor.js';
+import playerRoutes from './routes/players.js';
+import taskRoutes from './routes/tasks.js';
+import telemetryRoutes from './routes/telemetry.js';
+
+export interface RateLimitOptions {
+  /** Mutating requests per window per client address; 0 turns the limit off. */
+  max: number;
+  windowMs: number;
+}
 
 export interface AppOptions extends EnginePluginOptions {
   fastify?: FastifyServerOptions;
+  /** Bearer token for mutating routes and WebSocket control messages; unset = open. */
+  token?: string | undefined;
+  rateLimit?: RateLimitOptions;
+  telemetry?: TelemetryOptions;
+  /** Serve the Swagger UI at /docs (default true). */
+  docsUi?: boolean;
 }
 
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export const API_VERSION = '1.0.0';
+
 export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify(opts.fastify ?? {});
+  const app = Fastify({
+    bodyLimit: 1024 * 1024,
+    // The union schemas (one event or a batch; five event types) must not lose fields
+    // to a branch that failed: no removeAdditional.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ...opts.fastify,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(problems);
+  await app.register(schemas);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'gamesrv control plane',
+        version: API_VERSION,
+        description:
+          'Start, pause, resume and stop the engine; enqueue events and tasks; read players, stats and the monitor. ' +
+          'Errors are RFC 9457 problem details. Live telemetry: WebSocket GET /v1/telemetry (docs/TELEMETRY.md).',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'GAMESRV_TOKEN; needed by mutating routes when set' } },
+      },
+      tags: [
+        { name: 'health' },
+        { name: 'engine' },
+        { name: 'events' },
+        { name: 'tasks' },
+        { name: 'players' },
+        { name: 'io' },
+        { name: 'stats' },
+        { name: 'benchmarks' },
+      ],
+    },
+    refResolver: {
+      buildLocalReference(json, _baseUri, _fragment, i) {
+        return typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`;
+      },
+    },
+  });
+  if (opts.docsUi !== false) await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(auth, { token: opts.token });
+  const limit = opts.rateLimit ?? { max: 6000, windowMs: 60_000 };
+  if (limit.max > 0) {
+    await app.register(rateLimit, {
+      max: limit.max,
+      timeWindow: limit.windowMs,
+      allowList: (request) => SAFE_METHODS.has(request.method),
+      errorResponseBuilder: (_request, context) =>
+        new HttpProblem(429, 'Too many requests', `rate limit of ${context.max} mutating requests per ${context.after === '' ? 'window' : 'window'} exceeded; retry in ${context.after}`, {
+          code: 'RATE_LIMITED',
+          retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+        }),
+    });
+  }
   await app.register(enginePlugin, opts);
+  await app.register(jobs);
+  await app.register(telemetry, opts.telemetry ?? {});
+
   await app.register(health);
+  await app.register(engineRoutes);
+  await app.register(eventRoutes);
+  await app.register(taskRoutes);
+  await app.register(playerRoutes);
+  await app.register(ioRoutes);
+  await app.register(benchmarkRoutes);
+  await app.register(metricsRoutes);
+  await app.register(telemetryRoutes);
   return app;
 }

@@ -339,3 +339,8 @@ export async function runLockBenchmark(
 export function protocolConstants(): ReturnType<typeof loadBinding>['protocol'] {
   return loadBinding().protocol;
 }
+
+/** The lock kinds runLockBenchmark knows on this platform, in table order. */
+export function lockKinds(): string[] {
+  return [...loadBinding().lockKinds];
+}

@@ -1,6 +1,7 @@
 export {
   Engine,
   defaultPipePath,
+  lockKinds,
   encodeEvents,
   pipeSend,
   protocolConstants,

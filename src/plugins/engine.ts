@@ -1,11 +1,18 @@
-// Decorates the app with one Engine; closing the app closes the engine.
+// Decorates the app with one Engine and a state watch; closing the app stops the engine
+// within the configured deadline, then closes it.
+import { EventEmitter } from 'node:events';
+
 import fp from 'fastify-plugin';
 
-import { Engine, type EngineConfig, type EngineOptions } from '../engine/index.js';
+import { Engine, type EngineConfig, type EngineOptions, type EngineState } from '../engine/index.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     engine: Engine;
+    engineState: StateWatch;
+    /** The configuration POST /v1/engine/start starts from. */
+    engineDefaults: EngineConfig;
+    stopDeadlineMs: number;
   }
 }
 
@@ -13,16 +20,70 @@ export interface EnginePluginOptions {
   engineOptions?: EngineOptions;
   engineConfig?: EngineConfig;
   autoStart?: boolean;
+  /** Deadline of the engine stop when the app closes (and the default of POST /v1/engine/stop). */
+  stopDeadlineMs?: number;
+  /** How often engine-initiated changes (a pipe SHUTDOWN) are looked for; default 100 ms. */
+  stateCheckMs?: number;
+}
+
+export interface StateChange {
+  from: EngineState;
+  to: EngineState;
+  atMs: number;
+}
+
+/**
+ * Emits 'change' (StateChange) when the engine's state moves. Routes call check() right
+ * after every transition they make; a timer catches the ones the engine makes itself.
+ */
+export class StateWatch extends EventEmitter<{ change: [StateChange] }> {
+  #last: EngineState;
+  readonly #engine: Engine;
+  constructor(engine: Engine) {
+    super();
+    this.#engine = engine;
+    this.#last = engine.state;
+  }
+  get last(): EngineState {
+    return this.#last;
+  }
+  check(): EngineState {
+    const now = this.#engine.closed ? 'stopped' : this.#engine.state;
+    if (now !== this.#last) {
+      const change = { from: this.#last, to: now, atMs: Date.now() };
+      this.#last = now;
+      this.emit('change', change);
+    }
+    return now;
+  }
 }
 
 export default fp<EnginePluginOptions>(
   async (app, opts) => {
     const engine = new Engine(opts.engineOptions);
+    const watch = new StateWatch(engine);
+    const stopDeadlineMs = opts.stopDeadlineMs ?? 5000;
     app.decorate('engine', engine);
+    app.decorate('engineState', watch);
+    app.decorate('engineDefaults', { ...(opts.engineConfig ?? {}) });
+    app.decorate('stopDeadlineMs', stopDeadlineMs);
+    const timer = setInterval(() => watch.check(), opts.stateCheckMs ?? 100);
+    timer.unref();
     app.addHook('onClose', async () => {
+      clearInterval(timer);
+      const state = engine.state;
+      if (!engine.closed && (state === 'running' || state === 'paused')) {
+        const report = await engine.stop({ deadlineMs: stopDeadlineMs });
+        app.log.info({ report }, 'engine stopped');
+      }
+      watch.check();
       await engine.close();
+      watch.check();
     });
-    if (opts.autoStart) await engine.start(opts.engineConfig);
+    if (opts.autoStart) {
+      await engine.start(opts.engineConfig);
+      watch.check();
+    }
   },
   { name: 'gamesrv-engine' },
 );

@@ -1,12 +1,41 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 
-const health: FastifyPluginAsync = async (app) => {
-  app.get('/v1/health', async () => ({ status: 'ok' }));
-  app.get('/v1/engine', async () => {
-    const s = app.engine.snapshot();
-    return { state: s.state, uptimeMs: s.uptimeMs, starts: s.starts, players: s.players, events: { accepted: s.events.accepted, processed: s.events.processed, queueDepth: s.events.queueDepth } };
-  });
-  app.get('/v1/stats', async () => app.engine.snapshot());
+import { ref } from '../schemas/common.js';
+import { Health, Ready } from '../schemas/engine.js';
+import { EngineSnapshot } from '../schemas/stats.js';
+
+const health: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/health',
+    { schema: { tags: ['health'], summary: 'Liveness: the process answers', response: { 200: ref(Health) } } },
+    async () => ({ status: 'ok' as const }),
+  );
+  app.get(
+    '/v1/ready',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Readiness: 200 while the engine is running, 503 otherwise',
+        response: { 200: ref(Ready), 503: ref(Ready) },
+      },
+    },
+    async (_request, reply) => {
+      const state = app.engineState.check();
+      const ready = state === 'running';
+      return reply.code(ready ? 200 : 503).send({ ready, state });
+    },
+  );
+  app.get(
+    '/v1/stats',
+    {
+      schema: {
+        tags: ['stats'],
+        summary: 'Every counter and histogram of every engine subsystem',
+        response: { 200: ref(EngineSnapshot) },
+      },
+    },
+    async () => app.engine.snapshot(),
+  );
 };
 
 export default health;

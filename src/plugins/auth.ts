@@ -1,0 +1,56 @@
+// Bearer-token check for every mutating request (and, through `app.authorize`, for the
+// telemetry WebSocket's control messages). Off when no token is configured.
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+
+import { HttpProblem } from '../problems.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** True when `header` (an Authorization value) carries the token, or no token is set. */
+    authorize(header: string | undefined): boolean;
+    authEnabled: boolean;
+  }
+}
+
+export interface AuthOptions {
+  token?: string | undefined;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export function bearerOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1];
+}
+
+export default fp<AuthOptions>(
+  async (app, opts) => {
+    const token = opts.token !== undefined && opts.token !== '' ? opts.token : undefined;
+    // Comparing fixed-length digests keeps the time independent of where, and whether
+    // by length, a wrong token differs.
+    const expected = token !== undefined ? digest(token) : undefined;
+    const authorize = (header: string | undefined): boolean => {
+      if (expected === undefined) return true;
+      const given = bearerOf(header);
+      return given !== undefined && timingSafeEqual(digest(given), expected);
+    };
+    app.decorate('authorize', authorize);
+    app.decorate('authEnabled', expected !== undefined);
+    if (expected === undefined) return;
+    app.addHook('onRequest', async (request: FastifyRequest, reply) => {
+      if (SAFE_METHODS.has(request.method)) return;
+      if (authorize(request.headers.authorization)) return;
+      reply.header('www-authenticate', 'Bearer realm="gamesrv"');
+      throw new HttpProblem(401, 'Unauthorized', 'this route needs Authorization: Bearer <token> (GAMESRV_TOKEN)', {
+        code: 'UNAUTHORIZED',
+      });
+    });
+  },
+  { name: 'gamesrv-auth' },
+);

@@ -1,0 +1,68 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+
+import { lockKinds, runLockBenchmark } from '../engine/index.js';
+import { HttpProblem } from '../problems.js';
+import { problems, ref } from '../schemas/common.js';
+import { Job, JobAccepted, LockBenchmarkRequest } from '../schemas/jobs.js';
+
+const benchmarkRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/benchmarks/locks',
+    {
+      schema: {
+        tags: ['benchmarks'],
+        summary: "Run the seed's lock comparison as a job, off the event loop",
+        description: 'Answers 202 with the job\'s Location; progress is on the telemetry topic `jobs`. One job runs at a time.',
+        body: Type.Union([ref(LockBenchmarkRequest), Type.Null()]),
+        response: { 202: ref(JobAccepted), ...problems(400, 401, 409, 429) },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body ?? {};
+      if (body.kinds) {
+        const known = lockKinds();
+        const unknown = body.kinds.filter((k) => !known.includes(k));
+        if (unknown.length > 0) {
+          throw new HttpProblem(400, 'Invalid request', `unknown lock kind(s) ${unknown.join(', ')}; known: ${known.join(', ')}`, {
+            code: 'VALIDATION',
+            field: 'body/kinds',
+          });
+        }
+      }
+      const running = app.jobs.running;
+      if (running) {
+        reply.header('location', `/v1/jobs/${running.id}`);
+        throw new HttpProblem(409, 'Busy', `job ${running.id} is still running; one benchmark runs at a time`, { code: 'BUSY' });
+      }
+      const job = app.jobs.startLockBenchmark(body, runLockBenchmark);
+      const location = `/v1/jobs/${job.id}`;
+      return reply.code(202).header('location', location).send({ id: job.id, location });
+    },
+  );
+
+  app.get(
+    '/v1/jobs',
+    { schema: { tags: ['benchmarks'], summary: 'Recent jobs, newest first', response: { 200: Type.Object({ jobs: Type.Array(ref(Job)) }) } } },
+    async () => ({ jobs: app.jobs.list() }),
+  );
+
+  app.get(
+    '/v1/jobs/:id',
+    {
+      schema: {
+        tags: ['benchmarks'],
+        summary: 'A job: status, progress and, once done, the table',
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        response: { 200: ref(Job), ...problems(404) },
+      },
+    },
+    async (request) => {
+      const job = app.jobs.get(request.params.id);
+      if (!job) throw new HttpProblem(404, 'Not found', `no job ${request.params.id}`, { code: 'NOT_FOUND' });
+      return job;
+    },
+  );
+};
+
+export default benchmarkRoutes;

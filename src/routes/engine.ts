@@ -1,0 +1,111 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+
+import type { EngineConfig, EngineState } from '../engine/index.js';
+import { HttpProblem } from '../problems.js';
+import { problems, ref } from '../schemas/common.js';
+import { EngineStatus, StartConfig, StopOptions, StopReport, Transition } from '../schemas/engine.js';
+
+// An empty POST (curl -X POST) has no body; the schemas accept that as "no options".
+const optional = <T extends Parameters<typeof ref>[0]>(s: T) => Type.Union([ref(s), Type.Null()]);
+
+const engineRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const conflict = (action: string, allowed: EngineState[]) => {
+    const state = app.engineState.check();
+    if (!allowed.includes(state)) {
+      throw new HttpProblem(409, 'Wrong engine state', `cannot ${action} while ${state}`, {
+        code: 'INVALID_STATE',
+        state,
+      });
+    }
+  };
+
+  app.get(
+    '/v1/engine',
+    { schema: { tags: ['engine'], summary: 'State, configuration, uptime and counts', response: { 200: ref(EngineStatus) } } },
+    async () => {
+      const s = app.engine.snapshot();
+      return {
+        state: s.state,
+        uptimeMs: s.uptimeMs,
+        starts: s.starts,
+        config: app.engineDefaults,
+        players: s.players,
+        events: {
+          accepted: s.events.accepted,
+          processed: s.events.processed,
+          queueDepth: s.events.queueDepth,
+          queueCapacity: s.events.queueCapacity,
+        },
+        tasks: { submitted: s.tasks.submitted, active: s.tasks.active },
+      };
+    },
+  );
+
+  app.post(
+    '/v1/engine/start',
+    {
+      schema: {
+        tags: ['engine'],
+        summary: 'Start the engine (stopped → running); fields override the server configuration',
+        body: optional(StartConfig),
+        response: { 200: ref(Transition), ...problems(400, 401, 409, 429, 500) },
+      },
+    },
+    async (request) => {
+      conflict('start', ['stopped']);
+      const config: EngineConfig = { ...app.engineDefaults, ...(request.body ?? {}) };
+      try {
+        return await app.engine.start(config);
+      } finally {
+        app.engineState.check();
+      }
+    },
+  );
+
+  for (const [action, allowed] of [
+    ['pause', ['running']],
+    ['resume', ['paused']],
+  ] as const) {
+    app.post(
+      `/v1/engine/${action}`,
+      {
+        schema: {
+          tags: ['engine'],
+          summary: action === 'pause' ? 'Pause (running → paused): events queue up, ticks stop' : 'Resume (paused → running)',
+          response: { 200: ref(Transition), ...problems(401, 409, 429) },
+        },
+      },
+      async () => {
+        conflict(action, [...allowed]);
+        try {
+          return await (action === 'pause' ? app.engine.pause() : app.engine.resume());
+        } finally {
+          app.engineState.check();
+        }
+      },
+    );
+  }
+
+  app.post(
+    '/v1/engine/stop',
+    {
+      schema: {
+        tags: ['engine'],
+        summary: 'Stop (running or paused → stopped): drains every accepted event, cancels unfinished tasks',
+        body: optional(StopOptions),
+        response: { 200: ref(StopReport), ...problems(400, 401, 409, 429) },
+      },
+    },
+    async (request) => {
+      conflict('stop', ['running', 'paused']);
+      try {
+        return await app.engine.stop({ deadlineMs: request.body?.deadlineMs ?? app.stopDeadlineMs });
+      } finally {
+        app.engineState.check();
+      }
+    },
+  );
+};
+
+export default engineRoutes;

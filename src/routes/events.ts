@@ -1,0 +1,34 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+
+import type { GameEventInput } from '../engine/index.js';
+import { problems, ref } from '../schemas/common.js';
+import { EventsAccepted, type EventsBody, MAX_EVENTS_PER_REQUEST } from '../schemas/events.js';
+
+/** Room for MAX_EVENTS_PER_REQUEST events with ~400-byte chat lines. */
+export const EVENTS_BODY_LIMIT = 4 * 1024 * 1024;
+
+const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/events',
+    {
+      bodyLimit: EVENTS_BODY_LIMIT,
+      schema: {
+        tags: ['events'],
+        summary: `Enqueue one event or a batch of up to ${MAX_EVENTS_PER_REQUEST}, all or nothing`,
+        description:
+          'A full queue answers 429 with Retry-After and accepts nothing of the batch. While paused, events are accepted and queue up.',
+        body: Type.Unsafe<EventsBody>(Type.Ref('EventsBody')),
+        response: { 202: ref(EventsAccepted), ...problems(400, 401, 409, 413, 429) },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const batch = ('events' in body ? body.events : [body]) as GameEventInput[];
+      const result = app.engine.enqueueEvents(batch);
+      return reply.code(202).send(result);
+    },
+  );
+};
+
+export default eventRoutes;

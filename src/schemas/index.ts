@@ -1,0 +1,61 @@
+// Every named schema, in dependency order (a schema's $refs are registered before it).
+import { EngineStateName, Histogram, Problem } from './common.js';
+import { EngineStatus, Health, Ready, StartConfig, StopOptions, StopReport, Transition } from './engine.js';
+import { EventsAccepted, EventsBody, GameEvent } from './events.js';
+import { Job, JobAccepted, LockBenchmarkRequest, LockBenchmarkRow } from './jobs.js';
+import { MonitorStatus } from './monitor.js';
+import { PipeMessage, PipeReply } from './ipc.js';
+import { Player, PlayerList } from './players.js';
+import {
+  ControllerStats,
+  EngineSnapshot,
+  EventStats,
+  EventTypeStats,
+  IocpStats,
+  MonitorStats,
+  PipeStats,
+  PoolStats,
+  TaskStats,
+  WorkerInfo,
+} from './stats.js';
+import { Task, TaskCancelled, TaskCreated, TaskList, TaskSpec } from './tasks.js';
+
+export const ALL_SCHEMAS = [
+  EngineStateName,
+  Problem,
+  Histogram,
+  Health,
+  Ready,
+  StartConfig,
+  StopOptions,
+  Transition,
+  StopReport,
+  EngineStatus,
+  GameEvent,
+  EventsBody,
+  EventsAccepted,
+  TaskSpec,
+  TaskCreated,
+  Task,
+  TaskList,
+  TaskCancelled,
+  Player,
+  PlayerList,
+  MonitorStatus,
+  PipeMessage,
+  PipeReply,
+  LockBenchmarkRequest,
+  LockBenchmarkRow,
+  Job,
+  JobAccepted,
+  WorkerInfo,
+  EventTypeStats,
+  ControllerStats,
+  EventStats,
+  PoolStats,
+  TaskStats,
+  IocpStats,
+  PipeStats,
+  MonitorStats,
+  EngineSnapshot,
+] as const;

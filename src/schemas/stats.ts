@@ -1,0 +1,187 @@
+// The engine snapshot (GET /v1/stats), property for property as src/engine/types.ts
+// EngineSnapshot; a test compares the two so neither drifts.
+import { Type } from 'typebox';
+
+import { INVALID_REASONS, EVENT_TYPES, PIPE_REQUEST_TYPES } from '../engine/types.js';
+import { EngineStateName, Histogram, ref } from './common.js';
+import { TASK_KINDS } from './tasks.js';
+
+const N = () => Type.Number();
+const I = () => Type.Integer();
+const B = () => Type.Boolean();
+const H = () => ref(Histogram);
+const record = (keys: readonly string[], value: () => ReturnType<typeof Type.Any> | ReturnType<typeof N>) =>
+  Type.Object(Object.fromEntries(keys.map((k) => [k, value()])));
+
+export const WorkerInfo = Type.Object(
+  {
+    name: Type.String(),
+    tid: I(),
+    state: Type.Enum(['idle', 'busy', 'paused', 'stopped']),
+    items: N(),
+    busyMs: N(),
+    cpuMs: N(),
+  },
+  { $id: 'WorkerInfo', description: 'one engine thread' },
+);
+
+export const EventTypeStats = Type.Object(
+  { processed: N(), applied: N(), invalid: N(), latencyUs: H() },
+  { $id: 'EventTypeStats' },
+);
+
+export const ControllerStats = Type.Object(
+  {
+    state: ref(EngineStateName),
+    tickRateHz: N(),
+    achievedRateHz: N(),
+    ticks: N(),
+    overruns: N(),
+    skippedTicks: N(),
+    runningMs: N(),
+    tickWorkUs: N(),
+    loopThreads: I(),
+    tickDurationUs: H(),
+    tickJitterUs: H(),
+  },
+  { $id: 'ControllerStats' },
+);
+
+export const EventStats = Type.Object(
+  {
+    accepted: N(),
+    processed: N(),
+    applied: N(),
+    invalid: N(),
+    rejectedBatches: N(),
+    rejectedEvents: N(),
+    batches: N(),
+    maxBatch: N(),
+    heartbeats: N(),
+    lastSeq: N(),
+    queueDepth: N(),
+    queueCapacity: N(),
+    accepting: B(),
+    paused: B(),
+    invalidByReason: record(INVALID_REASONS, N),
+    byType: Type.Object(Object.fromEntries(EVENT_TYPES.map((t) => [t, Type.Ref('EventTypeStats')]))),
+    latencyUs: H(),
+  },
+  { $id: 'EventStats' },
+);
+
+export const PoolStats = Type.Object(
+  {
+    threads: N(),
+    idleThreads: N(),
+    peakThreads: N(),
+    minThreads: N(),
+    maxThreads: N(),
+    queueDepth: N(),
+    queueCapacity: N(),
+    submitted: N(),
+    completed: N(),
+    failed: N(),
+    cancelled: N(),
+    rejected: N(),
+    threadsCreated: N(),
+    threadsRetired: N(),
+    timersActive: N(),
+    timersFired: N(),
+    timersCancelled: N(),
+    timerSkipped: N(),
+    paused: B(),
+    queueWaitUs: H(),
+    runUs: H(),
+    timerLateUs: H(),
+  },
+  { $id: 'PoolStats' },
+);
+
+export const TaskStats = Type.Object(
+  {
+    submitted: N(),
+    done: N(),
+    failed: N(),
+    cancelled: N(),
+    active: N(),
+    history: N(),
+    gameLogicTicks: N(),
+    byKind: record(TASK_KINDS, N),
+  },
+  { $id: 'TaskStats' },
+);
+
+export const IocpStats = Type.Object(
+  {
+    enabled: B(),
+    threads: N(),
+    posted: N(),
+    postRejected: N(),
+    dequeued: N(),
+    ioCompletions: N(),
+    completionsByKind: record(['readable', 'writable', 'hangup', 'error'], N),
+    bytes: N(),
+    queueDepth: N(),
+    activeThreads: N(),
+    peakActive: N(),
+    maxConcurrency: N(),
+    handled: N(),
+    failed: N(),
+    dequeueWaitUs: H(),
+    handlerUs: H(),
+  },
+  { $id: 'IocpStats' },
+);
+
+export const PipeStats = Type.Object(
+  {
+    enabled: B(),
+    path: Type.String(),
+    accepted: N(),
+    refused: N(),
+    active: N(),
+    peakActive: N(),
+    framesIn: N(),
+    framesOut: N(),
+    bytesIn: N(),
+    bytesOut: N(),
+    requestsByType: record(PIPE_REQUEST_TYPES, N),
+    errors: record(['badLength', 'badSize', 'unknownType', 'badPadding', 'badPayload', 'handlerFailed', 'io'], N),
+    handlerUs: H(),
+  },
+  { $id: 'PipeStats' },
+);
+
+export const MonitorStats = Type.Object(
+  {
+    enabled: B(),
+    serverName: Type.String(),
+    segment: Type.String(),
+    updates: N(),
+    failures: N(),
+    recoveries: N(),
+    cpuPercent: N(),
+    residentBytes: N(),
+  },
+  { $id: 'MonitorStats' },
+);
+
+export const EngineSnapshot = Type.Object(
+  {
+    state: ref(EngineStateName),
+    timestampMs: N(),
+    uptimeMs: N(),
+    starts: N(),
+    controller: ref(ControllerStats),
+    events: ref(EventStats),
+    pool: ref(PoolStats),
+    tasks: ref(TaskStats),
+    players: Type.Object({ online: N(), known: N() }),
+    iocp: ref(IocpStats),
+    pipe: ref(PipeStats),
+    monitor: ref(MonitorStats),
+    workers: Type.Array(ref(WorkerInfo)),
+  },
+  { $id: 'EngineSnapshot', description: 'every counter and histogram of every subsystem' },
+);

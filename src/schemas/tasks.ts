@@ -1,0 +1,69 @@
+import { Type, type Static } from 'typebox';
+
+export const TASK_KINDS = ['player-update', 'game-logic', 'database'] as const;
+export const TASK_STATUSES = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
+
+const schedule = {
+  delayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400_000, description: 'run once after this delay' })),
+  intervalMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400_000, description: 'run every intervalMs until cancelled' })),
+};
+
+export const TaskSpec = Type.Union(
+  [
+    Type.Object(
+      {
+        kind: Type.Literal('player-update'),
+        playerId: Type.Integer({ minimum: 1, maximum: 4_294_967_295 }),
+        data: Type.Optional(Type.String({ maxLength: 1000 })),
+        ...schedule,
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        kind: Type.Literal('game-logic'),
+        rateHz: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'default 60' })),
+        ticks: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'stop after this many ticks' })),
+        ...schedule,
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      { kind: Type.Literal('database'), query: Type.String({ minLength: 1, maxLength: 4000 }), ...schedule },
+      { additionalProperties: false },
+    ),
+  ],
+  { $id: 'TaskSpec' },
+);
+export type TaskSpec = Static<typeof TaskSpec>;
+
+export const TaskCreated = Type.Object(
+  { id: Type.Integer(), location: Type.String({ description: 'path of the task' }) },
+  { $id: 'TaskCreated' },
+);
+
+export const Task = Type.Object(
+  {
+    id: Type.Integer(),
+    kind: Type.Enum(TASK_KINDS),
+    status: Type.Enum(TASK_STATUSES),
+    result: Type.Union([Type.String(), Type.Null()], { description: 'JSON text produced by the task' }),
+    error: Type.Union([Type.String(), Type.Null()]),
+    runs: Type.Integer(),
+    createdAtMs: Type.Number(),
+    startedAtMs: Type.Union([Type.Number(), Type.Null()]),
+    finishedAtMs: Type.Union([Type.Number(), Type.Null()]),
+  },
+  { $id: 'Task' },
+);
+
+export const TaskList = Type.Object({ tasks: Type.Array(Type.Ref('Task')) }, { $id: 'TaskList' });
+
+export const TaskCancelled = Type.Object(
+  { id: Type.Integer(), cancelled: Type.Boolean({ description: 'false when the task had already finished' }), task: Type.Ref('Task') },
+  { $id: 'TaskCancelled' },
+);
+
+export const TaskListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+});
