@@ -12,6 +12,19 @@ export interface ServerConfig {
   engineConfig: EngineConfig;
   /** Deadline for the engine stop on shutdown. */
   stopDeadlineMs: number;
+  /** Bearer token for mutating routes; undefined = open (loopback only). */
+  token: string | undefined;
+  /** Mutating requests per minute per client address; 0 = no limit. */
+  rateLimitPerMin: number;
+  logLevel: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
 }
 
 export const HELP = `gamesrv server
@@ -28,6 +41,13 @@ Options (environment variable in brackets):
   --pool-max <n>           thread-pool maximum       [GAMESRV_POOL_MAX]       default 8
   --queue-capacity <n>     event queue capacity      [GAMESRV_QUEUE_CAPACITY] default 65536
   --stop-deadline <ms>     engine stop deadline      [GAMESRV_STOP_DEADLINE_MS] default 5000
+  --token <t>              bearer token for mutating routes and WebSocket control
+                                                     [GAMESRV_TOKEN]    default none
+                           (required when --host is not a loopback address)
+  --rate-limit <n>         mutating requests per minute per client address, 0 = off
+                                                     [GAMESRV_RATE_LIMIT] default 6000
+  --log-level <level>      fatal|error|warn|info|debug|trace|silent
+                                                     [GAMESRV_LOG_LEVEL] default info
   -h, --help               this text
 `;
 
@@ -53,6 +73,9 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       'pool-max': { type: 'string' },
       'queue-capacity': { type: 'string' },
       'stop-deadline': { type: 'string' },
+      token: { type: 'string' },
+      'rate-limit': { type: 'string' },
+      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -61,8 +84,22 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   const poolMin = int('pool-min', values['pool-min'] ?? env['GAMESRV_POOL_MIN'], 2, 0, 512);
   const poolMax = int('pool-max', values['pool-max'] ?? env['GAMESRV_POOL_MAX'], Math.max(8, poolMin), 1, 512);
   if (poolMin > poolMax) throw new Error(`pool-min (${poolMin}) must not exceed pool-max (${poolMax})`);
+  const host = values.host ?? (env['GAMESRV_HOST'] || undefined) ?? '127.0.0.1';
+  const rawToken = values.token ?? env['GAMESRV_TOKEN'];
+  const token = rawToken !== undefined && rawToken !== '' ? rawToken : undefined;
+  if (token === undefined && !isLoopback(host)) {
+    throw new Error(
+      `refusing to listen on ${host} without a token: anyone who can reach it could stop the engine. ` +
+        'Set GAMESRV_TOKEN (or --token), or listen on 127.0.0.1.',
+    );
+  }
+  const logLevel = values['log-level'] ?? (env['GAMESRV_LOG_LEVEL'] || undefined) ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
   return {
-    host: values.host ?? env['GAMESRV_HOST'] ?? '127.0.0.1',
+    host,
+    token,
+    rateLimitPerMin: int('rate-limit', values['rate-limit'] ?? env['GAMESRV_RATE_LIMIT'], 6000, 0, 10_000_000),
+    logLevel,
     port: int('port', values.port ?? env['GAMESRV_PORT'], 8080, 0, 65535),
     autoStart: !values['no-start'],
     engineOptions: {

@@ -8,7 +8,7 @@ import type { LockBenchmarkOptions, LockBenchmarkProgress, LockBenchmarkRow } fr
 export interface Job {
   id: string;
   kind: 'lock-benchmark';
-  status: 'running' | 'done' | 'failed';
+  status: 'running' | 'done' | 'failed' | 'cancelled';
   progress: LockBenchmarkProgress;
   createdAtMs: number;
   finishedAtMs: number | null;
@@ -20,7 +20,7 @@ export interface Job {
 export type LockBenchmarkRunner = (
   options: LockBenchmarkOptions,
   onProgress: (p: LockBenchmarkProgress) => void,
-) => Promise<{ rows: LockBenchmarkRow[] }>;
+) => Promise<{ status: 'ok' | 'cancelled'; rows: LockBenchmarkRow[] }>;
 
 /** How many finished jobs are kept for GET. */
 export const JOB_HISTORY = 32;
@@ -66,8 +66,13 @@ export class JobStore extends EventEmitter<{ update: [Job] }> {
     }).then(
       (report) => {
         job.rows = report.rows;
-        job.status = 'done';
-        job.progress = { ...job.progress, rowsDone: job.progress.rowsTotal, percent: 100 };
+        if (report.status === 'cancelled') {
+          job.status = 'cancelled';
+          job.error = 'cancelled: the server is shutting down';
+        } else {
+          job.status = 'done';
+          job.progress = { ...job.progress, rowsDone: job.progress.rowsTotal, percent: 100 };
+        }
       },
       (err: unknown) => {
         job.status = 'failed';

@@ -1,41 +1,82 @@
 // The process entry point: config, logger, listen, signals.
+//
+// Shutdown (SIGTERM/SIGINT): stop accepting connections, close telemetry WebSockets with
+// a reason, stop the engine within --stop-deadline (every accepted event is processed,
+// unfinished tasks are cancelled), flush the log, exit 0. A second signal exits 1 at once.
+import type { FastifyInstance } from 'fastify';
+
 import { buildApp } from './app.js';
-import { HELP, loadConfig } from './config.js';
+import { cancelLockBenchmarks } from './engine/index.js';
+import { HELP, loadConfig, type ServerConfig } from './config.js';
+
+/** Sane socket limits for a control plane: slow or idle clients cannot hold sockets forever. */
+const SERVER_TIMEOUTS = {
+  /** Whole request (headers and body) must arrive within this. */
+  requestTimeout: 30_000,
+  /** Idle keep-alive sockets are closed after this. */
+  keepAliveTimeout: 5_000,
+  /** A socket with no activity at all is closed after this. */
+  connectionTimeout: 120_000,
+} as const;
+
+function logger(config: ServerConfig) {
+  return process.stdout.isTTY
+    ? {
+        level: config.logLevel,
+        transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } },
+      }
+    : { level: config.logLevel };
+}
+
+function flushLog(app: FastifyInstance): Promise<void> {
+  return new Promise((resolve) => {
+    const log = app.log as FastifyInstance['log'] & { flush?: (cb?: (err?: Error) => void) => void };
+    if (typeof log.flush !== 'function') return resolve();
+    log.flush(() => resolve());
+  });
+}
 
 async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig();
   } catch (err) {
-    process.stderr.write(`gamesrv: ${(err as Error).message}\n\n${HELP}`);
+    process.stderr.write(`gamesrv: ${(err as Error).message}\n\nRun with --help for the options.\n`);
     process.exit(2);
   }
   if (config === 'help') {
     process.stdout.write(HELP);
     return;
   }
-  const logger = process.stdout.isTTY
-    ? { level: 'info', transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } }
-    : { level: 'info' };
   const app = await buildApp({
-    fastify: { logger },
+    fastify: { logger: logger(config), ...SERVER_TIMEOUTS, requestIdHeader: 'x-request-id', forceCloseConnections: 'idle' },
     engineOptions: config.engineOptions,
     engineConfig: config.engineConfig,
     autoStart: config.autoStart,
+    stopDeadlineMs: config.stopDeadlineMs,
+    token: config.token,
+    rateLimit: { max: config.rateLimitPerMin, windowMs: 60_000 },
   });
 
   let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (closing) {
       app.log.warn({ signal }, 'second signal: exiting now');
+      // A running lock benchmark would hold the exit (libuv joins its thread pool).
+      cancelLockBenchmarks();
       process.exit(1);
     }
     closing = true;
-    app.log.info({ signal }, 'shutting down');
+    app.log.info({ signal, stopDeadlineMs: config.stopDeadlineMs }, 'shutting down');
     app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
+      async () => {
+        app.log.info('shut down cleanly');
+        await flushLog(app);
+        process.exit(0);
+      },
+      async (err: unknown) => {
         app.log.error({ err }, 'shutdown failed');
+        await flushLog(app);
         process.exit(1);
       },
     );
@@ -44,7 +85,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
 
   await app.listen({ host: config.host, port: config.port });
-  app.log.info({ state: app.engine.state }, 'engine ready');
+  app.log.info(
+    { state: app.engine.state, auth: config.token !== undefined, rateLimitPerMin: config.rateLimitPerMin },
+    'engine ready',
+  );
 }
 
 main().catch((err: unknown) => {

@@ -344,3 +344,11 @@ export function protocolConstants(): ReturnType<typeof loadBinding>['protocol'] 
 export function lockKinds(): string[] {
   return [...loadBinding().lockKinds];
 }
+
+/**
+ * Asks every running lock benchmark of this process to stop; each resolves soon after
+ * with status "cancelled" and the rows finished so far. Returns how many were asked.
+ */
+export function cancelLockBenchmarks(): number {
+  return loadBinding().cancelLockBenchmarks();
+}

@@ -1,5 +1,6 @@
 export {
   Engine,
+  cancelLockBenchmarks,
   defaultPipePath,
   lockKinds,
   encodeEvents,

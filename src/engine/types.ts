@@ -396,6 +396,7 @@ export interface NativeBinding {
     options: LockBenchmarkOptions,
     onProgress?: (p: LockBenchmarkProgress) => void,
   ): Promise<LockBenchmarkReport>;
+  cancelLockBenchmarks(): number;
   lockKinds: string[];
   protocol: {
     pipe: { frameBytes: number; headerBytes: number; dataCapacity: number; types: Record<string, number> };

@@ -74,7 +74,9 @@ export default fp<EnginePluginOptions>(
       const state = engine.state;
       if (!engine.closed && (state === 'running' || state === 'paused')) {
         const report = await engine.stop({ deadlineMs: stopDeadlineMs });
-        app.log.info({ report }, 'engine stopped');
+        const { accepted, processed } = engine.snapshot().events;
+        // The final counts, so an operator (and the shutdown test) can see nothing was lost.
+        app.log.info({ report, events: { accepted, processed } }, 'engine stopped');
       }
       watch.check();
       await engine.close();

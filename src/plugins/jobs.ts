@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 
+import { cancelLockBenchmarks } from '../engine/index.js';
 import { JobStore } from '../jobs.js';
 
 declare module 'fastify' {
@@ -12,8 +13,11 @@ export default fp(
   async (app) => {
     const jobs = new JobStore();
     app.decorate('jobs', jobs);
-    // A running native benchmark cannot be interrupted; closing waits for it.
-    app.addHook('onClose', async () => jobs.idle());
+    // Closing cancels a running benchmark (it stops within milliseconds) and waits for it.
+    app.addHook('onClose', async () => {
+      if (jobs.running) cancelLockBenchmarks();
+      await jobs.idle();
+    });
   },
   { name: 'gamesrv-jobs' },
 );

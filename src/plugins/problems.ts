@@ -22,6 +22,8 @@ interface ValidationIssue {
   keyword?: string;
   message?: string;
   params?: Record<string, unknown>;
+  /** the failing value (ajv's verbose option) */
+  data?: unknown;
 }
 
 function fieldOf(issue: ValidationIssue, context: string | undefined): string {
@@ -44,6 +46,30 @@ function validationProblem(err: FastifyError): Problem {
   const depth = (i: ValidationIssue) => fieldOf(i, context).split('/').length;
   const meaningful = issues.filter((i) => i.keyword !== 'anyOf' && i.keyword !== 'oneOf');
   const pool = meaningful.length > 0 ? meaningful : issues;
+  // A discriminator (`type` of an event, `kind` of a task) whose value no branch allows
+  // is the error, however deep the other branches got.
+  const byField = new Map<string, { allowed: unknown[]; data: unknown }>();
+  for (const i of pool) {
+    if (i.keyword !== 'const' || !i.params || !('allowedValue' in i.params)) continue;
+    const f = fieldOf(i, context);
+    const entry = byField.get(f) ?? { allowed: [], data: i.data };
+    entry.allowed.push(i.params['allowedValue']);
+    byField.set(f, entry);
+  }
+  for (const [field, { allowed, data }] of byField) {
+    if (allowed.length > 1 && !allowed.includes(data)) {
+      const detail = `${field} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`;
+      return {
+        type: problemType('VALIDATION'),
+        title: 'Invalid request',
+        status: 400,
+        detail,
+        code: 'VALIDATION',
+        field,
+        errors: [{ field, message: detail.slice(field.length + 1) }],
+      };
+    }
+  }
   const maxDepth = Math.max(...pool.map(depth));
   // The branch chosen by `type`/`kind` mismatch errors say little; prefer others at the deepest level.
   const deepest = pool.filter((i) => depth(i) === maxDepth);

@@ -10,9 +10,24 @@ Addon::Addon(Napi::Env env) { env.AddCleanupHook(&Addon::cleanup, this); }
 void Addon::adopt(const std::shared_ptr<Engine>& engine) { engines_.insert(engine); }
 void Addon::release(const std::shared_ptr<Engine>& engine) { engines_.erase(engine); }
 
+std::uint64_t Addon::trackBenchmark(std::stop_source source) {
+  const std::uint64_t id = nextBenchmark_++;
+  benchmarks_.emplace(id, std::move(source));
+  return id;
+}
+
+void Addon::untrackBenchmark(std::uint64_t id) { benchmarks_.erase(id); }
+
+std::size_t Addon::cancelBenchmarks() {
+  std::size_t n = 0;
+  for (auto& [id, source] : benchmarks_) n += source.request_stop() ? 1 : 0;
+  return n;
+}
+
 // The environment is going away (process exit, worker termination): stop every
 // engine nobody closed, so no engine thread outlives the code it runs.
 void Addon::cleanup(Addon* self) {
+  self->cancelBenchmarks();
   for (const auto& engine : self->engines_) {
     const EngineState s = engine->state();
     if (s != EngineState::Stopped) engine->shutdown(std::chrono::seconds(5));

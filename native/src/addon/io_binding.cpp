@@ -7,6 +7,7 @@
 #include <mutex>
 #include <stop_token>
 
+#include "addon.hpp"
 #include "errors.hpp"
 #include "gamesrv/lock_benchmark.hpp"
 #include "gamesrv/monitor.hpp"
@@ -160,16 +161,21 @@ class LockBenchWorker final : public Napi::AsyncProgressQueueWorker<LockProgress
   LockBenchWorker(Napi::Env env, LockBenchmarkOptions options, Napi::Function onProgress)
       : Napi::AsyncProgressQueueWorker<LockProgress>(env, "gamesrv:locks"),
         deferred_(Napi::Promise::Deferred::New(env)),
-        options_(std::move(options)) {
+        options_(std::move(options)),
+        trackId_(Addon::of(env).trackBenchmark(stop_)) {
     if (!onProgress.IsEmpty()) progress_ = Napi::Persistent(onProgress);
   }
+
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute(const ExecutionProgress& progress) override {
-    report_ = runLockBenchmark(options_, [&progress](std::size_t done, std::size_t total, double pct) {
-      const LockProgress p{done, total, pct};
-      progress.Send(&p, 1);
-    });
+    report_ = runLockBenchmark(
+        options_,
+        [&progress](std::size_t done, std::size_t total, double pct) {
+          const LockProgress p{done, total, pct};
+          progress.Send(&p, 1);
+        },
+        stop_.get_token());
   }
   void OnProgress(const LockProgress* data, std::size_t count) override {
     if (progress_.IsEmpty() || count == 0) return;
@@ -184,6 +190,7 @@ class LockBenchWorker final : public Napi::AsyncProgressQueueWorker<LockProgress
   }
   void OnOK() override {
     Napi::Env env = Env();
+    Addon::of(env).untrackBenchmark(trackId_);
     if (report_.status == LockBenchmarkStatus::InvalidOptions) {
       deferred_.Reject(engineError(env, "INVALID_ARGUMENT", report_.error).Value());
       return;
@@ -210,14 +217,25 @@ class LockBenchWorker final : public Napi::AsyncProgressQueueWorker<LockProgress
     o.Set("rows", rows);
     deferred_.Resolve(o);
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(engineError(Env(), "INTERNAL", e.Message()).Value()); }
+  void OnError(const Napi::Error& e) override {
+    Addon::of(Env()).untrackBenchmark(trackId_);
+    deferred_.Reject(engineError(Env(), "INTERNAL", e.Message()).Value());
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
   LockBenchmarkOptions options_;
+  std::stop_source stop_;
+  std::uint64_t trackId_;
   Napi::FunctionReference progress_;
   LockBenchmarkReport report_;
 };
+
+// cancelLockBenchmarks() -> number of running benchmarks asked to stop; each resolves
+// soon after with status "cancelled" and the rows finished so far.
+Napi::Value CancelLockBenchmarks(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Addon::of(info.Env()).cancelBenchmarks()));
+}
 
 Napi::Value RunLockBenchmark(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -312,6 +330,7 @@ void registerIo(Napi::Env env, Napi::Object exports) {
   exports.Set("pipeSend", Napi::Function::New<PipeSend>(env, "pipeSend"));
   exports.Set("defaultPipePath", Napi::Function::New<DefaultPipePath>(env, "defaultPipePath"));
   exports.Set("runLockBenchmark", Napi::Function::New<RunLockBenchmark>(env, "runLockBenchmark"));
+  exports.Set("cancelLockBenchmarks", Napi::Function::New<CancelLockBenchmarks>(env, "cancelLockBenchmarks"));
   Napi::Array kinds = Napi::Array::New(env);
   uint32_t i = 0;
   for (const std::string& k : lockBenchmarkKinds()) kinds.Set(i++, k);

@@ -1,0 +1,165 @@
+// End to end: the server as `npm start` runs it, driven over real HTTP, stopped with
+// SIGTERM while clients are still posting events. Every event the server answered 202
+// for must have been processed: the final counts come from the server's own last log.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+import { test, type TestContext } from 'node:test';
+
+interface LogLine {
+  msg?: string;
+  level?: number;
+  events?: { accepted: number; processed: number };
+  report?: { drained: boolean; state: string };
+}
+
+/** The environment without any GAMESRV_* setting of the developer's shell. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GAMESRV_')));
+}
+
+function startServer(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', '--port', '0', ...args], {
+    cwd: new URL('..', import.meta.url),
+    env: { ...cleanEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: LogLine[] = [];
+  const waiters: { msg: string; resolve: () => void }[] = [];
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const listening = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      let parsed: LogLine;
+      try {
+        parsed = JSON.parse(line) as LogLine;
+      } catch {
+        return;
+      }
+      lines.push(parsed);
+      for (const w of waiters.filter((w) => w.msg === parsed.msg)) w.resolve();
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(parsed.msg ?? '');
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited (${code}) before listening: ${stderr}`)));
+  });
+  // A failed assertion must not leave the server running.
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  /** Resolves when the server logs `msg` (or has logged it already). */
+  const logged = (msg: string) =>
+    lines.some((l) => l.msg === msg) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ msg, resolve }));
+  return { child, lines, listening, exited, logged, stderr: () => stderr };
+}
+
+const move = (i: number) => ({ type: 'PLAYER_MOVE', playerId: (i % 50) + 1, data: `${i % 100},${(i * 7) % 100}` });
+
+test('SIGTERM under load: every 202-accepted event is processed, exit code 0', { timeout: 60_000 }, async (t) => {
+  const server = startServer(t, ['--stop-deadline', '10000', '--rate-limit', '0'], {
+    GAMESRV_LOOP_THREADS: '1',
+  });
+  const base = await server.listening;
+  const seed = Number(process.env['GAMESRV_TEST_SEED'] ?? Date.now() % 100000);
+  process.stdout.write(`# shutdown test seed ${seed}\n`);
+
+  // 50 players online first, so moves apply.
+  const logins = Array.from({ length: 50 }, (_, i) => ({ type: 'PLAYER_LOGIN', playerId: i + 1, data: `p${i + 1}` }));
+  const r0 = await fetch(`${base}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ events: logins }),
+  });
+  assert.equal(r0.status, 202);
+  let clientAccepted = ((await r0.json()) as { accepted: number }).accepted;
+
+  let requests = 0;
+  let refused = 0;
+  let sigtermSent = false;
+  const statuses = new Map<number, number>();
+  const client = async (c: number) => {
+    for (let n = 0; ; n++) {
+      const size = 1 + ((seed + c * 31 + n * 17) % 200);
+      const body = JSON.stringify({ events: Array.from({ length: size }, (_, i) => move(n * 1000 + i)) });
+      let res: Response;
+      try {
+        res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      } catch {
+        refused += 1; // the listener is gone: the server is shutting down
+        return;
+      }
+      requests += 1;
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      const json = (await res.json()) as { accepted?: number };
+      if (res.status === 202) clientAccepted += json.accepted ?? 0;
+      else if (res.status === 503 || sigtermSent) return;
+      else assert.fail(`unexpected ${res.status} before SIGTERM: ${JSON.stringify(json)}`);
+      if (requests === 200 && !sigtermSent) {
+        sigtermSent = true;
+        server.child.kill('SIGTERM');
+      }
+    }
+  };
+  await Promise.all([0, 1, 2, 3].map(client));
+  const [code, signal] = await server.exited;
+  assert.equal(signal, null, server.stderr());
+  assert.equal(code, 0, server.stderr());
+  assert.ok(sigtermSent, 'the load ran long enough to send SIGTERM');
+
+  const stopped = server.lines.find((l) => l.msg === 'engine stopped');
+  assert.ok(stopped?.events, `no "engine stopped" log line; got ${server.lines.map((l) => l.msg).join(' | ')}`);
+  assert.equal(stopped.report?.drained, true);
+  assert.equal(stopped.events.processed, stopped.events.accepted, 'processed == accepted at exit');
+  assert.equal(stopped.events.accepted, clientAccepted, 'the server accepted exactly what it answered 202 for');
+  assert.ok(clientAccepted > 50, `some load was accepted (${clientAccepted})`);
+  assert.ok(server.lines.some((l) => l.msg === 'shut down cleanly'));
+  process.stdout.write(`# ${requests} requests, ${clientAccepted} events accepted, statuses ${JSON.stringify([...statuses])}, refused ${refused}\n`);
+});
+
+test('a second signal forces exit 1 while a slow client holds the graceful close', { timeout: 60_000 }, async (t) => {
+  const server = startServer(t, []);
+  const base = new URL(await server.listening);
+  // A request whose body never finishes arriving keeps the connection active, so the
+  // graceful close waits for it (up to the 30 s request timeout).
+  const slow = connect(Number(base.port), base.hostname);
+  await once(slow, 'connect');
+  slow.write('POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"type":');
+  slow.on('error', () => {});
+  server.child.kill('SIGTERM');
+  await server.logged('shutting down');
+  server.child.kill('SIGTERM');
+  const [code] = await server.exited;
+  slow.destroy();
+  assert.equal(code, 1, server.stderr());
+  assert.ok(server.lines.some((l) => l.msg === 'second signal: exiting now'));
+  assert.ok(!server.lines.some((l) => l.msg === 'shut down cleanly'));
+});
+
+test('SIGTERM cancels a running lock benchmark instead of waiting for it', { timeout: 60_000 }, async (t) => {
+  const server = startServer(t, []);
+  const base = await server.listening;
+  const res = await fetch(`${base}/v1/benchmarks/locks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    // Seconds of work if it ran to the end.
+    body: JSON.stringify({ threads: 2, iterations: 100_000_000, kinds: ['std_mutex'] }),
+  });
+  assert.equal(res.status, 202);
+  const started = Date.now();
+  server.child.kill('SIGTERM');
+  const [code] = await server.exited;
+  assert.equal(code, 0, server.stderr());
+  assert.ok(server.lines.some((l) => l.msg === 'shut down cleanly'));
+  process.stdout.write(`# exit ${Date.now() - started} ms after SIGTERM\n`);
+});
+
+test('refuses a non-loopback address without a token, with a clear message', { timeout: 30_000 }, async (t) => {
+  const server = startServer(t, ['--host', '0.0.0.0']);
+  const [code] = await server.exited;
+  await server.listening.catch(() => {});
+  assert.equal(code, 2);
+  assert.match(server.stderr(), /refusing to listen on 0\.0\.0\.0 without a token/);
+});
