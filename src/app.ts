@@ -47,7 +47,7 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
     bodyLimit: 1024 * 1024,
     // The union schemas (one event or a batch; five event types) must not lose fields
     // to a branch that failed: no removeAdditional.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, verbose: true } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, verbose: true, discriminator: true } },
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>();
 

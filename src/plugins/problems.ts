@@ -22,18 +22,30 @@ interface ValidationIssue {
   keyword?: string;
   message?: string;
   params?: Record<string, unknown>;
-  /** the failing value (ajv's verbose option) */
+  /** the failing value and its schema (ajv's verbose option) */
   data?: unknown;
+  parentSchema?: { oneOf?: { properties?: Record<string, { const?: unknown }> }[] };
 }
 
 function fieldOf(issue: ValidationIssue, context: string | undefined): string {
   let path = issue.instancePath ?? '';
-  if (issue.keyword === 'required' && typeof issue.params?.['missingProperty'] === 'string') {
+  if (issue.keyword === 'discriminator' && typeof issue.params?.['tag'] === 'string') {
+    path += `/${issue.params['tag']}`;
+  } else if (issue.keyword === 'required' && typeof issue.params?.['missingProperty'] === 'string') {
     path += `/${issue.params['missingProperty']}`;
   } else if (issue.keyword === 'additionalProperties' && typeof issue.params?.['additionalProperty'] === 'string') {
     path += `/${issue.params['additionalProperty']}`;
   }
   return `${context ?? 'body'}${path}`;
+}
+
+function messageOf(issue: ValidationIssue): string {
+  if (issue.keyword === 'discriminator') {
+    const tag = String(issue.params?.['tag'] ?? '');
+    const allowed = (issue.parentSchema?.oneOf ?? []).map((b) => b.properties?.[tag]?.const).filter((v) => v !== undefined);
+    if (allowed.length > 0) return `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`;
+  }
+  return issue.message ?? 'is invalid';
 }
 
 /**
@@ -43,33 +55,11 @@ function fieldOf(issue: ValidationIssue, context: string | undefined): string {
 function validationProblem(err: FastifyError): Problem {
   const issues = (err.validation ?? []) as ValidationIssue[];
   const context = err.validationContext;
-  const depth = (i: ValidationIssue) => fieldOf(i, context).split('/').length;
+  // Depth of the value that failed (not of a missing property): an error inside the
+  // batch's events beats "missing property type" of the single-event branch at the root.
+  const depth = (i: ValidationIssue) => (i.instancePath ?? '').split('/').length;
   const meaningful = issues.filter((i) => i.keyword !== 'anyOf' && i.keyword !== 'oneOf');
   const pool = meaningful.length > 0 ? meaningful : issues;
-  // A discriminator (`type` of an event, `kind` of a task) whose value no branch allows
-  // is the error, however deep the other branches got.
-  const byField = new Map<string, { allowed: unknown[]; data: unknown }>();
-  for (const i of pool) {
-    if (i.keyword !== 'const' || !i.params || !('allowedValue' in i.params)) continue;
-    const f = fieldOf(i, context);
-    const entry = byField.get(f) ?? { allowed: [], data: i.data };
-    entry.allowed.push(i.params['allowedValue']);
-    byField.set(f, entry);
-  }
-  for (const [field, { allowed, data }] of byField) {
-    if (allowed.length > 1 && !allowed.includes(data)) {
-      const detail = `${field} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`;
-      return {
-        type: problemType('VALIDATION'),
-        title: 'Invalid request',
-        status: 400,
-        detail,
-        code: 'VALIDATION',
-        field,
-        errors: [{ field, message: detail.slice(field.length + 1) }],
-      };
-    }
-  }
   const maxDepth = Math.max(...pool.map(depth));
   // The branch chosen by `type`/`kind` mismatch errors say little; prefer others at the deepest level.
   const deepest = pool.filter((i) => depth(i) === maxDepth);
@@ -78,7 +68,7 @@ function validationProblem(err: FastifyError): Problem {
   const errors: { field: string; message: string }[] = [];
   for (const i of pool) {
     const field = fieldOf(i, context);
-    const message = i.message ?? 'is invalid';
+    const message = messageOf(i);
     const key = `${field}\u0000${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -86,7 +76,7 @@ function validationProblem(err: FastifyError): Problem {
     if (errors.length >= 20) break;
   }
   const field = best ? fieldOf(best, context) : (context ?? 'body');
-  const message = best?.message ?? 'is invalid';
+  const message = best ? messageOf(best) : 'is invalid';
   return {
     type: problemType('VALIDATION'),
     title: 'Invalid request',

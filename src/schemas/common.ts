@@ -10,6 +10,15 @@ export function ref<T extends TSchema>(schema: T) {
   return Type.Unsafe<Static<T>>(Type.Ref(id));
 }
 
+/**
+ * A union told apart by one property (`type` of an event, `kind` of a task): `oneOf` +
+ * `discriminator`, so the validator checks only the branch the client named and says
+ * which field is wrong, and OpenAPI generators produce a tagged union.
+ */
+export function discriminated<T extends TSchema & { anyOf: TSchema[] }>(union: T, propertyName: string, options: Record<string, unknown>) {
+  return Type.Unsafe<Static<T>>({ ...options, type: 'object', oneOf: union.anyOf, discriminator: { propertyName } });
+}
+
 export const ENGINE_STATES = ['stopped', 'starting', 'running', 'paused', 'stopping'] as const;
 
 export const EngineStateName = Type.Enum(ENGINE_STATES, {

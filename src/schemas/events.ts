@@ -1,12 +1,14 @@
 import { Type, type Static } from 'typebox';
 
+import { discriminated } from './common.js';
+
 /** The most events one request may carry (the body limit is sized for it). */
 export const MAX_EVENTS_PER_REQUEST = 10_000;
 
 const playerId = Type.Integer({ minimum: 1, maximum: 4_294_967_295 });
 
-export const GameEvent = Type.Union(
-  [
+export const GameEvent = discriminated(
+  Type.Union([
     Type.Object(
       { type: Type.Literal('PLAYER_LOGIN'), playerId, data: Type.Optional(Type.String({ maxLength: 64, description: 'player name' })) },
       { additionalProperties: false },
@@ -35,7 +37,8 @@ export const GameEvent = Type.Union(
       { type: Type.Literal('PLAYER_CHAT'), playerId, data: Type.String({ maxLength: 1000 }) },
       { additionalProperties: false },
     ),
-  ],
+  ]),
+  'type',
   { $id: 'GameEvent', description: 'one player event; `data` by type as in DESIGN.md "The World"' },
 );
 export type GameEvent = Static<typeof GameEvent>;

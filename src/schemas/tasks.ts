@@ -1,5 +1,7 @@
 import { Type, type Static } from 'typebox';
 
+import { discriminated } from './common.js';
+
 export const TASK_KINDS = ['player-update', 'game-logic', 'database'] as const;
 export const TASK_STATUSES = ['queued', 'running', 'done', 'failed', 'cancelled'] as const;
 
@@ -8,8 +10,8 @@ const schedule = {
   intervalMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400_000, description: 'run every intervalMs until cancelled' })),
 };
 
-export const TaskSpec = Type.Union(
-  [
+export const TaskSpec = discriminated(
+  Type.Union([
     Type.Object(
       {
         kind: Type.Literal('player-update'),
@@ -32,8 +34,9 @@ export const TaskSpec = Type.Union(
       { kind: Type.Literal('database'), query: Type.String({ minLength: 1, maxLength: 4000 }), ...schedule },
       { additionalProperties: false },
     ),
-  ],
-  { $id: 'TaskSpec' },
+  ]),
+  'kind',
+  { $id: 'TaskSpec', description: 'a task; the fields by kind' },
 );
 export type TaskSpec = Static<typeof TaskSpec>;
 
