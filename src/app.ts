@@ -40,6 +40,32 @@ export interface AppOptions extends EnginePluginOptions {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+interface OpenApiDoc {
+  paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: Record<string, unknown> }> } }>>;
+}
+
+/**
+ * Bodies declared as `X or null` (lifecycle and benchmark routes, where `curl -X POST`
+ * with no body means "no options") become an optional body of X, so generated clients
+ * can call them without one.
+ */
+function optionalBodies<T extends OpenApiDoc>(doc: T): T {
+  for (const ops of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(ops)) {
+      const body = op.requestBody;
+      const json = body?.content?.['application/json'];
+      const branches = json?.schema?.['anyOf'] as Record<string, unknown>[] | undefined;
+      if (!body || !json || !branches) continue;
+      const rest = branches.filter((b) => b['type'] !== 'null' && b['nullable'] !== true);
+      if (rest.length === 1 && rest.length < branches.length) {
+        json.schema = rest[0]!;
+        body.required = false;
+      }
+    }
+  }
+  return doc;
+}
+
 export const API_VERSION = '1.0.0';
 
 export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> {
@@ -77,6 +103,7 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
         { name: 'benchmarks' },
       ],
     },
+    transformObject: (doc) => ('openapiObject' in doc ? optionalBodies(doc.openapiObject as OpenApiDoc) : doc.swaggerObject) as never,
     refResolver: {
       buildLocalReference(json, _baseUri, _fragment, i) {
         return typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`;

@@ -42,6 +42,12 @@ export default fp<AuthOptions>(
     };
     app.decorate('authorize', authorize);
     app.decorate('authEnabled', expected !== undefined);
+    // The OpenAPI document says which operations take the token (whether or not one is set).
+    app.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      if (methods.every((m) => SAFE_METHODS.has(m)) || route.schema?.hide) return;
+      route.schema = { ...route.schema, security: [{ bearer: [] }] };
+    });
     if (expected === undefined) return;
     app.addHook('onRequest', async (request: FastifyRequest, reply) => {
       if (SAFE_METHODS.has(request.method)) return;

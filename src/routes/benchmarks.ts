@@ -15,7 +15,7 @@ const benchmarkRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Run the seed's lock comparison as a job, off the event loop",
         description: 'Answers 202 with the job\'s Location; progress is on the telemetry topic `jobs`. One job runs at a time.',
         body: Type.Union([ref(LockBenchmarkRequest), Type.Null()]),
-        response: { 202: ref(JobAccepted), ...problems(400, 401, 409, 429) },
+        response: { 202: ref(JobAccepted), ...problems(400, 401, 409, 413, 429) },
       },
     },
     async (request, reply) => {

@@ -49,7 +49,7 @@ const engineRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['engine'],
         summary: 'Start the engine (stopped → running); fields override the server configuration',
         body: optional(StartConfig),
-        response: { 200: ref(Transition), ...problems(400, 401, 409, 429, 500) },
+        response: { 200: ref(Transition), ...problems(400, 401, 409, 413, 429, 500) },
       },
     },
     async (request) => {
@@ -73,7 +73,7 @@ const engineRoutes: FastifyPluginAsyncTypebox = async (app) => {
         schema: {
           tags: ['engine'],
           summary: action === 'pause' ? 'Pause (running → paused): events queue up, ticks stop' : 'Resume (paused → running)',
-          response: { 200: ref(Transition), ...problems(401, 409, 429) },
+          response: { 200: ref(Transition), ...problems(400, 401, 409, 413, 429) },
         },
       },
       async () => {
@@ -94,7 +94,7 @@ const engineRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['engine'],
         summary: 'Stop (running or paused → stopped): drains every accepted event, cancels unfinished tasks',
         body: optional(StopOptions),
-        response: { 200: ref(StopReport), ...problems(400, 401, 409, 429) },
+        response: { 200: ref(StopReport), ...problems(400, 401, 409, 413, 429) },
       },
     },
     async (request) => {

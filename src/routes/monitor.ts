@@ -34,7 +34,7 @@ const ioRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Send one InterServerMessage to this engine's pipe server, as another server would",
         description: 'SHUTDOWN stops the engine. See docs/PROTOCOL.md for the frame and payloads.',
         body: ref(PipeMessage),
-        response: { 200: ref(PipeReply), ...problems(400, 401, 409, 429, 502, 504) },
+        response: { 200: ref(PipeReply), ...problems(400, 401, 409, 413, 429, 502, 504) },
       },
     },
     async (request) => {

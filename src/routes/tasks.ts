@@ -23,7 +23,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['tasks'],
         summary: 'Schedule a task: player-update, game-logic or database; optional delayMs / intervalMs',
         body: ref(TaskSpec),
-        response: { 202: ref(TaskCreated), ...problems(400, 401, 409, 429) },
+        response: { 202: ref(TaskCreated), ...problems(400, 401, 409, 413, 429) },
       },
     },
     async (request, reply) => {
@@ -66,7 +66,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['tasks'],
         summary: 'Cancel a task (a periodic one stops; a finished one is left as it was)',
         params: IdParams,
-        response: { 200: ref(TaskCancelled), ...problems(400, 401, 404, 429) },
+        response: { 200: ref(TaskCancelled), ...problems(400, 401, 404, 413, 429) },
       },
     },
     async (request) => {

@@ -23,6 +23,7 @@ export const ENGINE_STATES = ['stopped', 'starting', 'running', 'paused', 'stopp
 
 export const EngineStateName = Type.Enum(ENGINE_STATES, {
   $id: 'EngineStateName',
+  type: 'string',
   description: 'stopped → starting → running ⇄ paused → stopping → stopped',
 });
 
@@ -66,9 +67,14 @@ export const Histogram = Type.Object(
 
 export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2 ** 53 - 1 }) });
 
+/** A problem response as the document shows it: application/problem+json with the Problem schema. */
+function problemResponse() {
+  return { description: 'RFC 9457 problem details', content: { 'application/problem+json': { schema: ref(Problem) } } };
+}
+
 /** Problem responses for a route: `problems(400, 409)`. */
-export function problems(...codes: number[]): Record<number, ReturnType<typeof ref<typeof Problem>>> {
-  const out: Record<number, ReturnType<typeof ref<typeof Problem>>> = {};
-  for (const c of codes) out[c] = ref(Problem);
+export function problems(...codes: number[]): Record<number, ReturnType<typeof problemResponse>> {
+  const out: Record<number, ReturnType<typeof problemResponse>> = {};
+  for (const c of codes) out[c] = problemResponse();
   return out;
 }

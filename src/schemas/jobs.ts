@@ -32,7 +32,7 @@ export const Job = Type.Object(
   {
     id: Type.String(),
     kind: Type.Literal('lock-benchmark'),
-    status: Type.Enum(['running', 'done', 'failed', 'cancelled']),
+    status: Type.Enum(['running', 'done', 'failed', 'cancelled'], { type: 'string' }),
     progress: Type.Object({ rowsDone: Type.Integer(), rowsTotal: Type.Integer(), percent: Type.Number() }),
     createdAtMs: Type.Number(),
     finishedAtMs: Type.Union([Type.Number(), Type.Null()]),

@@ -17,7 +17,7 @@ export const MonitorStatus = Type.Object(
     heartbeat: Type.Number(),
     ageMs: Type.Number(),
     sequence: Type.Number(),
-    writer: Type.Enum(['alive', 'dead', 'unknown']),
+    writer: Type.Enum(['alive', 'dead', 'unknown'], { type: 'string' }),
     stale: Type.Boolean(),
   },
   { $id: 'MonitorStatus', description: 'the shared-memory status segment, read as another process reads it' },

@@ -17,7 +17,7 @@ export const WorkerInfo = Type.Object(
   {
     name: Type.String(),
     tid: I(),
-    state: Type.Enum(['idle', 'busy', 'paused', 'stopped']),
+    state: Type.Enum(['idle', 'busy', 'paused', 'stopped'], { type: 'string' }),
     items: N(),
     busyMs: N(),
     cpuMs: N(),

@@ -48,8 +48,8 @@ export const TaskCreated = Type.Object(
 export const Task = Type.Object(
   {
     id: Type.Integer(),
-    kind: Type.Enum(TASK_KINDS),
-    status: Type.Enum(TASK_STATUSES),
+    kind: Type.Enum(TASK_KINDS, { type: 'string' }),
+    status: Type.Enum(TASK_STATUSES, { type: 'string' }),
     result: Type.Union([Type.String(), Type.Null()], { description: 'JSON text produced by the task' }),
     error: Type.Union([Type.String(), Type.Null()]),
     runs: Type.Integer(),
