@@ -120,6 +120,8 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
       max: limit.max,
       timeWindow: limit.windowMs,
       allowList: (request) => SAFE_METHODS.has(request.method),
+      // request.ip is undefined on a unix socket or an injected request.
+      keyGenerator: (request) => request.ip ?? 'local',
       errorResponseBuilder: (_request, context) =>
         new HttpProblem(429, 'Too many requests', `rate limit of ${context.max} mutating requests per ${context.after === '' ? 'window' : 'window'} exceeded; retry in ${context.after}`, {
           code: 'RATE_LIMITED',

@@ -1,0 +1,211 @@
+// The telemetry WebSocket (GET /v1/telemetry, docs/TELEMETRY.md): what clients send, the
+// frame every server message is, and the `data` of each topic. The WebSocket route is
+// hidden from OpenAPI, so these are not registered with app.addSchema; they type the hub
+// (src/plugins/telemetry.ts) and let the tests check frames field by field.
+import { Type, type Static } from 'typebox';
+
+import { EVENT_TYPES } from '../engine/types.js';
+import { EngineStateName, Histogram, ref } from './common.js';
+import { Job } from './jobs.js';
+import { MonitorStatus } from './monitor.js';
+import { ControllerStats, IocpStats, MonitorStats, PoolStats } from './stats.js';
+
+/** Topics sent every intervalMs, from one engine snapshot per hub tick. */
+export const PERIODIC_TOPICS = ['workers', 'iocp', 'monitor', 'events', 'pool', 'controller'] as const;
+export type PeriodicTopic = (typeof PERIODIC_TOPICS)[number];
+
+/** Everything a client can subscribe to: the periodic topics and `jobs` (pushed on each change). */
+export const TELEMETRY_TOPICS = [...PERIODIC_TOPICS, 'jobs'] as const;
+export type TelemetryTopic = (typeof TELEMETRY_TOPICS)[number];
+
+/** Frames the server sends without a subscription: replies to client messages, and `state`. */
+export const CONTROL_TOPICS = ['state', 'subscribed', 'unsubscribed', 'authenticated', 'error'] as const;
+export type ControlTopic = (typeof CONTROL_TOPICS)[number];
+export type FrameTopic = TelemetryTopic | ControlTopic;
+
+/** Close codes the server uses (besides ws's own 1009 for a message above maxPayloadBytes). */
+export const CLOSE_CODES = {
+  /** The app is closing (SIGTERM/SIGINT). */
+  shutdown: 1001,
+  /** Send buffer above hardLimitBytes for hardLimitMs, or frames held back for maxStallMs. */
+  tooSlow: 4000,
+  /** maxAuthFailures `auth` messages with a wrong token. */
+  authFailures: 4001,
+} as const;
+
+/** Stable codes of error frames. */
+export const TELEMETRY_ERROR_CODES = [
+  'BAD_JSON',
+  'BAD_MESSAGE',
+  'TOO_LARGE',
+  'UNKNOWN_OP',
+  'UNKNOWN_TOPIC',
+  'BAD_INTERVAL',
+  'UNAUTHORIZED',
+] as const;
+export type TelemetryErrorCode = (typeof TELEMETRY_ERROR_CODES)[number];
+
+const Topic = Type.Enum(TELEMETRY_TOPICS);
+const Topics = Type.Array(Topic, { minItems: 1, maxItems: 16 });
+
+// ---- client → server -------------------------------------------------------------------
+
+export const SubscribeMessage = Type.Object(
+  {
+    op: Type.Literal('subscribe'),
+    topics: Topics,
+    intervalMs: Type.Optional(
+      Type.Integer({ minimum: 50, maximum: 60_000, description: 'default 1000; applies to every topic of the connection' }),
+    ),
+  },
+  { $id: 'TelemetrySubscribe' },
+);
+
+export const UnsubscribeMessage = Type.Object(
+  { op: Type.Literal('unsubscribe'), topics: Topics },
+  { $id: 'TelemetryUnsubscribe' },
+);
+
+export const AuthMessage = Type.Object(
+  { op: Type.Literal('auth'), token: Type.String({ minLength: 1, maxLength: 4096 }) },
+  { $id: 'TelemetryAuth', description: 'for clients that cannot set Authorization on the upgrade (browsers)' },
+);
+
+export type SubscribeMessage = Static<typeof SubscribeMessage>;
+export type UnsubscribeMessage = Static<typeof UnsubscribeMessage>;
+export type AuthMessage = Static<typeof AuthMessage>;
+export type ClientMessage = SubscribeMessage | UnsubscribeMessage | AuthMessage;
+
+// ---- server → client -------------------------------------------------------------------
+
+export const TelemetryFrame = Type.Object(
+  {
+    topic: Type.Enum([...TELEMETRY_TOPICS, ...CONTROL_TOPICS]),
+    seq: Type.Integer({ minimum: 1, description: 'per connection, +1 for every frame sent' }),
+    ts: Type.Number({ description: 'ms since the epoch when the data was taken' }),
+    dropped: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'frames of this topic replaced by newer ones while the client was slow' }),
+    ),
+    data: Type.Unknown(),
+  },
+  { $id: 'TelemetryFrame' },
+);
+
+const Rate = () => Type.Union([Type.Number(), Type.Null()], { description: 'per second over windowMs; null without a window' });
+const WindowMs = () =>
+  Type.Union([Type.Number(), Type.Null()], {
+    description: 'ms between the snapshot this frame is from and the one its rates are computed against',
+  });
+
+export const StateData = Type.Object(
+  {
+    state: ref(EngineStateName),
+    from: Type.Union([ref(EngineStateName), Type.Null()], { description: 'null in the frame sent on connect' }),
+    atMs: Type.Number(),
+  },
+  { $id: 'TelemetryStateData' },
+);
+
+export const SubscribedData = Type.Object(
+  { topics: Type.Array(Topic, { description: 'every topic the connection is now subscribed to' }), intervalMs: Type.Integer() },
+  { $id: 'TelemetrySubscribedData' },
+);
+
+export const UnsubscribedData = Type.Object(
+  { topics: Type.Array(Topic, { description: 'the topics still subscribed' }), intervalMs: Type.Integer() },
+  { $id: 'TelemetryUnsubscribedData' },
+);
+
+export const AuthenticatedData = Type.Object(
+  { tokenRequired: Type.Boolean() },
+  { $id: 'TelemetryAuthenticatedData' },
+);
+
+export const ErrorData = Type.Object(
+  { code: Type.Enum(TELEMETRY_ERROR_CODES), detail: Type.String() },
+  { $id: 'TelemetryErrorData' },
+);
+
+export const WorkerData = Type.Object(
+  {
+    name: Type.String({ description: 'gs-loop-N, gs-events-N, gs-pool-N, gs-timer-N, gs-iocp-N' }),
+    tid: Type.Integer(),
+    state: Type.Enum(['idle', 'busy', 'paused', 'stopped']),
+    items: Type.Number({ description: 'work items handled since the thread started' }),
+    busyMs: Type.Number(),
+    cpuMs: Type.Number({ description: 'CPU time of the thread' }),
+    busyPercent: Type.Union([Type.Number(), Type.Null()], { description: 'busy time over windowMs, 0..100' }),
+    cpuPercent: Type.Union([Type.Number(), Type.Null()], { description: 'CPU time over windowMs, 0..100' }),
+  },
+  { $id: 'TelemetryWorker' },
+);
+
+export const WorkersData = Type.Object(
+  { windowMs: WindowMs(), threads: Type.Array(WorkerData) },
+  { $id: 'TelemetryWorkersData' },
+);
+
+export const EventTypeData = Type.Object(
+  {
+    processed: Type.Number(),
+    applied: Type.Number(),
+    invalid: Type.Number(),
+    processedPerSec: Rate(),
+    latencyUs: ref(Histogram),
+  },
+  { $id: 'TelemetryEventTypeData' },
+);
+
+export const EventsData = Type.Object(
+  {
+    windowMs: WindowMs(),
+    accepted: Type.Number(),
+    processed: Type.Number(),
+    applied: Type.Number(),
+    invalid: Type.Number(),
+    queueDepth: Type.Number(),
+    queueCapacity: Type.Number(),
+    accepting: Type.Boolean(),
+    paused: Type.Boolean(),
+    acceptedPerSec: Rate(),
+    processedPerSec: Rate(),
+    latencyUs: ref(Histogram),
+    byType: Type.Object(Object.fromEntries(EVENT_TYPES.map((t) => [t, EventTypeData])) as Record<(typeof EVENT_TYPES)[number], typeof EventTypeData>),
+  },
+  { $id: 'TelemetryEventsData' },
+);
+
+export const MonitorData = Type.Intersect(
+  [
+    ref(MonitorStats),
+    Type.Object({
+      status: Type.Union([ref(MonitorStatus), Type.Null()], { description: 'the shared-memory segment as another process reads it' }),
+      error: Type.Union([Type.Object({ code: Type.String(), detail: Type.String() }), Type.Null()], {
+        description: 'why status is null (e.g. NOT_FOUND while the engine is stopped)',
+      }),
+    }),
+  ],
+  { $id: 'TelemetryMonitorData' },
+);
+
+/** The data of each topic; iocp, pool and controller are the snapshot's own sections. */
+export const TOPIC_DATA = {
+  workers: WorkersData,
+  iocp: ref(IocpStats),
+  monitor: MonitorData,
+  events: EventsData,
+  pool: ref(PoolStats),
+  controller: ref(ControllerStats),
+  jobs: ref(Job),
+  state: StateData,
+  subscribed: SubscribedData,
+  unsubscribed: UnsubscribedData,
+  authenticated: AuthenticatedData,
+  error: ErrorData,
+} as const;
+
+export type StateData = Static<typeof StateData>;
+export type WorkersData = Static<typeof WorkersData>;
+export type EventsData = Static<typeof EventsData>;
+export type EventTypeData = Static<typeof EventTypeData>;
+export type ErrorData = Static<typeof ErrorData>;
