@@ -13,6 +13,7 @@ import problems from './plugins/problems.js';
 import schemas from './plugins/schemas.js';
 import telemetry, { type TelemetryOptions } from './plugins/telemetry.js';
 import benchmarkRoutes from './routes/benchmarks.js';
+import dashboardRoutes from './routes/dashboard.js';
 import engineRoutes from './routes/engine.js';
 import eventRoutes from './routes/events.js';
 import health from './routes/health.js';
@@ -142,5 +143,6 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
   await app.register(benchmarkRoutes);
   await app.register(metricsRoutes);
   await app.register(telemetryRoutes);
+  await app.register(dashboardRoutes);
   return app;
 }
