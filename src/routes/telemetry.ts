@@ -1,10 +1,9 @@
 // WS GET /v1/telemetry: what clients send, checked and answered here; what the server
-// pushes, and flow control, live in the hub (src/plugins/telemetry.ts). The protocol is
+// pushes, and flow control, live in the hub (src/telemetry/). The protocol is
 // docs/TELEMETRY.md. A bad message gets an error frame; the connection stays open.
 import type { FastifyPluginAsync } from 'fastify';
 import type { RawData } from 'ws';
 
-import type { TelemetryConnection, TelemetryLimits } from '../plugins/telemetry.js';
 import { HttpProblem } from '../problems.js';
 import {
   CLOSE_CODES,
@@ -13,6 +12,8 @@ import {
   type ErrorData,
   type TelemetryTopic,
 } from '../schemas/telemetry.js';
+import type { TelemetryConnection } from '../telemetry/connection.js';
+import type { TelemetryLimits } from '../telemetry/options.js';
 
 const MAX_TOPICS_PER_MESSAGE = 16;
 const MAX_TOKEN_LENGTH = 4096;

@@ -1,0 +1,332 @@
+// The telemetry hub behind WS GET /v1/telemetry (docs/TELEMETRY.md): one per app. It ticks
+// only while someone is subscribed, at the smallest interval any connection asked for;
+// per tick it takes one engine snapshot and serializes each topic once, and every
+// connection due for a topic gets that same string spliced into its own frame. Engine
+// state changes and job updates are pushed as they happen.
+import { EventEmitter } from 'node:events';
+
+import type { FastifyInstance } from 'fastify';
+import type { WebSocket } from 'ws';
+
+import type { EngineSnapshot } from '../engine/index.js';
+import type { Job } from '../jobs.js';
+import type { StateChange } from '../plugins/engine.js';
+import { CLOSE_CODES, PERIODIC_TOPICS, type PeriodicTopic, type StateData, type TelemetryTopic } from '../schemas/telemetry.js';
+import { TelemetryConnection, type ConnectionHost } from './connection.js';
+import { resolveLimits, type TelemetryLimits, type TelemetryOptions } from './options.js';
+import { RateBaselines, topicData, type Baseline } from './topics.js';
+
+export interface TickInfo {
+  /** 'interval': a regular tick; 'kick': the one right after a subscribe, for its fresh topics. */
+  kind: 'interval' | 'kick';
+  periodMs: number;
+  /** An engine snapshot was taken (someone was due for a periodic topic). */
+  snapshot: boolean;
+}
+
+export interface TelemetryStats {
+  connections: number;
+  /** Connections with at least one periodic topic. */
+  subscribers: number;
+  stalled: number;
+  /** The hub's tick period; null while it does not tick. */
+  tickMs: number | null;
+  snapshots: number;
+  framesSent: number;
+  framesDropped: number;
+  slowClosed: number;
+}
+
+/**
+ * The one hub of an app. Emits 'tick' (TickInfo) after every tick, for tests and metrics.
+ * Not thread-safe: JS thread only.
+ */
+export class TelemetryHub extends EventEmitter<{ tick: [TickInfo] }> implements ConnectionHost {
+  readonly limits: TelemetryLimits;
+  readonly counters = { snapshots: 0, framesSent: 0, framesDropped: 0, slowClosed: 0 };
+  readonly #app: FastifyInstance;
+  readonly #bufferedAmount: (socket: WebSocket) => number;
+  readonly #connections = new Set<TelemetryConnection>();
+  /** Connections with a periodic topic, counted by intervalMs: the tick period is the smallest key. */
+  readonly #intervals = new Map<number, number>();
+  readonly #stalled = new Set<TelemetryConnection>();
+  #timer: NodeJS.Timeout | undefined;
+  #periodMs = 0;
+  /** performance.now() the next regular tick is due at (absolute, so ticks do not drift). */
+  #nextTickAt = 0;
+  #kick: NodeJS.Immediate | undefined;
+  readonly #baselines = new RateBaselines();
+  #snapshotFailing = false;
+  #closing = false;
+  #shutdown: Promise<void> | undefined;
+
+  constructor(app: FastifyInstance, opts: TelemetryOptions) {
+    super();
+    this.#app = app;
+    this.limits = resolveLimits(opts);
+    const testing = opts.bufferedAmountForTesting;
+    this.#bufferedAmount = testing ?? ((socket) => socket.bufferedAmount);
+  }
+
+  bufferedAmount(socket: WebSocket): number {
+    return this.#bufferedAmount(socket);
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  stats(): TelemetryStats {
+    let subscribers = 0;
+    for (const n of this.#intervals.values()) subscribers += n;
+    return {
+      connections: this.#connections.size,
+      subscribers,
+      stalled: this.#stalled.size,
+      tickMs: this.#timer === undefined ? null : this.#periodMs,
+      ...this.counters,
+    };
+  }
+
+  /** Registers a new socket and sends it the current engine state. */
+  accept(socket: WebSocket, authorized: boolean): TelemetryConnection {
+    const conn = new TelemetryConnection(this, socket, authorized, this.limits.defaultIntervalMs);
+    socket.once('close', () => this.remove(conn));
+    if (this.closing) {
+      conn.close(CLOSE_CODES.shutdown, 'server shutting down');
+      return conn;
+    }
+    this.#connections.add(conn);
+    const initial: StateData = { state: this.#app.engineState.last, from: null, atMs: Date.now() };
+    conn.reply('state', initial);
+    return conn;
+  }
+
+  remove(conn: TelemetryConnection): void {
+    if (!this.#connections.delete(conn)) return;
+    conn.closed = true;
+    this.#untrack(conn);
+    this.#stalled.delete(conn);
+    this.#reschedule();
+  }
+
+  subscribe(conn: TelemetryConnection, topics: readonly TelemetryTopic[], intervalMs: number | undefined): void {
+    if (conn.closed) return;
+    this.#untrack(conn);
+    if (intervalMs !== undefined && intervalMs !== conn.intervalMs) {
+      conn.intervalMs = intervalMs;
+      conn.credit = 0;
+    }
+    const added: TelemetryTopic[] = [];
+    for (const t of topics) {
+      if (conn.topics.has(t)) continue;
+      conn.topics.add(t);
+      added.push(t);
+      if (t !== 'jobs') conn.fresh.add(t);
+    }
+    if (conn.periodicCount === added.filter((t) => t !== 'jobs').length) conn.credit = 0;
+    this.#track(conn);
+    this.#reschedule();
+    conn.reply('subscribed', { topics: [...conn.topics], intervalMs: conn.intervalMs });
+    const running = this.#app.jobs.running;
+    if (added.includes('jobs') && running) conn.reply('jobs', running);
+    if (conn.fresh.size > 0) this.#kickSoon();
+  }
+
+  unsubscribe(conn: TelemetryConnection, topics: readonly TelemetryTopic[]): void {
+    if (conn.closed) return;
+    this.#untrack(conn);
+    for (const t of topics) {
+      conn.topics.delete(t);
+      if (t !== 'jobs') conn.fresh.delete(t);
+      conn.forget(t);
+    }
+    this.#track(conn);
+    this.#reschedule();
+    conn.reply('unsubscribed', { topics: [...conn.topics], intervalMs: conn.intervalMs });
+  }
+
+  /** Called by a connection when it starts or ends a stall. */
+  stallChanged(conn: TelemetryConnection): void {
+    if (conn.stalled) this.#stalled.add(conn);
+    else this.#stalled.delete(conn);
+    this.#reschedule();
+  }
+
+  /** Pushed at once to every connection, subscribed or not. */
+  onStateChange(change: StateChange): void {
+    const data: StateData = { state: change.to, from: change.from, atMs: change.atMs };
+    const json = JSON.stringify(data);
+    const ts = Date.now();
+    for (const conn of this.#connections) conn.deliver('state', json, ts);
+  }
+
+  onJobUpdate(job: Job): void {
+    let json: string | undefined;
+    const ts = Date.now();
+    for (const conn of this.#connections) {
+      if (!conn.topics.has('jobs')) continue;
+      json ??= JSON.stringify(job);
+      conn.deliver('jobs', json, ts);
+    }
+  }
+
+  /**
+   * Closes every socket with 1001, stops ticking, and resolves once every client has
+   * closed or closeGraceMs has passed (the rest are destroyed). Idempotent.
+   */
+  shutdown(): Promise<void> {
+    if (this.#shutdown === undefined) {
+      this.#closing = true;
+      this.#shutdown = this.#closeAll();
+    }
+    return this.#shutdown;
+  }
+
+  async #closeAll(): Promise<void> {
+    this.#stop();
+    if (this.#kick !== undefined) clearImmediate(this.#kick);
+    const sockets = [...this.#connections].map((c) => c.socket);
+    const closed = sockets.map(
+      (s) => new Promise<void>((resolve) => (s.readyState === s.CLOSED ? resolve() : s.once('close', () => resolve()))),
+    );
+    for (const conn of [...this.#connections]) conn.close(CLOSE_CODES.shutdown, 'server shutting down');
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.limits.closeGraceMs);
+    });
+    await Promise.race([Promise.all(closed), grace]);
+    clearTimeout(timer);
+    for (const s of sockets) if (s.readyState !== s.CLOSED) s.terminate();
+  }
+
+  #track(conn: TelemetryConnection): void {
+    if (conn.periodicCount === 0) return;
+    this.#intervals.set(conn.intervalMs, (this.#intervals.get(conn.intervalMs) ?? 0) + 1);
+  }
+
+  #untrack(conn: TelemetryConnection): void {
+    if (conn.periodicCount === 0) return;
+    const n = (this.#intervals.get(conn.intervalMs) ?? 0) - 1;
+    if (n > 0) this.#intervals.set(conn.intervalMs, n);
+    else this.#intervals.delete(conn.intervalMs);
+  }
+
+  /** Ticks at the smallest subscribed interval (faster while a client is held back); stops when none. */
+  #reschedule(): void {
+    let period = Infinity;
+    for (const ms of this.#intervals.keys()) period = Math.min(period, ms);
+    if (this.#intervals.size === 0) {
+      // Nobody wants rates now; a baseline from long ago would only mislead later.
+      this.#baselines.clear();
+    }
+    if (this.#stalled.size > 0) period = Math.min(period, this.limits.flushCheckMs);
+    if (!Number.isFinite(period) || this.closing) {
+      this.#stop();
+      return;
+    }
+    if (this.#timer !== undefined && period === this.#periodMs) return;
+    this.#stop();
+    this.#periodMs = period;
+    this.#nextTickAt = performance.now() + period;
+    this.#arm();
+  }
+
+  #arm(): void {
+    const delay = Math.max(0, this.#nextTickAt - performance.now());
+    this.#timer = setTimeout(() => this.#onTimer(), delay);
+  }
+
+  #stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    const now = performance.now();
+    this.#nextTickAt += this.#periodMs;
+    // Fallen behind by more than a period (a blocked event loop): start again from now.
+    if (this.#nextTickAt < now) this.#nextTickAt = now + this.#periodMs;
+    this.#safeTick('interval');
+    if (this.#timer === undefined && !this.closing && (this.#intervals.size > 0 || this.#stalled.size > 0)) this.#arm();
+  }
+
+  #kickSoon(): void {
+    if (this.#kick !== undefined || this.closing) return;
+    this.#kick = setImmediate(() => {
+      this.#kick = undefined;
+      this.#safeTick('kick');
+    });
+  }
+
+  /** A failing tick is logged; it must neither crash the process nor stop the timer. */
+  #safeTick(kind: TickInfo['kind']): void {
+    try {
+      this.#tick(kind);
+    } catch (err) {
+      this.#app.log.error({ err }, 'telemetry tick failed');
+    }
+  }
+
+  /**
+   * Each regular tick adds the period to every subscriber's credit; a subscriber whose
+   * credit reaches its interval (rounded to the nearest tick) is due. Counting ideal
+   * periods rather than measured time keeps a 1000 ms subscriber on a 100 ms hub at
+   * exactly every 10th tick, whatever the timer jitter.
+   */
+  #tick(kind: TickInfo['kind']): void {
+    const now = performance.now();
+    const ts = Date.now();
+    const period = this.#periodMs;
+    const json = new Map<PeriodicTopic, string | null>();
+    let snap: EngineSnapshot | null | undefined;
+    let base: Baseline | undefined;
+    const dataOf = (topic: PeriodicTopic): string | null => {
+      let s = json.get(topic);
+      if (s !== undefined) return s;
+      if (snap === undefined) {
+        snap = this.#snapshot();
+        // #periodMs, not `period`: a connection closed earlier in this tick may have rescheduled.
+        base = snap === null ? undefined : this.#baselines.against(now, snap, this.#periodMs);
+      }
+      s = snap === null ? null : JSON.stringify(topicData(topic, snap, base, now));
+      json.set(topic, s);
+      return s;
+    };
+    for (const conn of this.#connections) {
+      let due: Iterable<PeriodicTopic> = conn.fresh;
+      if (kind === 'interval' && conn.periodicCount > 0) {
+        conn.credit += period;
+        if (conn.credit * 2 >= conn.intervalMs * 2 - period) {
+          // The remainder carries over: 120 ms on a 50 ms hub averages 120 ms, not 100.
+          conn.credit -= conn.intervalMs;
+          due = PERIODIC_TOPICS.filter((t) => conn.topics.has(t));
+        }
+      }
+      if (!conn.flow(now)) continue;
+      for (const topic of due) {
+        const data = dataOf(topic);
+        if (data !== null) conn.hold(topic, data, ts);
+      }
+      conn.fresh.clear();
+      conn.pump();
+    }
+    if (snap) this.#baselines.remember(now, snap, this.#periodMs);
+    this.emit('tick', { kind, periodMs: period, snapshot: snap !== undefined && snap !== null });
+  }
+
+  #snapshot(): EngineSnapshot | null {
+    try {
+      const snap = this.#app.engine.snapshot();
+      this.counters.snapshots += 1;
+      this.#snapshotFailing = false;
+      return snap;
+    } catch (err) {
+      // The engine is closed (the app is closing): skip periodic frames; say so once.
+      if (!this.#snapshotFailing) this.#app.log.warn({ err }, 'telemetry: engine snapshot failed; periodic frames skipped');
+      this.#snapshotFailing = true;
+      return null;
+    }
+  }
+}

@@ -1,0 +1,138 @@
+// The data of each periodic topic, built from one EngineSnapshot. Rates and percentages
+// come from the delta against an earlier snapshot (the baseline) over the time between them.
+import { readMonitor, type EngineSnapshot } from '../engine/index.js';
+import type { EventsData, EventTypeData, PeriodicTopic, WorkersData } from '../schemas/telemetry.js';
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+export interface Baseline {
+  snap: EngineSnapshot;
+  /** performance.now() when it was taken. */
+  at: number;
+}
+
+/**
+ * The snapshots rates are computed against: `last`, or `prev` when `last` is too recent.
+ * A kick tick can come right after a regular one; rates over a window of a few ms would be
+ * noise, so a snapshot closer than half a period (at least 10 ms) to `last` is neither a
+ * baseline nor kept as one.
+ */
+export class RateBaselines {
+  #prev: Baseline | undefined;
+  #last: Baseline | undefined;
+
+  /** The snapshot to compute rates against: the last one, unless it is under half a period old. */
+  against(now: number, snap: EngineSnapshot, periodMs: number): Baseline | undefined {
+    const minWindow = Math.max(10, periodMs / 2);
+    const candidate = this.#last !== undefined && now - this.#last.at >= minWindow ? this.#last : this.#prev;
+    // Counters restart with the engine.
+    if (candidate === undefined || candidate.snap.starts !== snap.starts || now - candidate.at <= 0) return undefined;
+    return candidate;
+  }
+
+  remember(now: number, snap: EngineSnapshot, periodMs: number): void {
+    const minWindow = Math.max(10, periodMs / 2);
+    if (this.#last === undefined || now - this.#last.at >= minWindow) {
+      this.#prev = this.#last;
+      this.#last = { snap, at: now };
+    }
+  }
+
+  clear(): void {
+    this.#prev = undefined;
+    this.#last = undefined;
+  }
+}
+
+/** The data of one periodic topic; `base` undefined gives null rates. */
+export function topicData(topic: PeriodicTopic, snap: EngineSnapshot, base: Baseline | undefined, now: number): unknown {
+  const windowMs = base === undefined ? null : round1(now - base.at);
+  switch (topic) {
+    case 'workers':
+      return workersData(snap, base?.snap, windowMs);
+    case 'events':
+      return eventsData(snap, base?.snap, windowMs);
+    case 'monitor':
+      return monitorData(snap);
+    case 'iocp':
+      return snap.iocp;
+    case 'pool':
+      return snap.pool;
+    case 'controller':
+      return snap.controller;
+  }
+}
+
+/** A monitor that cannot be read still gives a frame, with the error in it. */
+function monitorData(snap: EngineSnapshot): unknown {
+  try {
+    return { ...snap.monitor, status: readMonitor(snap.monitor.serverName), error: null };
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    const code = typeof e.code === 'string' ? e.code : 'MONITOR_ERROR';
+    return { ...snap.monitor, status: null, error: { code, detail: String(e.message ?? err) } };
+  }
+}
+
+/** A per-second rate of a counter, or null without a usable window. */
+function rate(now: number, then: number | undefined, windowMs: number | null): number | null {
+  if (then === undefined || windowMs === null || windowMs <= 0 || now < then) return null;
+  return round1(((now - then) * 1000) / windowMs);
+}
+
+function percentOf(now: number, then: number | undefined, windowMs: number | null): number | null {
+  if (then === undefined || windowMs === null || windowMs <= 0 || now < then) return null;
+  return round1(Math.min(100, ((now - then) * 100) / windowMs));
+}
+
+export function workersData(snap: EngineSnapshot, base: EngineSnapshot | undefined, windowMs: number | null): WorkersData {
+  const before = new Map(base?.workers.map((w) => [w.tid, w]));
+  return {
+    windowMs,
+    threads: snap.workers.map((w) => {
+      const b = before.get(w.tid);
+      const same = b !== undefined && b.name === w.name;
+      return {
+        name: w.name,
+        tid: w.tid,
+        state: w.state,
+        items: w.items,
+        busyMs: w.busyMs,
+        cpuMs: w.cpuMs,
+        busyPercent: percentOf(w.busyMs, same ? b.busyMs : undefined, windowMs),
+        cpuPercent: percentOf(w.cpuMs, same ? b.cpuMs : undefined, windowMs),
+      };
+    }),
+  };
+}
+
+export function eventsData(snap: EngineSnapshot, base: EngineSnapshot | undefined, windowMs: number | null): EventsData {
+  const e = snap.events;
+  const b = base?.events;
+  const byType = {} as Record<keyof typeof e.byType, EventTypeData>;
+  for (const type of Object.keys(e.byType) as (keyof typeof e.byType)[]) {
+    const s = e.byType[type];
+    byType[type] = {
+      processed: s.processed,
+      applied: s.applied,
+      invalid: s.invalid,
+      processedPerSec: rate(s.processed, b?.byType[type].processed, windowMs),
+      latencyUs: s.latencyUs,
+    };
+  }
+  return {
+    windowMs,
+    accepted: e.accepted,
+    processed: e.processed,
+    applied: e.applied,
+    invalid: e.invalid,
+    queueDepth: e.queueDepth,
+    queueCapacity: e.queueCapacity,
+    accepting: e.accepting,
+    paused: e.paused,
+    acceptedPerSec: rate(e.accepted, b?.accepted, windowMs),
+    processedPerSec: rate(e.processed, b?.processed, windowMs),
+    latencyUs: e.latencyUs,
+    byType,
+  };
+}
