@@ -32,6 +32,9 @@ const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head'
 const UNDOCUMENTED: Record<string, string> = {
   'GET /openapi.json': 'the document itself (src/app.ts)',
   'GET /v1/telemetry': 'a WebSocket, which OpenAPI 3.0 cannot describe; docs/TELEMETRY.md does',
+  'GET /': 'the dashboard page (src/routes/dashboard.ts), a client of the API, not part of it',
+  // printRoutes({ commonPrefix: false }) shows /dashboard/* and /dashboard/vendor/uplot/* as /*.
+  'GET /*': "the dashboard's static files (src/routes/dashboard.ts)",
 };
 
 /** Non-2xx responses that are deliberately not problem details, with why. */

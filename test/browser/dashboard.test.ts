@@ -1,0 +1,276 @@
+// The dashboard in a real browser: Debian's chromium driven by playwright-core, against a
+// server this test starts (scripts/browser-test.sh; the `browser` lane of .ci/run).
+// Screenshots go to test-results/ (CI artifacts); DASHBOARD_DOCS_SCREENSHOT=1 also writes
+// the 1280×800 one to docs/dashboard.png. Every wait is for a selector, a page condition
+// or a hub tick, with a deadline; nothing sleeps.
+import assert from 'node:assert/strict';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test, type TestContext } from 'node:test';
+
+import type { FastifyInstance } from 'fastify';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { WebSocket } from 'ws';
+
+import { buildApp, type AppOptions } from '../../src/app.js';
+import { SMALL_ENGINE, uniqueServerName } from '../helpers/app.js';
+
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const RESULTS = join(process.cwd(), 'test-results');
+/** Generous for a shared 2-core machine; a failure still fails in seconds. */
+const WAIT_MS = 10_000;
+/** The issue's bound for showing a state change after clicking. */
+const STATE_CHANGE_MS = 1000;
+/** Frames every 250 ms keep the test short; the page's default is 1000. */
+const PAGE = '?interval=250&minutes=2';
+const TEST = { timeout: 120_000 };
+
+let browser: Browser;
+
+before(async () => {
+  await mkdir(RESULTS, { recursive: true });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30_000 });
+});
+after(() => browser?.close());
+
+interface Server {
+  app: FastifyInstance;
+  url: string;
+  /** While true, every telemetry socket reports a send buffer above the high watermark. */
+  stuck: { on: boolean };
+}
+
+async function startServer(t: TestContext, opts: AppOptions = {}): Promise<Server> {
+  const stuck = { on: false };
+  const app = await buildApp({
+    autoStart: true,
+    docsUi: false,
+    ...opts,
+    engineConfig: { ...SMALL_ENGINE, serverName: uniqueServerName('browser') },
+    telemetry: { bufferedAmountForTesting: (socket: WebSocket) => (stuck.on ? 1024 * 1024 : socket.bufferedAmount) },
+  });
+  t.after(() => app.close());
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  assert.ok(address !== null && typeof address === 'object');
+  return { app, url: `http://127.0.0.1:${address.port}/`, stuck };
+}
+
+/** A page that records console errors and uncaught exceptions. */
+async function openPage(t: TestContext, width: number, height: number): Promise<{ page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width, height }, colorScheme: 'light' });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (err) => errors.push(`page: ${err.message}`));
+  return { page, errors };
+}
+
+/** Chromium logs every non-2xx response as a console error; these are the ones a test provoked on purpose. */
+function unexpected(errors: string[], provoked: number[] = []): string[] {
+  const ok = provoked.map((status) => `Failed to load resource: the server responded with a status of ${status}`);
+  return errors.filter((e) => !ok.some((prefix) => e.startsWith(`console: ${prefix}`)));
+}
+
+const points = (page: Page, chart: string) => page.$eval(`#chart-${chart}`, (el) => Number((el as HTMLElement).dataset['points']));
+
+/** Resolves at the first hub tick after which `cond` holds. */
+function hubUntil(app: FastifyInstance, what: string, cond: () => boolean): Promise<void> {
+  if (cond()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      app.telemetry.off('tick', on);
+      reject(new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`));
+    }, WAIT_MS);
+    const on = () => {
+      if (!cond()) return;
+      clearTimeout(timer);
+      app.telemetry.off('tick', on);
+      resolve();
+    };
+    app.telemetry.on('tick', on);
+  });
+}
+
+async function inject(page: Page, type: string, playerId: number, data: string, count: number): Promise<void> {
+  const form = page.locator('#inject-form');
+  await form.locator('select[name="type"]').selectOption(type);
+  await form.locator('input[name="playerId"]').fill(String(playerId));
+  if (type !== 'PLAYER_LOGOUT') await form.locator('input[name="data"]').fill(data);
+  await form.locator('input[name="count"]').fill(String(count));
+  await page.evaluate(() => delete document.getElementById('inject-result')!.dataset['accepted']);
+  await form.locator('button[type="submit"]').click();
+  await page.waitForSelector(`#inject-result[data-accepted="${count}"]`);
+}
+
+describe('dashboard in chromium', () => {
+  test('live data, lifecycle, injection, tasks, coalescing, reconnection, both sizes', TEST, async (t) => {
+    const { app, url, stuck } = await startServer(t);
+    const { page, errors } = await openPage(t, 1280, 800);
+    await page.goto(url + PAGE);
+
+    await t.test('connects, subscribes and fills every chart and the threads table', async () => {
+      await page.waitForSelector('#connection[data-status="live"][data-connections="1"]');
+      await page.waitForSelector('#engine-state[data-state="running"]');
+      await page.waitForFunction(() => {
+        const charts = [...document.querySelectorAll<HTMLElement>('figure.chart')];
+        return charts.length === 7 && charts.every((c) => Number(c.dataset['points']) >= 3);
+      });
+      const threads = await page.$$eval('#thread-table tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
+      assert.ok(threads.some((n) => n?.startsWith('gs-loop-')), `threads: ${threads.join(', ')}`);
+      assert.ok(threads.some((n) => n?.startsWith('gs-events-')), `threads: ${threads.join(', ')}`);
+      const before = await points(page, 'events');
+      await page.waitForFunction((n) => Number(document.getElementById('chart-events')!.dataset['points']) >= n + 2, before);
+    });
+
+    await t.test('Pause shows the paused state within a second; Resume goes back', async () => {
+      const clicked = Date.now();
+      await page.click('button[data-action="pause"]');
+      await page.waitForSelector('#engine-state[data-state="paused"]', { timeout: STATE_CHANGE_MS });
+      assert.ok(Date.now() - clicked <= STATE_CHANGE_MS, `took ${Date.now() - clicked} ms`);
+      assert.equal(app.engine.state, 'paused');
+      assert.ok(await page.isEnabled('button[data-action="resume"]'));
+      assert.ok(await page.isDisabled('button[data-action="pause"]'));
+      await page.click('button[data-action="resume"]');
+      await page.waitForSelector('#engine-state[data-state="running"]', { timeout: STATE_CHANGE_MS });
+      assert.equal(app.engine.state, 'running');
+    });
+
+    await t.test('100 events through the form raise the processed counter by exactly 100', async () => {
+      const processed = app.engine.snapshot().events.processed;
+      // The counter shows the engine's current count before the injection.
+      await page.waitForSelector(`#stat-processed[data-value="${processed}"]`);
+      await inject(page, 'PLAYER_LOGIN', 7, 'Tester', 100);
+      await page.waitForSelector(`#stat-processed[data-value="${processed + 100}"]`);
+      assert.equal(app.engine.snapshot().events.processed, processed + 100);
+      // It stays there: a later frame shows the same count.
+      const seq = await points(page, 'events');
+      await page.waitForFunction((n) => Number(document.getElementById('chart-events')!.dataset['points']) > n, seq);
+      assert.equal(await page.$eval('#stat-processed', (el) => (el as HTMLElement).dataset['value']), String(processed + 100));
+      await page.waitForSelector('#stat-players:text-is("1")');
+    });
+
+    await t.test('a task through the form runs and is listed', async () => {
+      const form = page.locator('#task-form');
+      await form.locator('select[name="kind"]').selectOption('database');
+      await form.locator('input[name="query"]').fill('SELECT 42');
+      await form.locator('button[type="submit"]').click();
+      const id = await page.waitForSelector('#task-result[data-task-id]').then((el) => el.getAttribute('data-task-id'));
+      await page.waitForSelector(`#task-table tr[data-id="${id}"][data-status="done"]`);
+      assert.equal(app.engine.task(Number(id))?.status, 'done');
+    });
+
+    await t.test('screenshots at 1280×800, light and dark', async () => {
+      // More kinds of traffic, so the latency chart has more than one type.
+      await inject(page, 'PLAYER_MOVE', 7, '120,80', 500);
+      await inject(page, 'PLAYER_CHAT', 7, 'gg', 200);
+      await inject(page, 'PLAYER_ATTACK', 7, '8,5', 50);
+      await page.waitForFunction(() =>
+        [...document.querySelectorAll('#chart-latency .u-legend .u-value')].filter((v) => v.textContent !== '—').length >= 6,
+      );
+      await page.waitForSelector(`#stat-processed[data-value="${app.engine.snapshot().events.accepted}"]`);
+      await page.evaluate(() => window.scrollTo(0, 0));
+      const shot = join(RESULTS, 'dashboard-1280x800.png');
+      await page.screenshot({ path: shot });
+      if (process.env['DASHBOARD_DOCS_SCREENSHOT'] === '1') await copyFile(shot, join(process.cwd(), 'docs', 'dashboard.png'));
+      const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await page.waitForFunction((bg) => getComputedStyle(document.body).backgroundColor !== bg, light);
+      // The charts are redrawn in the dark palette, their legends showing the newest values.
+      await page.waitForFunction(() => document.querySelector('#chart-events .u-legend .u-value')?.textContent !== '—');
+      await page.screenshot({ path: join(RESULTS, 'dashboard-1280x800-dark.png') });
+      await page.emulateMedia({ colorScheme: 'light' });
+    });
+
+    await t.test('frames coalesced for a slow page show the marker', async () => {
+      assert.ok(await page.isHidden('#coalesced'));
+      const dropped = app.telemetry.stats().framesDropped;
+      stuck.on = true;
+      await hubUntil(app, 'frames to be coalesced', () => app.telemetry.stats().framesDropped > dropped);
+      stuck.on = false;
+      await page.waitForSelector('#coalesced:visible');
+      const shown = await page.$eval('#coalesced', (el) => Number((el as HTMLElement).dataset['dropped']));
+      assert.ok(shown > 0, `marker counts ${shown}`);
+    });
+
+    await t.test('a socket killed by the server shows reconnection, then data flows again', async () => {
+      const reconnecting = page.waitForSelector('#connection[data-status="reconnecting"]');
+      const sockets = [...app.websocketServer.clients];
+      assert.equal(sockets.length, 1);
+      for (const socket of sockets) socket.terminate();
+      await reconnecting;
+      await page.waitForSelector('#connection[data-status="live"][data-connections="2"]');
+      const before = await points(page, 'events');
+      await page.waitForFunction((n) => Number(document.getElementById('chart-events')!.dataset['points']) >= n + 2, before);
+      assert.equal(app.telemetry.stats().connections, 1);
+    });
+
+    await t.test('narrow screen: one column, nothing wider than the viewport', async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.waitForFunction(() => document.documentElement.scrollWidth <= 390);
+      const columns = await page.$eval('.layout', (el) => getComputedStyle(el).gridTemplateColumns.split(' ').length);
+      assert.equal(columns, 1);
+      const chartWidth = await page.$eval('#chart-events .uplot', (el) => el.getBoundingClientRect().width);
+      assert.ok(chartWidth <= 390, `chart is ${chartWidth}px wide`);
+      await page.screenshot({ path: join(RESULTS, 'dashboard-390x844.png'), fullPage: true });
+      await page.setViewportSize({ width: 1280, height: 800 });
+    });
+
+    await t.test('Stop, then a refused injection shows the 409 problem detail', async () => {
+      await page.click('button[data-action="stop"]');
+      await page.waitForSelector('#engine-state[data-state="stopped"]', { timeout: WAIT_MS });
+      await page.waitForSelector('#engine-message.ok');
+      await page.click('#inject-form button[type="submit"]');
+      await page.waitForSelector('#inject-result.error');
+      const text = await page.textContent('#inject-result');
+      assert.match(text ?? '', /^refused \(409\): \S/);
+      assert.ok(await page.isEnabled('button[data-action="start"]'));
+    });
+
+    assert.deepEqual(unexpected(errors, [409]), []);
+  });
+
+  test('with a token: asks for it on 401, retries with Bearer, and unlocks telemetry', TEST, async (t) => {
+    const { app, url } = await startServer(t, { token: 'sekret-token' });
+    const { page, errors } = await openPage(t, 1280, 800);
+    await page.goto(url + PAGE);
+
+    // Telemetry asks first (subscribe needs the token); state frames flow without it.
+    await page.waitForSelector('#token-dialog[open]');
+    await page.waitForSelector('#engine-state[data-state="running"]');
+    await page.click('#token-dialog button[value="cancel"]');
+    await page.waitForSelector('#connection[data-status="unauthorized"]');
+    assert.equal(await points(page, 'events'), 0);
+
+    // A REST 401 asks again with the problem's detail; a wrong token is refused and asked for again.
+    await page.click('button[data-action="pause"]');
+    await page.waitForSelector('#token-dialog[open] .token-reason:has-text("Bearer")');
+    await page.fill('#token-dialog input[name="token"]', 'wrong');
+    await page.click('#token-dialog button[value="ok"]');
+    await page.waitForSelector('#token-dialog[open] .token-reason:has-text("refused")');
+    assert.equal(app.engine.state, 'running');
+    await page.fill('#token-dialog input[name="token"]', 'sekret-token');
+    await page.click('#token-dialog button[value="ok"]');
+    await page.waitForSelector('#engine-state[data-state="paused"]');
+    assert.equal(app.engine.state, 'paused');
+
+    // The token entered for REST authenticates the socket too.
+    await page.waitForSelector('#connection[data-status="live"]');
+    await page.waitForFunction(() => Number(document.getElementById('chart-events')!.dataset['points']) >= 2);
+
+    // Without a token the page shows the 401 detail when the operator cancels.
+    await page.evaluate(() => sessionStorage.clear());
+    await page.click('button[data-action="resume"]');
+    await page.waitForSelector('#token-dialog[open]');
+    await page.click('#token-dialog button[value="cancel"]');
+    await page.waitForSelector('#engine-message.error:has-text("refused (401)")');
+    assert.equal(app.engine.state, 'paused');
+
+    assert.deepEqual(unexpected(errors, [401]), []);
+  });
+});
