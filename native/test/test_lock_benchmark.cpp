@@ -37,6 +37,11 @@ void checkProgressShape(const std::vector<ProgressCall>& calls, std::size_t rows
   CHECK_EQ(calls.back().rowsDone, rowsTotal);
 }
 
+// The platform's baseline (the in-process user-mode lock) and the next kind it lists:
+// std_mutex and spinlock on POSIX, critical_section and critical_section_spin on Win32.
+std::string baselineKind() { return std::string(platform::lockKinds()[0].name); }
+std::string secondKind() { return std::string(platform::lockKinds()[1].name); }
+
 }  // namespace
 
 // Contract: every kind the platform lists can be built and excludes (checked with an
@@ -149,7 +154,7 @@ TEST(kinds_filter_runs_only_those_in_the_given_order) {
 
 TEST(unknown_kind_filter_is_a_clear_error) {
   LockBenchmarkOptions o;
-  o.kinds = {"std_mutex", "big_kernel_lock"};
+  o.kinds = {baselineKind(), "big_kernel_lock"};
   bool called = false;
   const LockBenchmarkReport r = runLockBenchmark(o, [&](std::size_t, std::size_t, double) { called = true; });
   CHECK(r.status == LockBenchmarkStatus::InvalidOptions);
@@ -157,7 +162,7 @@ TEST(unknown_kind_filter_is_a_clear_error) {
   CHECK(r.rows.empty());
   CHECK(!called);
   CHECK_MSG(r.error.find("'big_kernel_lock'") != std::string::npos, r.error);
-  CHECK_MSG(r.error.find("std_mutex") != std::string::npos, r.error);  // lists what exists
+  CHECK_MSG(r.error.find(baselineKind()) != std::string::npos, r.error);  // lists what exists
 }
 
 TEST(bad_counts_and_repeated_kinds_are_rejected) {
@@ -174,7 +179,7 @@ TEST(bad_counts_and_repeated_kinds_are_rejected) {
   CHECK_MSG(r.error.find("iterations") != std::string::npos, r.error);
 
   o = {};
-  o.kinds = {"spinlock", "spinlock"};
+  o.kinds = {secondKind(), secondKind()};
   r = runLockBenchmark(o);
   CHECK(r.status == LockBenchmarkStatus::InvalidOptions);
   CHECK_MSG(r.error.find("twice") != std::string::npos, r.error);
@@ -204,7 +209,7 @@ TEST(progress_is_reported_within_a_row) {
   LockBenchmarkOptions o;
   o.threads = 1;
   o.iterations = 1'000'000;
-  o.kinds = {"std_mutex", "spinlock"};
+  o.kinds = {baselineKind(), secondKind()};
   std::vector<ProgressCall> calls;
   const LockBenchmarkReport r =
       runLockBenchmark(o, [&](std::size_t done, std::size_t total, double pct) { calls.push_back({done, total, pct}); });
@@ -222,7 +227,7 @@ TEST(stop_request_cancels_a_running_row) {
   LockBenchmarkOptions o;
   o.threads = 2;
   o.iterations = LockBenchmarkOptions::kMaxIterations;
-  o.kinds = {"std_mutex", "spinlock"};
+  o.kinds = {baselineKind(), secondKind()};
   std::stop_source stop;
   std::vector<ProgressCall> calls;
   const LockBenchmarkReport r = runLockBenchmark(

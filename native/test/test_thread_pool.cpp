@@ -19,9 +19,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The backend every test below runs against; main() runs the whole suite once per
+// backend the platform offers (contract tests: same expectations, every implementation).
+ThreadPoolBackend gBackend = ThreadPoolBackend::Portable;
+
 ThreadPoolConfig cfg(std::size_t minT, std::size_t maxT, std::chrono::milliseconds idle = 5000ms,
                      std::size_t capacity = 65536) {
   ThreadPoolConfig c;
+  c.backend = gBackend;
   c.minThreads = minT;
   c.maxThreads = maxT;
   c.idleTimeout = idle;
@@ -167,7 +172,28 @@ TEST(threads_are_named) {
     timerThreads += w.name.rfind("gs-timer", 0) == 0;
   }
   CHECK_EQ(poolThreads, 2);
-  CHECK_EQ(timerThreads, 1);
+  // The portable pool runs its timers on a thread of its own; the OS pool has no such
+  // thread of ours (its timers are queued by the OS), and must not invent one.
+  CHECK_EQ(timerThreads, gBackend == ThreadPoolBackend::Portable ? 1 : 0);
+}
+
+TEST(every_listed_backend_constructs_and_others_are_refused) {
+  const auto backends = availableThreadPoolBackends();
+  CHECK(!backends.empty() && backends.front() == ThreadPoolBackend::Portable);
+  for (ThreadPoolBackend b : {ThreadPoolBackend::Portable, ThreadPoolBackend::Native}) {
+    ThreadPoolConfig c = cfg(1, 1);
+    c.backend = b;
+    const bool listed = std::find(backends.begin(), backends.end(), b) != backends.end();
+    try {
+      ThreadPool pool(c);
+      Event ran;
+      CHECK(pool.submit([&] { ran.set(); }) == SubmitStatus::Ok);
+      CHECK(ran.waitFor(10s));
+      CHECK_MSG(listed, toString(b) << " constructed but is not listed");
+    } catch (const std::invalid_argument&) {
+      CHECK_MSG(!listed, toString(b) << " is listed but refused");
+    }
+  }
 }
 
 TEST(timers_fire_in_deadline_order_and_on_time) {
@@ -608,4 +634,13 @@ TEST(stats_report_every_worker) {
   CHECK(s.queueWaitNs.p99 >= s.queueWaitNs.p50);
 }
 
-GS_TEST_MAIN()
+int main() {
+  int status = 0;
+  for (ThreadPoolBackend b : availableThreadPoolBackends()) {
+    gBackend = b;
+    std::printf("== thread pool backend: %s ==\n", toString(b));
+    std::fflush(stdout);
+    status |= gstest::runAll();
+  }
+  return status;
+}

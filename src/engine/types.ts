@@ -61,6 +61,8 @@ export interface EngineConfig {
   poolMaxThreads?: number;
   poolIdleTimeoutMs?: number;
   poolQueueCapacity?: number;
+  /** "portable" (default, everywhere) or "native" (the Windows Threadpool API; Windows only). */
+  poolBackend?: 'portable' | 'native';
   /** Names the pipe socket and the shared-memory segment (A-Z a-z 0-9 _ -, 1-48). Default "gamesrv". */
   serverName?: string;
   /** Completion-port threads (gs-iocp-N); default on, 2 threads. */

@@ -32,8 +32,8 @@
 //      184    4  cpuCount         logical CPUs the writer may use
 //      188    4  reserved         zero
 //   writer lock (opaque, 64 bytes)
-//      192   64  process-shared robust mutex (pthread_mutex_t on POSIX; unused on Win32,
-//                where a named mutex stands beside the mapping)
+//      192   64  process-shared robust mutex (pthread_mutex_t on POSIX; on Win32 the
+//                name tag and holder pid of a named mutex beside the mapping)
 //
 // Bytes 0..15 keep their meaning in every layout version, so any build can tell an
 // incompatible segment from garbage and name its owner.

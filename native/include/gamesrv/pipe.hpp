@@ -1,7 +1,8 @@
 // PipeServer / PipeClient: the inter-server pipe (seed 4.3.1), message-mode, many clients
 // at once, its I/O driven by a CompletionPort. Frames and payloads: pipe_protocol.hpp.
 // POSIX: AF_UNIX SOCK_SEQPACKET (native/src/platform/posix/pipe_posix.cpp). Win32: a
-// PIPE_TYPE_MESSAGE named pipe (to come). No OS header is included here.
+// PIPE_TYPE_MESSAGE named pipe, overlapped I/O on the completion port
+// (native/src/platform/win32/pipe_win32.cpp). No OS header is included here.
 //
 // Server
 // - start() binds `path` (owner-only: mode 0600, checked before listening; a socket file
@@ -61,6 +62,7 @@ namespace gamesrv {
 
 // Where a server named `name` listens by default. POSIX: $XDG_RUNTIME_DIR/gamesrv-<name>.sock
 // when XDG_RUNTIME_DIR is set to an absolute path, else /tmp/gamesrv-<uid>-<name>.sock.
+// Win32: \\.\pipe\gamesrv-<name>.
 std::string defaultPipePath(std::string_view name);
 
 // A request as the handler sees it.

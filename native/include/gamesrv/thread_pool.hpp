@@ -49,6 +49,17 @@
 // - A CleanupGroup must be destroyed before its pool. wait()/cancelPending() from
 //   inside one of the group's own items do not wait for that item.
 //
+// Backends (ThreadPoolConfig::backend)
+// - Portable: the pool described above, on every platform.
+// - Native: the operating system's own thread pool (on Windows the Threadpool API:
+//   CreateThreadpool, a callback environment with a cleanup group, one TP_WORK, a
+//   TP_TIMER per timer). Same contract, same statistics, with these differences: the OS
+//   starts and retires threads (idleTimeout is not used; threads show up in stats once
+//   they have run a callback, the minimum are named at construction), and there is no
+//   timer thread (timers are the OS pool's). Where the platform has no such pool (POSIX)
+//   constructing one throws std::invalid_argument: an explicit choice is never silently
+//   replaced. availableThreadPoolBackends() lists what the platform offers.
+//
 // Thread safety: every public member is safe from any thread, including from
 // inside a work item (except shutdown(), which must not run on a pool thread).
 #pragma once
@@ -69,7 +80,13 @@
 
 namespace gamesrv {
 
+enum class ThreadPoolBackend { Portable, Native };
+const char* toString(ThreadPoolBackend b) noexcept;
+// Portable first; Native where the OS has a thread pool.
+std::vector<ThreadPoolBackend> availableThreadPoolBackends();
+
 struct ThreadPoolConfig {
+  ThreadPoolBackend backend = ThreadPoolBackend::Portable;
   std::size_t minThreads = 2;
   std::size_t maxThreads = 8;
   std::chrono::milliseconds idleTimeout{5000};
@@ -141,10 +158,15 @@ class ThreadPool {
 
   ThreadPoolStats stats() const;
 
+  class Backend;  // gamesrv/thread_pool_backend.hpp: what a non-portable backend implements
+
  private:
   friend class CleanupGroup;
   struct Impl;
+  // Exactly one is set. The portable pool is called directly, not through Backend, so
+  // its submit path pays a predictable branch rather than an indirect call.
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Backend> backend_;
 };
 
 // A set of work items and timers that can be waited for or cancelled together
@@ -166,6 +188,7 @@ class CleanupGroup {
 
  private:
   friend class ThreadPool;
+  friend class ThreadPool::Backend;
   void addMembers(std::size_t n);   // before a member is queued / a timer is armed
   void memberDone(std::size_t n = 1);  // after a member ran or was cancelled
   std::size_t waitTarget() const;  // members other than the calling item itself

@@ -107,6 +107,20 @@ EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
   c.pool.idleTimeout = std::chrono::milliseconds(intField(env, o, "poolIdleTimeoutMs",
                                                           static_cast<std::uint64_t>(c.pool.idleTimeout.count()), 1, 3600000));
   c.pool.queueCapacity = intField(env, o, "poolQueueCapacity", c.pool.queueCapacity, 1, 1 << 24);
+  if (const std::string backend = stringField(env, o, "poolBackend", 16); !backend.empty()) {
+    bool known = false;
+    for (ThreadPoolBackend b : availableThreadPoolBackends()) {
+      if (backend == toString(b)) {
+        c.pool.backend = b;
+        known = true;
+      }
+    }
+    if (!known) {
+      std::string list;
+      for (ThreadPoolBackend b : availableThreadPoolBackends()) list += std::string(list.empty() ? "" : ", ") + toString(b);
+      throwEngineError(env, "INVALID_ARGUMENT", "poolBackend \"" + backend + "\" is not available here (available: " + list + ")");
+    }
+  }
   c.tasks.historyCapacity = intField(env, o, "taskHistory", c.tasks.historyCapacity, 1, 1 << 20);
   c.tasks.maxActive = intField(env, o, "maxActiveTasks", c.tasks.maxActive, 1, 1 << 24);
   c.dbLatencyUs = static_cast<std::uint32_t>(intField(env, o, "dbLatencyUs", c.dbLatencyUs, 0, 60000000));

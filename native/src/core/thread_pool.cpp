@@ -3,6 +3,8 @@
 // thread_pool_queue.cpp, thread_pool_worker.cpp and thread_pool_timers.cpp.
 #include <bit>
 
+#include "gamesrv/platform/native_thread_pool.hpp"
+#include "gamesrv/thread_pool_backend.hpp"
 #include "thread_pool_impl.hpp"
 
 namespace gamesrv {
@@ -37,8 +39,32 @@ ThreadPool::Impl::Impl(ThreadPoolConfig c)
 
 double ThreadPool::Impl::nsPerTick() const { return TscClock::nsPerTick(); }
 
+// -------------------------------------------------------------------- backends
+const char* toString(ThreadPoolBackend b) noexcept {
+  switch (b) {
+    case ThreadPoolBackend::Portable: return "portable";
+    case ThreadPoolBackend::Native: return "native";
+  }
+  return "?";
+}
+
+std::vector<ThreadPoolBackend> availableThreadPoolBackends() {
+  std::vector<ThreadPoolBackend> v{ThreadPoolBackend::Portable};
+  if (platform::nativeThreadPoolAvailable()) v.push_back(ThreadPoolBackend::Native);
+  return v;
+}
+
+ThreadPoolConfig ThreadPool::Backend::normalize(ThreadPoolConfig c) { return normalized(std::move(c)); }
+
+void ThreadPool::Backend::setRunningGroup(const CleanupGroup* g) noexcept { tlsGroup = g; }
+
 // -------------------------------------------------------------------- ThreadPool
-ThreadPool::ThreadPool(ThreadPoolConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {
+ThreadPool::ThreadPool(ThreadPoolConfig config) {
+  if (config.backend == ThreadPoolBackend::Native) {
+    backend_ = platform::makeNativeThreadPool(config);
+    return;
+  }
+  impl_ = std::make_unique<Impl>(std::move(config));
   Impl& m = *impl_;
   {
     std::lock_guard lock(m.mu_);
@@ -48,11 +74,13 @@ ThreadPool::ThreadPool(ThreadPoolConfig config) : impl_(std::make_unique<Impl>(s
 }
 
 ThreadPool::~ThreadPool() {
+  if (backend_) return;  // the backend's destructor shuts it down
   // Whatever is still running after this is joined by the WorkerGroup destructors.
   shutdown(std::chrono::hours(24 * 365));
 }
 
 void ThreadPool::pause() {
+  if (backend_) return backend_->pause();
   Impl& m = *impl_;
   {
     std::lock_guard lock(m.mu_);
@@ -66,6 +94,7 @@ void ThreadPool::pause() {
 }
 
 void ThreadPool::resume() {
+  if (backend_) return backend_->resume();
   Impl& m = *impl_;
   {
     std::lock_guard lock(m.mu_);
@@ -81,6 +110,7 @@ void ThreadPool::resume() {
 }
 
 bool ThreadPool::shutdown(std::chrono::nanoseconds deadline) {
+  if (backend_) return backend_->shutdown(deadline);
   Impl& m = *impl_;
   if (tlsPool == &m) return false;
   const std::uint64_t until = deadlineAfter(nowNs(), deadline);
@@ -117,6 +147,7 @@ bool ThreadPool::shutdown(std::chrono::nanoseconds deadline) {
 }
 
 ThreadPoolStats ThreadPool::stats() const {
+  if (backend_) return backend_->stats();
   const Impl& m = *impl_;
   ThreadPoolStats s;
   std::vector<const Histogram*> queueWait, run;  // slots are never freed: retired workers' samples still count
@@ -206,6 +237,11 @@ bool CleanupGroup::wait(std::chrono::nanoseconds timeout) {
 }
 
 std::size_t CleanupGroup::cancelPending() {
+  if (pool_.backend_) {
+    const std::size_t cancelled = pool_.backend_->cancelGroup(*this);
+    waitUntil(fromNs(kFarFutureNs));
+    return cancelled;
+  }
   ThreadPool::Impl& m = *pool_.impl_;
   std::size_t n = m.cancelTimers(this, /*close=*/false);
   std::vector<Entry> queued;

@@ -2,6 +2,7 @@
 // and cancellation. The protocol is described in thread_pool_impl.hpp.
 #include <thread>
 
+#include "gamesrv/thread_pool_backend.hpp"
 #include "thread_pool_impl.hpp"
 
 namespace gamesrv {
@@ -25,9 +26,17 @@ void lockAdaptive(std::unique_lock<std::mutex>& lock) {
 
 }  // namespace detail
 
-SubmitStatus ThreadPool::submit(WorkItem item) { return impl_->submit(std::move(item), nullptr); }
+SubmitStatus ThreadPool::submit(WorkItem item) {
+  if (backend_) [[unlikely]]
+    return backend_->submit(std::move(item), nullptr);
+  return impl_->submit(std::move(item), nullptr);
+}
 
-SubmitStatus ThreadPool::submit(CleanupGroup& group, WorkItem item) { return impl_->submit(std::move(item), &group); }
+SubmitStatus ThreadPool::submit(CleanupGroup& group, WorkItem item) {
+  if (backend_) [[unlikely]]
+    return backend_->submit(std::move(item), &group);
+  return impl_->submit(std::move(item), &group);
+}
 
 SubmitStatus ThreadPool::Impl::submit(WorkItem&& item, CleanupGroup* group) {
   if (group) group->addMembers(1);

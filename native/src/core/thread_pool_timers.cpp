@@ -1,5 +1,6 @@
 // ThreadPool timers: one timer thread over a deadline-ordered set under timerMu_. Due
 // firings enter the locked lane (they can be cancelled with their group).
+#include "gamesrv/thread_pool_backend.hpp"
 #include "thread_pool_impl.hpp"
 
 namespace gamesrv {
@@ -17,6 +18,7 @@ void ThreadPool::Impl::dropTimer(Timer& t) {
 }
 
 TimerId ThreadPool::scheduleAfter(std::chrono::nanoseconds delay, WorkItem item, CleanupGroup* group) {
+  if (backend_) return backend_->scheduleAfter(delay, std::move(item), group);
   Timer t;
   t.dueNs = deadlineAfter(nowNs(), delay);
   t.item = std::move(item);
@@ -27,6 +29,7 @@ TimerId ThreadPool::scheduleAfter(std::chrono::nanoseconds delay, WorkItem item,
 TimerId ThreadPool::schedulePeriodic(std::chrono::nanoseconds firstDelay, std::chrono::nanoseconds period,
                                      std::function<void()> fn, CleanupGroup* group) {
   if (period.count() <= 0) return 0;
+  if (backend_) return backend_->schedulePeriodic(firstDelay, period, std::move(fn), group);
   Timer t;
   t.dueNs = deadlineAfter(nowNs(), firstDelay);
   t.periodNs = static_cast<std::uint64_t>(period.count());
@@ -36,7 +39,7 @@ TimerId ThreadPool::schedulePeriodic(std::chrono::nanoseconds firstDelay, std::c
   return impl_->addTimer(std::move(t));
 }
 
-bool ThreadPool::cancelTimer(TimerId id) { return impl_->cancelTimer(id); }
+bool ThreadPool::cancelTimer(TimerId id) { return backend_ ? backend_->cancelTimer(id) : impl_->cancelTimer(id); }
 
 TimerId ThreadPool::Impl::addTimer(Timer t) {
   if (t.group) t.group->addMembers(1);

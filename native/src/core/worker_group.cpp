@@ -1,5 +1,8 @@
 #include "gamesrv/worker_group.hpp"
 
+#include <condition_variable>
+#include <mutex>
+
 #include "gamesrv/clock.hpp"
 #include "gamesrv/platform/thread.hpp"
 
@@ -19,6 +22,10 @@ struct WorkerContext::Slot {
   std::string name;
   std::size_t index = 0;
   std::atomic<std::uint64_t> tid{0};
+  // add() waits on these for the thread to publish tid. Not atomic::wait: libstdc++ 12's
+  // implementation loses wake-ups on mingw-w64 (winpthreads), and this wait has no timeout.
+  std::mutex tidMu;
+  std::condition_variable tidCv;
   std::atomic<WorkerState> state{WorkerState::Idle};
   std::atomic<std::uint64_t> items{0};
   std::atomic<std::uint64_t> busyNs{0};
@@ -76,8 +83,11 @@ std::size_t WorkerGroup::add(Body body) {
   } undo{slots_};
   raw->thread = std::jthread([this, raw, body = std::move(body)](std::stop_token token) {
     platform::setCurrentThreadName(raw->name);
-    raw->tid.store(platform::currentThreadId(), std::memory_order_release);
-    raw->tid.notify_all();
+    {
+      std::lock_guard l(raw->tidMu);
+      raw->tid.store(platform::currentThreadId(), std::memory_order_release);
+    }
+    raw->tidCv.notify_all();
     WorkerContext ctx(raw, std::move(token));
     body(ctx);
     raw->finalCpuNs.store(platform::currentThreadCpuNs(), std::memory_order_relaxed);
@@ -89,7 +99,10 @@ std::size_t WorkerGroup::add(Body body) {
   undo.armed = false;
   // Stats must never show a thread without its OS id: wait for the thread to publish it
   // (it does so first thing, before running the body).
-  raw->tid.wait(0, std::memory_order_acquire);
+  {
+    std::unique_lock l(raw->tidMu);
+    raw->tidCv.wait(l, [raw] { return raw->tid.load(std::memory_order_acquire) != 0; });
+  }
   return raw->index;
 }
 

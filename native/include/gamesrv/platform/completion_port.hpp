@@ -1,6 +1,7 @@
 // CompletionPort: an I/O completion port (seed 4.2.2) behind one small interface.
 // POSIX: epoll + eventfd (native/src/platform/posix/completion_port_posix.cpp).
-// Win32: an IOCP (native/src/platform/win32/, to come). No OS header is included here.
+// Win32: an IOCP (native/src/platform/win32/completion_port_win32*.cpp). No OS header is
+// included here.
 //
 // A port hands out packets to the threads that call dequeue():
 // - Posted packets: post(key, bytes, ptr), delivered FIFO, each to exactly one thread.
@@ -32,6 +33,23 @@
 //   idempotent, and may be combined (close() after shutdown()).
 // - Timeouts: dequeue waits at most `timeout` (kInfinite: no limit; 0: never blocks).
 // - Counting: posted + quitPosted + ioCompletions == dequeued + discarded + queueDepth.
+//
+// Win32 (an IOCP has completions, not readiness), where the above differs:
+// - I/O packets are completions of overlapped operations on associated handles: bytes =
+//   bytes transferred, ptr = the OVERLAPPED*, events = Hangup (peer gone, end of file)
+//   or Error from the operation's status, else None (Readable/Writable are never set).
+//   Nothing is armed: `interest` is ignored, rearm() only checks that the handle is
+//   associated with that key (an IOCP cannot change a key: another key is refused).
+// - disassociate() only stops counting the handle: it stays bound to the port until it
+//   is closed, so completions of I/O in flight still arrive, and associating it again
+//   (with any port) fails with InvalidArgument.
+// - ioCompletions, queueDepth and close()'s discards count only I/O packets the port has
+//   taken from the kernel; completions still queued in the kernel are freed, uncounted,
+//   when the port is destroyed. The counting identity holds for what is counted.
+// - The concurrency limit is enforced as stated (the kernel's own count, which stops
+//   counting a thread as soon as it blocks anywhere, is also set to maxConcurrency, but
+//   cannot be the one relied on). Right after leave(), the kernel may hold back the next
+//   thread until the leaving thread blocks.
 //
 // Thread safety: every member is safe to call from any thread. The port must outlive
 // every call into it; the destructor closes the port and waits for callers still

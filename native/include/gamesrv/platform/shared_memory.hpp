@@ -1,6 +1,12 @@
 // Named shared-memory segments and a process-shared, owner-death-aware mutex.
 // Implemented once per platform under native/src/platform/ (posix: shm_open + mmap,
-// an OFD record lock for ownership, a robust pthread mutex; win32 will follow).
+// an OFD record lock for ownership, a robust pthread mutex; win32: named file mappings
+// in Local\, named events for ownership, a named kernel mutex; see
+// shared_memory_win32.cpp for how unlink and ownership are rebuilt there).
+//
+// Win32 differences: ':' is reserved in names (InvalidName); a segment whose owner died
+// survives only while some process still maps it, so acquireOwner() then starts a fresh
+// segment (previousSize 0) where POSIX would hand back the abandoned bytes.
 //
 // The layer knows nothing about what the bytes mean: the monitor (gamesrv/monitor.hpp)
 // owns the layout and its validation.
@@ -92,11 +98,12 @@ class SharedSegment {
   std::size_t size_ = 0;
   std::size_t previousSize_ = 0;
   bool owner_ = false;
-  std::intptr_t handle_ = -1;  // fd on POSIX, HANDLE on Win32
+  std::intptr_t handle_ = -1;  // fd on POSIX; on Win32 the backend's record of its handles
   std::string name_;           // portable name, as given
 };
 
-// Bytes a ProcessMutex occupies inside a segment (opaque; pthread_mutex_t on POSIX).
+// Bytes a ProcessMutex occupies inside a segment (opaque; pthread_mutex_t on POSIX; on
+// Win32 the name tag of a kernel mutex beside the mapping, and the pid of its holder).
 inline constexpr std::size_t kProcessMutexStorageSize = 64;
 inline constexpr std::size_t kProcessMutexStorageAlign = 8;
 
