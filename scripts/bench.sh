@@ -6,6 +6,8 @@
 #   npm run bench -- engine              one suite
 #   npm run bench -- engine --quick      arguments after the suite go to it
 #   npm run bench -- --quick             every suite, each given the arguments
+#   GAMESRV_BENCH_WINE=1 npm run bench -- locks   the Win32 build of a native suite under
+#                                        wine (BENCHMARKS.md, "under wine")
 # (npm prints its own "> gamesrv bench" banner on stdout: use `npm run -s bench | ...`.)
 #
 # A suite is native/bench/bench_<suite>.cpp (built in Release into build-native/bench)
@@ -52,7 +54,12 @@ run_suite() {
   local suite="$1"
   shift
   echo "== suite $suite ==" >&2
-  if [ -f "native/bench/bench_$suite.cpp" ]; then
+  if [ -f "native/bench/bench_$suite.cpp" ] && [ -n "${GAMESRV_BENCH_WINE:-}" ]; then
+    # The Win32 backend under wine: the cross-built executable (npm run build:win).
+    npm run --silent build:win >&2 || return 1
+    WINEPREFIX="$root/build-win/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" \
+      /usr/lib/wine/wine64 "$root/build-win/bench_$suite.exe" "$@" </dev/null | tr -d '\r'
+  elif [ -f "native/bench/bench_$suite.cpp" ]; then
     build_native "$suite" || return 1
     "$build/bench_$suite" "$@"
   elif [ -f "bench/$suite.bench.ts" ]; then
