@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { Engine, type EngineSnapshot, type GameEventInput } from '../src/engine/index.js';
+import { Engine, bucketsOf, type EngineSnapshot, type GameEventInput } from '../src/engine/index.js';
+import { windowHistogram } from '../src/telemetry/topics.js';
 
 const name = `test-snapshot-${process.pid}`;
 
@@ -350,5 +351,46 @@ describe('snapshot', () => {
     assert.equal(s.monitor.serverName, name);
     assert.equal(s.pool.minThreads, 200);
     assert.equal(engine.snapshot().workers.length, s.workers.length);
+  });
+
+  test('with buckets: same object and JSON, and later minus earlier buckets is the window in between', async (t) => {
+    const engine = new Engine();
+    t.after(() => engine.close());
+    await engine.start({ serverName: name });
+    const move = (n: number, x: number): GameEventInput[] =>
+      Array.from({ length: n }, (_, i) => ({ type: 'PLAYER_MOVE', playerId: 1, data: `${x},${i}` }));
+    assert.equal(engine.enqueueEvents([{ type: 'PLAYER_LOGIN', playerId: 1 }, ...move(40, 1)]).accepted, 41);
+    await engine.flush();
+
+    const plain = engine.snapshot();
+    const before = engine.snapshot({ buckets: true });
+    assert.deepEqual(Object.keys(before), Object.keys(plain));
+    assert.deepEqual(Object.keys(before.events.latencyUs), H);
+    assert.equal(bucketsOf(plain.events.latencyUs), undefined);
+    const b = bucketsOf(before.events.latencyUs);
+    assert.ok(b, 'buckets of the events latency histogram');
+    assert.equal(b.count.reduce((x, y) => x + y, 0), before.events.latencyUs.count);
+    assert.ok(b.index.every((ix, k) => k === 0 || ix > (b.index[k - 1] as number)), 'ascending indices');
+    assert.ok(b.upperUs.every((u, k) => k === 0 || u > (b.upperUs[k - 1] as number)), 'ascending upper edges');
+    // The highest bucket holds the max; its upper edge is at most ~6.25% above it.
+    const top = b.upperUs.at(-1) as number;
+    assert.ok(top >= before.events.latencyUs.max && top <= before.events.latencyUs.max * 1.07 + 0.001, `${top} vs max ${before.events.latencyUs.max}`);
+    assert.deepEqual(windowHistogram(before.events.latencyUs, before.events.latencyUs), { count: 0, p50: 0, p90: 0, p99: 0, max: 0 });
+    assert.equal(windowHistogram(before.events.latencyUs, plain.events.latencyUs), null, 'no buckets, no window');
+
+    assert.equal(engine.enqueueEvents(move(25, 2)).accepted, 25);
+    await engine.flush();
+    const after = engine.snapshot({ buckets: true });
+    const all = windowHistogram(after.events.latencyUs, before.events.latencyUs);
+    assert.equal(all?.count, 25);
+    const moves = windowHistogram(after.events.byType.PLAYER_MOVE.latencyUs, before.events.byType.PLAYER_MOVE.latencyUs);
+    assert.equal(moves?.count, 25);
+    assert.equal(windowHistogram(after.events.byType.PLAYER_LOGIN.latencyUs, before.events.byType.PLAYER_LOGIN.latencyUs)?.count, 0);
+    assert.ok(moves && moves.p50 > 0 && moves.p50 <= moves.p90 && moves.p90 <= moves.p99 && moves.p99 <= moves.max, JSON.stringify(moves));
+    assert.ok(moves.max <= after.events.byType.PLAYER_MOVE.latencyUs.max, 'never above the since-start max');
+    // The ticks of the game loop between the two snapshots have jitter samples, too.
+    const ticks = after.controller.ticks - before.controller.ticks;
+    const jitter = windowHistogram(after.controller.tickJitterUs, before.controller.tickJitterUs);
+    assert.ok(jitter && Math.abs(jitter.count - ticks) <= 2, `${jitter?.count} jitter samples for ${ticks} ticks`);
   });
 });

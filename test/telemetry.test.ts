@@ -17,7 +17,7 @@ import { EngineStateName, Histogram } from '../src/schemas/common.js';
 import { Job, LockBenchmarkRequest, LockBenchmarkRow } from '../src/schemas/jobs.js';
 import { MonitorStatus } from '../src/schemas/monitor.js';
 import { ControllerStats, IocpStats, MonitorStats, PoolStats } from '../src/schemas/stats.js';
-import { CLOSE_CODES, PERIODIC_TOPICS, TOPIC_DATA, TelemetryFrame } from '../src/schemas/telemetry.js';
+import { CLOSE_CODES, PERIODIC_TOPICS, TOPIC_DATA, TelemetryFrame, WindowHistogram } from '../src/schemas/telemetry.js';
 import { build } from './helpers/app.js';
 
 /** Generous: the machine is shared; a failure still fails in seconds, not at the suite timeout. */
@@ -163,6 +163,7 @@ const CONTEXT = {
   IocpStats,
   PoolStats,
   ControllerStats,
+  TelemetryWindowHistogram: WindowHistogram,
   Job,
   LockBenchmarkRequest,
   LockBenchmarkRow,
@@ -246,6 +247,55 @@ describe('telemetry WebSocket', () => {
     assert.deepEqual(new Set(all.frames.map((f) => f.topic)), new Set(['state', 'subscribed', ...PERIODIC_TOPICS]));
     all.assertSeq();
     some.assertSeq();
+  });
+
+  test('window percentiles count only what the window of the frame saw; since-start ones keep everything', TEST, async (t) => {
+    const { app, connect } = await setup(t);
+    const c = await connect();
+    c.send({ op: 'subscribe', topics: ['events', 'pool', 'controller', 'iocp'], intervalMs: 50 });
+    await c.topic('subscribed');
+    const base = await c.next('an events frame with a window', (f) => f.topic === 'events' && f.data['windowMs'] !== null);
+    const start = base.data['processed'] as number;
+    const N = 60;
+    const events = Array.from({ length: N }, (_, i) => ({ type: 'PLAYER_CHAT' as const, playerId: 1, data: `m${i}` }));
+    assert.equal(app.engine.enqueueEvents(events).accepted, N);
+    await app.engine.flush();
+    // Every event lands in some frame's window, and no window holds more than the N sent.
+    const windows: Json[] = [];
+    let last = await c.next('an events frame with all N processed', (f) => {
+      if (f.topic !== 'events') return false;
+      windows.push(f.data['byType']['PLAYER_CHAT']['windowLatencyUs']);
+      return f.data['processed'] === start + N;
+    });
+    const seen = windows.filter((w) => w !== null && w['count'] > 0);
+    assert.ok(seen.length > 0, JSON.stringify(windows));
+    for (const w of seen) {
+      assert.ok(w['count'] <= N, JSON.stringify(w));
+      assert.ok(w['p50'] > 0 && w['p50'] <= w['p90'] && w['p90'] <= w['p99'] && w['p99'] <= w['max'], JSON.stringify(w));
+    }
+    // Nothing processed since: the window is empty while the since-start histogram is not.
+    // A frame's baseline is the snapshot before it, or the one before that when the
+    // two were taken too close together: the second frame after `last` is past it.
+    await c.topic('events');
+    last = await c.topic('events');
+    assertFrame(last);
+    const chat = last.data['byType']['PLAYER_CHAT'];
+    assert.equal(chat['latencyUs']['count'], N);
+    assert.deepEqual(chat['windowLatencyUs'], { count: 0, p50: 0, p90: 0, p99: 0, max: 0 });
+    assert.equal(last.data['windowLatencyUs']['count'], 0);
+
+    // The game loop ticks all along: each controller window has about windowMs × rate jitter samples.
+    const ctl = await c.next('a controller frame with a window', (f) => f.topic === 'controller' && f.data['windowMs'] !== null);
+    assertFrame(ctl);
+    const jitter = ctl.data['windowTickJitterUs'] as Json;
+    assert.ok(jitter['count'] > 0 && jitter['count'] < ctl.data['ticks'], JSON.stringify(jitter));
+    assert.equal(typeof ctl.data['overrunsInWindow'], 'number');
+    for (const topic of ['pool', 'iocp']) {
+      const f = await c.next(`a ${topic} frame with a window`, (x) => x.topic === topic && x.data['windowMs'] !== null);
+      assertFrame(f);
+      assert.equal(typeof f.data[topic === 'pool' ? 'completedPerSec' : 'dequeuedPerSec'], 'number');
+    }
+    c.assertSeq();
   });
 
   test('unsubscribe: no more frames of that topic; the others go on', TEST, async (t) => {

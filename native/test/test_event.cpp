@@ -150,6 +150,36 @@ TEST(histogram_summary_scales_and_merges) {
   CHECK_EQ(Histogram::merged(none).count, 0u);
 }
 
+// The buckets in a summary are what an interval's quantiles are computed from: a later
+// summary minus an earlier one, bucket by bucket, is exactly what was recorded between.
+TEST(histogram_summary_buckets_subtract_to_an_interval) {
+  Histogram h, later;
+  for (std::uint64_t v = 1; v <= 1000; ++v) h.record(v);
+  const auto before = h.summary(2.0);
+  std::uint64_t total = 0, prevIndex = 0;
+  for (const auto& b : before.buckets) {
+    CHECK(b.count > 0);
+    CHECK(total == 0 || b.index > prevIndex);  // ascending, non-empty only
+    CHECK_EQ(b.upper, 2 * Histogram::bucketUpper(static_cast<int>(b.index)));  // scaled
+    prevIndex = b.index;
+    total += b.count;
+  }
+  CHECK_EQ(total, before.count);
+
+  for (std::uint64_t v = 5000; v <= 6000; ++v) {
+    h.record(v);
+    later.record(v);
+  }
+  const auto after = h.summary(2.0), only = later.summary(2.0);
+  std::vector<std::uint64_t> delta(Histogram::kBuckets, 0);
+  for (const auto& b : after.buckets) delta[b.index] += b.count;
+  for (const auto& b : before.buckets) delta[b.index] -= b.count;
+  std::vector<std::uint64_t> want(Histogram::kBuckets, 0);
+  for (const auto& b : only.buckets) want[b.index] = b.count;
+  CHECK(delta == want);
+  CHECK(Histogram().summary().buckets.empty());
+}
+
 // Both clocks measure the same interval; ticks scaled by nsPerTick() must agree.
 TEST(tsc_clock_ticks_convert_to_steady_nanoseconds) {
   const std::uint64_t t0 = TscClock::now(), n0 = nowNs();

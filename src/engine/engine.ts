@@ -125,7 +125,8 @@ function moveText(index: number, data: unknown): string {
 export class Engine {
   readonly #native: NativeEngine;
   readonly #snapshots = new SnapshotReader();
-  readonly #fillSnapshot = (values: Float64Array): string => this.#native.snapshotInto(values);
+  readonly #fillSnapshot = (values: Float64Array, withBuckets: boolean): string =>
+    this.#native.snapshotInto(values, withBuckets);
   #closing: Promise<void> | undefined;
 
   constructor(options: EngineOptions = {}) {
@@ -239,10 +240,14 @@ export class Engine {
     return this.#call(() => this.#native.player(id));
   }
 
-  /** Every counter and histogram of every subsystem, as one plain object. */
-  snapshot(): EngineSnapshot {
+  /**
+   * Every counter and histogram of every subsystem, as one plain object. With
+   * `{ buckets: true }` each histogram's buckets come along too, for quantiles over an
+   * interval (bucketsOf(); they are not part of the object or its JSON).
+   */
+  snapshot(options?: { buckets?: boolean }): EngineSnapshot {
     try {
-      return this.#snapshots.read(this.#fillSnapshot);
+      return this.#snapshots.read(this.#fillSnapshot, options?.buckets === true);
     } catch (err) {
       throw fromNative(err);
     }

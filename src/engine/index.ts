@@ -11,4 +11,5 @@ export {
 } from './engine.js';
 export { EngineError, type EngineErrorCode, type EngineErrorDetails } from './errors.js';
 export { addonPath } from './native.js';
+export { bucketsOf } from './snapshot.js';
 export * from './types.js';

@@ -7,7 +7,7 @@
 // native/src/addon/convert.cpp. Change both together: test/snapshot.test.ts checks
 // the decoded values, and read() checks that it consumed exactly the count written.
 import { EngineError } from './errors.js';
-import type { EngineSnapshot, EngineState, EventTypeStats, Histogram, WorkerInfo } from './types.js';
+import type { EngineSnapshot, EngineState, EventTypeStats, Histogram, HistogramBuckets, WorkerInfo } from './types.js';
 
 /** Codes of gamesrv::EngineState, in enum order (static_assert'ed in convert.cpp). */
 const ENGINE_STATES: readonly EngineState[] = ['stopped', 'starting', 'running', 'paused', 'stopping'];
@@ -27,8 +27,35 @@ const num = (): number => v[at++] as number;
 const bool = (): boolean => v[at++] !== 0;
 const engineState = (): EngineState => ENGINE_STATES[v[at++] as number] as EngineState;
 
+// Every histogram decoded, in layout order, when the snapshot carries buckets (null otherwise).
+let decoded: Histogram[] | null = null;
+
 function hist(): Histogram {
-  return { count: num(), mean: num(), min: num(), p50: num(), p90: num(), p99: num(), p999: num(), max: num() };
+  const h = { count: num(), mean: num(), min: num(), p50: num(), p90: num(), p99: num(), p999: num(), max: num() };
+  decoded?.push(h);
+  return h;
+}
+
+/** The buckets of histograms from snapshots taken with `{ buckets: true }`; kept out of the objects' JSON. */
+const BUCKETS = new WeakMap<Histogram, HistogramBuckets>();
+
+/** The non-empty buckets of a histogram from a snapshot taken with `{ buckets: true }`. */
+export function bucketsOf(h: Histogram): HistogramBuckets | undefined {
+  return BUCKETS.get(h);
+}
+
+/** The bucket section after the fixed layout: per histogram, n, then n × (index, count, upperUs). */
+function readBuckets(hists: readonly Histogram[]): void {
+  for (const h of hists) {
+    const n = num();
+    const b: HistogramBuckets = { index: new Array<number>(n), count: new Array<number>(n), upperUs: new Array<number>(n) };
+    for (let k = 0; k < n; k++) {
+      b.index[k] = num();
+      b.count[k] = num();
+      b.upperUs[k] = num();
+    }
+    BUCKETS.set(h, b);
+  }
 }
 
 function typeStats(): EventTypeStats {
@@ -208,7 +235,7 @@ function decodeSnapshot(texts: readonly string[]): EngineSnapshot {
 }
 
 /** Fills `values` (see writeSnapshot in convert.hpp) and returns the text fields. */
-export type SnapshotSource = (values: Float64Array) => string;
+export type SnapshotSource = (values: Float64Array, withBuckets: boolean) => string;
 
 /**
  * Owns the Float64Array the binding writes into, reused across calls. It never leaves
@@ -220,12 +247,12 @@ export class SnapshotReader {
   #text = '';
   #texts: readonly string[] = [];
 
-  read(fill: SnapshotSource): EngineSnapshot {
-    let text = fill(this.#values);
-    // values[0] is the count the snapshot needs; more workers can make it grow.
+  read(fill: SnapshotSource, withBuckets = false): EngineSnapshot {
+    let text = fill(this.#values, withBuckets);
+    // values[0] is the count the snapshot needs; more workers and buckets can make it grow.
     while ((this.#values[0] as number) > this.#values.length) {
       this.#values = new Float64Array(2 * (this.#values[0] as number));
-      text = fill(this.#values);
+      text = fill(this.#values, withBuckets);
     }
     if (text !== this.#text) {
       this.#text = text;
@@ -233,7 +260,15 @@ export class SnapshotReader {
     }
     v = this.#values;
     at = 1;
-    const snapshot = decodeSnapshot(this.#texts);
+    const hists: Histogram[] = [];
+    decoded = withBuckets ? hists : null;
+    let snapshot: EngineSnapshot;
+    try {
+      snapshot = decodeSnapshot(this.#texts);
+      if (withBuckets) readBuckets(hists);
+    } finally {
+      decoded = null;
+    }
     const count = v[0] as number;
     v = EMPTY;
     if (at !== count) {

@@ -147,6 +147,18 @@ export interface Histogram {
   max: number;
 }
 
+/**
+ * The non-empty buckets of a histogram, ascending by index (snapshot({ buckets: true })).
+ * Counts only grow while the engine runs (`starts` unchanged), so a later snapshot's
+ * buckets minus an earlier one's are the values recorded in between.
+ */
+export interface HistogramBuckets {
+  index: number[];
+  count: number[];
+  /** The largest value each bucket holds, in microseconds. */
+  upperUs: number[];
+}
+
 export interface WorkerInfo {
   name: string;
   tid: number;
@@ -380,8 +392,9 @@ export interface NativeEngine {
    * joined by '\0' (layout: writeSnapshot in native/src/addon/convert.cpp, decoded by
    * src/engine/snapshot.ts). values[0] is the count needed: when it exceeds
    * values.length, nothing else is complete; call again with a larger array.
+   * withBuckets appends each histogram's non-empty buckets (read by bucketsOf()).
    */
-  snapshotInto(values: Float64Array): string;
+  snapshotInto(values: Float64Array, withBuckets?: boolean): string;
   state(): EngineState;
   pipePath(): string;
   waitState(state: EngineState, options?: { timeoutMs?: number }): Promise<void>;

@@ -97,6 +97,25 @@ const WindowMs = () =>
     description: 'ms between the snapshot this frame is from and the one its rates are computed against',
   });
 
+export const WindowHistogram = Type.Object(
+  {
+    count: Type.Number({ description: 'values recorded over windowMs' }),
+    p50: Type.Number(),
+    p90: Type.Number(),
+    p99: Type.Number(),
+    max: Type.Number(),
+  },
+  {
+    $id: 'TelemetryWindowHistogram',
+    description:
+      'the values recorded over windowMs only (the since-start histogram beside it covers everything): ' +
+      'percentiles are bucket upper edges, ~6% precision, in microseconds; all 0 when count is 0',
+  },
+);
+
+/** Percentiles over the window; null without a window. */
+const Window = () => Type.Union([ref(WindowHistogram), Type.Null()]);
+
 export const StateData = Type.Object(
   {
     state: ref(EngineStateName),
@@ -152,6 +171,7 @@ export const EventTypeData = Type.Object(
     invalid: Type.Number(),
     processedPerSec: Rate(),
     latencyUs: ref(Histogram),
+    windowLatencyUs: Window(),
   },
   { $id: 'TelemetryEventTypeData' },
 );
@@ -170,6 +190,7 @@ export const EventsData = Type.Object(
     acceptedPerSec: Rate(),
     processedPerSec: Rate(),
     latencyUs: ref(Histogram),
+    windowLatencyUs: Window(),
     byType: Type.Object(Object.fromEntries(EVENT_TYPES.map((t) => [t, EventTypeData])) as Record<(typeof EVENT_TYPES)[number], typeof EventTypeData>),
   },
   { $id: 'TelemetryEventsData' },
@@ -188,14 +209,54 @@ export const MonitorData = Type.Intersect(
   { $id: 'TelemetryMonitorData' },
 );
 
-/** The data of each topic; iocp, pool and controller are the snapshot's own sections. */
+export const IocpData = Type.Intersect(
+  [
+    ref(IocpStats),
+    Type.Object({
+      windowMs: WindowMs(),
+      dequeuedPerSec: Rate(),
+      handledPerSec: Rate(),
+      windowHandlerUs: Window(),
+    }),
+  ],
+  { $id: 'TelemetryIocpData' },
+);
+
+export const PoolData = Type.Intersect(
+  [
+    ref(PoolStats),
+    Type.Object({
+      windowMs: WindowMs(),
+      submittedPerSec: Rate(),
+      completedPerSec: Rate(),
+      windowQueueWaitUs: Window(),
+      windowRunUs: Window(),
+    }),
+  ],
+  { $id: 'TelemetryPoolData' },
+);
+
+export const ControllerData = Type.Intersect(
+  [
+    ref(ControllerStats),
+    Type.Object({
+      windowMs: WindowMs(),
+      overrunsInWindow: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'ticks over budget within windowMs' }),
+      windowTickDurationUs: Window(),
+      windowTickJitterUs: Window(),
+    }),
+  ],
+  { $id: 'TelemetryControllerData' },
+);
+
+/** The data of each topic: iocp, pool and controller are the snapshot's own sections plus rates and window percentiles. */
 export const TOPIC_DATA = {
   workers: WorkersData,
-  iocp: ref(IocpStats),
+  iocp: IocpData,
   monitor: MonitorData,
   events: EventsData,
-  pool: ref(PoolStats),
-  controller: ref(ControllerStats),
+  pool: PoolData,
+  controller: ControllerData,
   jobs: ref(Job),
   state: StateData,
   subscribed: SubscribedData,
@@ -208,4 +269,8 @@ export type StateData = Static<typeof StateData>;
 export type WorkersData = Static<typeof WorkersData>;
 export type EventsData = Static<typeof EventsData>;
 export type EventTypeData = Static<typeof EventTypeData>;
+export type WindowHistogram = Static<typeof WindowHistogram>;
+export type IocpData = Static<typeof IocpData>;
+export type PoolData = Static<typeof PoolData>;
+export type ControllerData = Static<typeof ControllerData>;
 export type ErrorData = Static<typeof ErrorData>;

@@ -318,7 +318,7 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo] }> implements 
 
   #snapshot(): EngineSnapshot | null {
     try {
-      const snap = this.#app.engine.snapshot();
+      const snap = this.#app.engine.snapshot({ buckets: true });
       this.counters.snapshots += 1;
       this.#snapshotFailing = false;
       return snap;

@@ -1,7 +1,17 @@
-// The data of each periodic topic, built from one EngineSnapshot. Rates and percentages
-// come from the delta against an earlier snapshot (the baseline) over the time between them.
-import { readMonitor, type EngineSnapshot } from '../engine/index.js';
-import type { EventsData, EventTypeData, PeriodicTopic, WorkersData } from '../schemas/telemetry.js';
+// The data of each periodic topic, built from one EngineSnapshot. Rates, percentages and
+// window percentiles come from the delta against an earlier snapshot (the baseline) over
+// the time between them; snapshots are taken with their histogram buckets for that.
+import { bucketsOf, readMonitor, type EngineSnapshot, type Histogram } from '../engine/index.js';
+import type {
+  ControllerData,
+  EventsData,
+  EventTypeData,
+  IocpData,
+  PeriodicTopic,
+  PoolData,
+  WindowHistogram,
+  WorkersData,
+} from '../schemas/telemetry.js';
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
@@ -55,12 +65,99 @@ export function topicData(topic: PeriodicTopic, snap: EngineSnapshot, base: Base
     case 'monitor':
       return monitorData(snap);
     case 'iocp':
-      return snap.iocp;
+      return iocpData(snap, base?.snap, windowMs);
     case 'pool':
-      return snap.pool;
+      return poolData(snap, base?.snap, windowMs);
     case 'controller':
-      return snap.controller;
+      return controllerData(snap, base?.snap, windowMs);
   }
+}
+
+const QUANTILES = [0.5, 0.9, 0.99] as const;
+
+/**
+ * Count and percentiles of the values `now` holds that `then` (the same histogram in the
+ * baseline snapshot) does not: what was recorded over the window. Percentiles are bucket
+ * upper edges (~6% precision), as in the since-start summary, and never above its max.
+ * Null when either snapshot lacks buckets.
+ */
+export function windowHistogram(now: Histogram, then: Histogram | undefined): WindowHistogram | null {
+  const a = bucketsOf(now);
+  const b = then === undefined ? undefined : bucketsOf(then);
+  if (a === undefined || b === undefined) return null;
+  const upper: number[] = [];
+  const count: number[] = [];
+  let total = 0;
+  let j = 0;
+  for (let k = 0; k < a.index.length; k++) {
+    const index = a.index[k] as number;
+    while (j < b.index.length && (b.index[j] as number) < index) j++;
+    const before = j < b.index.length && b.index[j] === index ? (b.count[j] as number) : 0;
+    const d = (a.count[k] as number) - before;
+    if (d > 0) {
+      upper.push(Math.min(a.upperUs[k] as number, now.max));
+      count.push(d);
+      total += d;
+    }
+  }
+  const out: WindowHistogram = { count: total, p50: 0, p90: 0, p99: 0, max: 0 };
+  if (total === 0) return out;
+  const values = [0, 0, 0];
+  let q = 0;
+  let seen = 0;
+  for (let k = 0; k < count.length && q < QUANTILES.length; k++) {
+    seen += count[k] as number;
+    while (q < QUANTILES.length && seen >= Math.max(1, Math.floor((QUANTILES[q] as number) * total + 0.5))) {
+      values[q++] = upper[k] as number;
+    }
+  }
+  out.p50 = values[0] as number;
+  out.p90 = values[1] as number;
+  out.p99 = values[2] as number;
+  out.max = upper[upper.length - 1] as number;
+  return out;
+}
+
+/** windowHistogram() when there is a baseline, else null. */
+function windowOf(now: Histogram, then: Histogram | undefined, windowMs: number | null): WindowHistogram | null {
+  return windowMs === null ? null : windowHistogram(now, then);
+}
+
+function iocpData(snap: EngineSnapshot, base: EngineSnapshot | undefined, windowMs: number | null): IocpData {
+  const i = snap.iocp;
+  const b = base?.iocp;
+  return {
+    ...i,
+    windowMs,
+    dequeuedPerSec: rate(i.dequeued, b?.dequeued, windowMs),
+    handledPerSec: rate(i.handled, b?.handled, windowMs),
+    windowHandlerUs: windowOf(i.handlerUs, b?.handlerUs, windowMs),
+  };
+}
+
+function poolData(snap: EngineSnapshot, base: EngineSnapshot | undefined, windowMs: number | null): PoolData {
+  const p = snap.pool;
+  const b = base?.pool;
+  return {
+    ...p,
+    windowMs,
+    submittedPerSec: rate(p.submitted, b?.submitted, windowMs),
+    completedPerSec: rate(p.completed, b?.completed, windowMs),
+    windowQueueWaitUs: windowOf(p.queueWaitUs, b?.queueWaitUs, windowMs),
+    windowRunUs: windowOf(p.runUs, b?.runUs, windowMs),
+  };
+}
+
+function controllerData(snap: EngineSnapshot, base: EngineSnapshot | undefined, windowMs: number | null): ControllerData {
+  const c = snap.controller;
+  const b = base?.controller;
+  return {
+    ...c,
+    windowMs,
+    overrunsInWindow: b === undefined || windowMs === null || c.overruns < b.overruns ? null : c.overruns - b.overruns,
+    windowTickDurationUs: windowOf(c.tickDurationUs, b?.tickDurationUs, windowMs),
+    windowTickJitterUs: windowOf(c.tickJitterUs, b?.tickJitterUs, windowMs),
+  };
 }
 
 /** A monitor that cannot be read still gives a frame, with the error in it. */
@@ -118,6 +215,7 @@ export function eventsData(snap: EngineSnapshot, base: EngineSnapshot | undefine
       invalid: s.invalid,
       processedPerSec: rate(s.processed, b?.byType[type].processed, windowMs),
       latencyUs: s.latencyUs,
+      windowLatencyUs: windowOf(s.latencyUs, b?.byType[type].latencyUs, windowMs),
     };
   }
   return {
@@ -133,6 +231,7 @@ export function eventsData(snap: EngineSnapshot, base: EngineSnapshot | undefine
     acceptedPerSec: rate(e.accepted, b?.accepted, windowMs),
     processedPerSec: rate(e.processed, b?.processed, windowMs),
     latencyUs: e.latencyUs,
+    windowLatencyUs: windowOf(e.latencyUs, b?.latencyUs, windowMs),
     byType,
   };
 }

@@ -12,8 +12,16 @@
 #include <bit>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace gamesrv {
+
+// One non-empty bucket of a histogram.
+struct HistogramBucket {
+  std::uint32_t index = 0;  // Histogram::bucketOf() of the values it holds
+  std::uint64_t count = 0;
+  std::uint64_t upper = 0;  // the largest value it holds, scaled as its summary
+};
 
 struct HistogramSummary {
   std::uint64_t count = 0;
@@ -24,6 +32,10 @@ struct HistogramSummary {
   std::uint64_t p99 = 0;
   std::uint64_t p999 = 0;
   std::uint64_t max = 0;
+  // The non-empty buckets, ascending. Counts only grow, so subtracting an earlier
+  // summary's buckets, index by index, gives the values recorded in between: quantiles
+  // over an interval (the telemetry topics do this, src/telemetry/topics.ts).
+  std::vector<HistogramBucket> buckets;
 };
 
 class Histogram {
@@ -43,13 +55,13 @@ class Histogram {
     if (value < min_.load(std::memory_order_relaxed)) min_.store(value, std::memory_order_relaxed);
   }
 
-  HistogramSummary summary() const noexcept { return summary(1.0); }
+  HistogramSummary summary() const { return summary(1.0); }
   // Every value in the summary multiplied by `scale` (e.g. ns per tick, for a histogram
   // that records clock ticks).
-  HistogramSummary summary(double scale) const noexcept;
+  HistogramSummary summary(double scale) const;
   // One summary over the union of `parts` (e.g. per-type histograms summed into a total),
   // scaled as above. Null entries are skipped.
-  static HistogramSummary merged(std::span<const Histogram* const> parts, double scale = 1.0) noexcept;
+  static HistogramSummary merged(std::span<const Histogram* const> parts, double scale = 1.0);
   // Value at quantile q in [0, 1]; returns the upper edge of the bucket holding it.
   std::uint64_t quantile(double q) const noexcept;
   std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }

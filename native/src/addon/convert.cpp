@@ -1,6 +1,7 @@
 #include "convert.hpp"
 
 #include <type_traits>
+#include <vector>
 
 namespace gamesrv::addon {
 
@@ -31,7 +32,8 @@ class FlatWriter {
     ++n_;
   }
   void code(EngineState s) noexcept { put(static_cast<int>(s)); }
-  void histogram(const HistogramSummary& h) noexcept {  // ns -> microseconds
+  void histogram(const HistogramSummary& h) {  // ns -> microseconds
+    histograms_.push_back(&h);
     put(h.count);
     put(h.mean / 1000.0);
     put(us(h.min));
@@ -41,9 +43,22 @@ class FlatWriter {
     put(us(h.p999));
     put(us(h.max));
   }
+  // The bucket section: for every histogram written, in order, the number of non-empty
+  // buckets, then index, count and upper edge (microseconds) of each.
+  void buckets() noexcept {
+    for (const HistogramSummary* h : histograms_) {
+      put(h->buckets.size());
+      for (const auto& b : h->buckets) {
+        put(b.index);
+        put(b.count);
+        put(us(b.upper));
+      }
+    }
+  }
   std::size_t size() const noexcept { return n_; }
 
  private:
+  std::vector<const HistogramSummary*> histograms_;
   double* out_;
   std::size_t capacity_;
   std::size_t n_ = 0;
@@ -65,7 +80,8 @@ void putWorkers(FlatWriter& w, std::string& strings, const std::vector<WorkerSta
 
 // THE LAYOUT. decodeSnapshot() in src/engine/snapshot.ts reads the same sequence in the
 // same order; change both together (test/snapshot.test.ts catches a drift).
-std::size_t writeSnapshot(const EngineSnapshot& s, double* out, std::size_t capacity, std::string& strings) {
+std::size_t writeSnapshot(const EngineSnapshot& s, bool withBuckets, double* out, std::size_t capacity,
+                          std::string& strings) {
   FlatWriter w(out, capacity);
   w.put(0);  // total count, patched below
   const auto& io = s.io;
@@ -212,6 +228,7 @@ std::size_t writeSnapshot(const EngineSnapshot& s, double* out, std::size_t capa
   w.put(m.cpuPercent);
   w.put(m.residentBytes);
 
+  if (withBuckets) w.buckets();
   if (capacity > 0) out[0] = static_cast<double>(w.size());
   return w.size();
 }

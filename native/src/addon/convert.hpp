@@ -14,7 +14,9 @@ namespace gamesrv::addon {
 // the count needed, which may exceed `capacity` (then the buffer is incomplete and
 // the caller retries with a larger one). `strings` gets the text fields, joined by
 // '\0': pipe path, monitor server name, monitor segment, then one name per worker.
-std::size_t writeSnapshot(const EngineSnapshot& s, double* out, std::size_t capacity, std::string& strings);
+// `withBuckets` appends every histogram's non-empty buckets (FlatWriter::buckets()).
+std::size_t writeSnapshot(const EngineSnapshot& s, bool withBuckets, double* out, std::size_t capacity,
+                          std::string& strings);
 
 Napi::Object toJs(Napi::Env env, const TaskInfo& t);
 Napi::Object toJs(Napi::Env env, const Player& p);

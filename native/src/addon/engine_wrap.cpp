@@ -472,9 +472,10 @@ Napi::Value EngineWrap::Player(const Napi::CallbackInfo& info) {
   return toJs(info.Env(), *p);
 }
 
-// snapshotInto(values: Float64Array) -> string. Fills `values` as writeSnapshot() does
-// (convert.hpp): values[0] is the count needed, and when it exceeds values.length the
-// caller grows the array and calls again. Returns the text fields joined by '\0'.
+// snapshotInto(values: Float64Array, withBuckets?: boolean) -> string. Fills `values` as
+// writeSnapshot() does (convert.hpp): values[0] is the count needed, and when it exceeds
+// values.length the caller grows the array and calls again. Returns the text fields
+// joined by '\0'. withBuckets appends each histogram's non-empty buckets.
 // The facade rebuilds the nested object from these (src/engine/snapshot.ts); building
 // it here would cost a property set, and a key string, per field.
 Napi::Value EngineWrap::Snapshot(const Napi::CallbackInfo& info) {
@@ -482,11 +483,15 @@ Napi::Value EngineWrap::Snapshot(const Napi::CallbackInfo& info) {
   auto engine = live(env);
   if (info.Length() < 1 || !info[0].IsTypedArray() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    throwEngineError(env, "INVALID_ARGUMENT", "snapshotInto(values: Float64Array)");
+    throwEngineError(env, "INVALID_ARGUMENT", "snapshotInto(values: Float64Array, withBuckets?: boolean)");
   }
+  if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsBoolean()) {
+    throwEngineError(env, "INVALID_ARGUMENT", "withBuckets must be a boolean");
+  }
+  const bool withBuckets = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
   auto values = info[0].As<Napi::Float64Array>();
   std::string strings;
-  writeSnapshot(engine->snapshot(), values.Data(), values.ElementLength(), strings);
+  writeSnapshot(engine->snapshot(), withBuckets, values.Data(), values.ElementLength(), strings);
   return Napi::String::New(env, strings);
 }
 

@@ -55,12 +55,12 @@ std::uint64_t scaled(std::uint64_t v, double scale) noexcept {
 
 }  // namespace
 
-HistogramSummary Histogram::summary(double scale) const noexcept {
+HistogramSummary Histogram::summary(double scale) const {
   const Histogram* self = this;
   return merged(std::span<const Histogram* const>(&self, 1), scale);
 }
 
-HistogramSummary Histogram::merged(std::span<const Histogram* const> parts, double scale) noexcept {
+HistogramSummary Histogram::merged(std::span<const Histogram* const> parts, double scale) {
   // One pass over a copy of the buckets: every quantile comes from the same view.
   HistogramSummary s;
   std::array<std::uint64_t, kBuckets> snap{};
@@ -96,6 +96,10 @@ HistogramSummary Histogram::merged(std::span<const Histogram* const> parts, doub
       *outs[qi] = scaled(up < mx ? up : mx, scale);
       ++qi;
     }
+  }
+  for (int i = 0; i < kBuckets; ++i) {
+    const std::uint64_t n = snap[static_cast<std::size_t>(i)];
+    if (n != 0) s.buckets.push_back({static_cast<std::uint32_t>(i), n, scaled(bucketUpper(i), scale)});
   }
   return s;
 }

@@ -1,7 +1,8 @@
 // One time-series chart: a uPlot over a sliding window of the last `windowSec` seconds.
 // Colours come from the page's CSS custom properties, so the chart is rebuilt (with its
 // data) when the colour scheme changes. The figure's data-points attribute counts the
-// samples it holds, for people and for the browser test.
+// samples it holds, data-series the series with a value among them, for people and for
+// the browser test.
 import uPlot from '../../vendor/uplot/uPlot.esm.js';
 
 const HEIGHT = 150;
@@ -10,8 +11,10 @@ const TIME_STEPS_SEC = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600]
 const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 
 /**
+ * points: marks only, no line (events such as overruns); dots: a line with a dot on every
+ * sample, so a lone sample between empty ones shows.
  * @typedef {{ label: string, color: string, scale?: string, dash?: number[], points?: boolean,
- *   format: (v: number | null) => string }} SeriesSpec
+ *   dots?: boolean, format: (v: number | null) => string }} SeriesSpec
  * @typedef {{ id: string, title: string, series: SeriesSpec[],
  *   axes: { scale: string, format: (v: number) => string, side?: 'left' | 'right' }[],
  *   ranges?: Record<string, (max: number | null) => [number, number]> }} ChartSpec
@@ -20,7 +23,7 @@ const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-d
 export class TimeChart {
   /** @type {number[]} seconds since the epoch */
   #x = [];
-  /** @type {(number | null)[][]} */
+  /** @type {(number | null | undefined)[][]} */
   #ys;
   #samples = 0;
   /** @type {uPlot | null} */
@@ -50,16 +53,17 @@ export class TimeChart {
   }
 
   /**
-   * Adds one sample at `tsMs`; `values` in the order of spec.series (null: no value).
+   * Adds one sample at `tsMs`; `values` in the order of spec.series. null is a gap in the
+   * line; undefined (nothing measured in this sample) is passed over, the line goes on.
    * @param {number} tsMs
-   * @param {(number | null)[]} values
+   * @param {(number | null | undefined)[]} values
    */
   push(tsMs, values) {
     const t = tsMs / 1000;
     const last = this.#x.at(-1);
     if (last !== undefined && t <= last) return;
     this.#x.push(t);
-    values.forEach((v, i) => this.#ys[i]?.push(v ?? null));
+    values.forEach((v, i) => this.#ys[i]?.push(v));
     this.#samples += 1;
     this.#trim(t - this.windowSec);
     this.#render();
@@ -106,7 +110,9 @@ export class TimeChart {
           width: s.points ? 0 : 1.5,
           dash: s.dash,
           spanGaps: false,
-          points: s.points ? { show: true, size: 7, fill: color(s.color), stroke: color(s.color) } : { show: false },
+          points: s.points || s.dots
+            ? { show: true, size: s.points ? 7 : 4, fill: color(s.color), stroke: color(s.color) }
+            : { show: false },
           paths: s.points ? () => null : undefined,
           value: (_u, v) => s.format(v),
         })),
@@ -158,6 +164,7 @@ export class TimeChart {
     this.#plot?.setData(this.#data());
     this.#showNewest();
     this.figure.dataset.points = String(this.#samples);
+    this.figure.dataset.series = String(this.#ys.filter((y) => y.some((v) => v != null)).length);
   }
 
   /** Without a cursor on the plot, the legend shows the newest values. */

@@ -1,6 +1,6 @@
 // Charts panel: one TimeChart per question an operator asks, fed by the telemetry topics.
-// Latency, queue-wait, run and jitter percentiles are the engine's histograms, which count
-// since the engine started (docs/TELEMETRY.md): the charts show how those move.
+// Rates and percentiles are the server's, over each frame's window (windowMs, the time
+// since the snapshot before): a spike shows when it happens (docs/TELEMETRY.md).
 import { TimeChart } from '../lib/chart.js';
 import * as fmt from '../lib/format.js';
 
@@ -8,36 +8,18 @@ const EVENT_TYPES = ['PLAYER_LOGIN', 'PLAYER_LOGOUT', 'PLAYER_MOVE', 'PLAYER_ATT
 const TYPE_COLORS = ['c1', 'c2', 'c3', 'c4', 'c5'];
 const short = (type) => type.replace('PLAYER_', '').toLowerCase();
 
-/** A per-second rate of a cumulative counter between consecutive frames; null after a reset. */
-function counterRate() {
-  /** @type {{ ts: number, v: number } | null} */
-  let prev = null;
-  return (/** @type {number} */ ts, /** @type {number} */ v) => {
-    const p = prev;
-    prev = { ts, v };
-    if (p === null || v < p.v || ts <= p.ts) return null;
-    return ((v - p.v) * 1000) / (ts - p.ts);
-  };
-}
-
-/** How many more than last frame; null when none (or after a reset). */
-function counterDelta() {
-  /** @type {number | null} */
-  let prev = null;
-  return (/** @type {number} */ v) => {
-    const d = prev === null || v < prev ? 0 : v - prev;
-    prev = v;
-    return d > 0 ? d : null;
-  };
-}
+// A window with nothing in it (no events of a type, no pool task) has no percentile: its
+// sample is undefined, which the line passes over; null (no window at all) breaks it.
+/** p99 and p50 of a window histogram. */
+const p99p50 = (/** @type {any} */ w) => (w == null ? [null, null] : w.count > 0 ? [w.p99, w.p50] : [undefined, undefined]);
+/** p99 of a window histogram. */
+const p99 = (/** @type {any} */ w) => (w == null ? null : w.count > 0 ? w.p99 : undefined);
 
 /**
  * Each chart: its spec, the topic it reads, and `sample(data, ts)` giving its values.
- * @returns {{ topic: string, spec: import('../lib/chart.js').ChartSpec, sample: (data: any, ts: number) => (number | null)[] }[]}
+ * @returns {{ topic: string, spec: import('../lib/chart.js').ChartSpec, sample: (data: any) => (number | null | undefined)[] }[]}
  */
 function definitions() {
-  const packetRate = counterRate();
-  const overruns = counterDelta();
   return [
     {
       topic: 'events',
@@ -57,32 +39,28 @@ function definitions() {
       topic: 'events',
       spec: {
         id: 'latency',
-        title: 'Event latency by type: p99 (solid), p50 (dashed), since start',
+        title: 'Event latency by type: p99 (solid), p50 (dashed)',
         series: EVENT_TYPES.flatMap((t, i) => [
-          { label: `${short(t)} p99`, color: TYPE_COLORS[i], scale: 'us', format: fmt.micros },
-          { label: `${short(t)} p50`, color: TYPE_COLORS[i], scale: 'us', dash: [3, 3], format: fmt.micros },
+          { label: `${short(t)} p99`, color: TYPE_COLORS[i], scale: 'us', dots: true, format: fmt.micros },
+          { label: `${short(t)} p50`, color: TYPE_COLORS[i], scale: 'us', dash: [3, 3], dots: true, format: fmt.micros },
         ]),
         axes: [{ scale: 'us', format: fmt.micros }],
       },
-      sample: (d) =>
-        EVENT_TYPES.flatMap((t) => {
-          const h = d.byType[t]?.latencyUs;
-          return h && h.count > 0 ? [h.p99, h.p50] : [null, null];
-        }),
+      sample: (d) => EVENT_TYPES.flatMap((t) => p99p50(d.byType[t]?.windowLatencyUs)),
     },
     {
       topic: 'pool',
       spec: {
         id: 'pool',
-        title: 'Thread pool p99: queue wait and run, since start',
+        title: 'Thread pool p99: queue wait and run',
         series: [
-          { label: 'queue wait p99', color: 'c4', scale: 'us', format: fmt.micros },
-          { label: 'run p99', color: 'c6', scale: 'us', format: fmt.micros },
+          { label: 'queue wait p99', color: 'c4', scale: 'us', dots: true, format: fmt.micros },
+          { label: 'run p99', color: 'c6', scale: 'us', dots: true, format: fmt.micros },
           { label: 'queued', color: 'c2', scale: 'depth', dash: [4, 3], format: fmt.count },
         ],
         axes: [{ scale: 'us', format: fmt.micros }, { scale: 'depth', format: fmt.compact, side: 'right' }],
       },
-      sample: (d) => [d.queueWaitUs.count > 0 ? d.queueWaitUs.p99 : null, d.runUs.count > 0 ? d.runUs.p99 : null, d.queueDepth],
+      sample: (d) => [p99(d.windowQueueWaitUs), p99(d.windowRunUs), d.queueDepth],
     },
     {
       topic: 'iocp',
@@ -96,13 +74,13 @@ function definitions() {
         ],
         axes: [{ scale: 'rate', format: fmt.compact }, { scale: 'threads', format: fmt.compact, side: 'right' }],
       },
-      sample: (d, ts) => [packetRate(ts, d.dequeued), d.activeThreads, d.maxConcurrency],
+      sample: (d) => [d.dequeuedPerSec, d.activeThreads, d.maxConcurrency],
     },
     {
       topic: 'controller',
       spec: {
         id: 'ticks',
-        title: 'Tick rate, jitter p99 (since start) and overruns',
+        title: 'Tick rate, jitter p99 and overruns',
         series: [
           { label: 'achieved', color: 'c3', scale: 'hz', format: fmt.hertz },
           { label: 'configured', color: 'c3', scale: 'hz', dash: [2, 4], format: fmt.hertz },
@@ -113,7 +91,7 @@ function definitions() {
         // Overrun marks sit near the top, taller for more overruns in the frame.
         ranges: { marks: (max) => [0, (max ?? 1) * 1.15] },
       },
-      sample: (d) => [d.achievedRateHz, d.tickRateHz, d.tickJitterUs.count > 0 ? d.tickJitterUs.p99 : null, overruns(d.overruns)],
+      sample: (d) => [d.achievedRateHz, d.tickRateHz, p99(d.windowTickJitterUs), d.overrunsInWindow || null],
     },
     {
       topic: 'monitor',
@@ -154,7 +132,7 @@ export function chartsPanel(root, telemetry, { windowSec }) {
 
   telemetry.addEventListener('frame', (ev) => {
     const frame = /** @type {CustomEvent} */ (ev).detail;
-    for (const c of charts) if (c.topic === frame.topic) c.chart.push(frame.ts, c.sample(frame.data, frame.ts));
+    for (const c of charts) if (c.topic === frame.topic) c.chart.push(frame.ts, c.sample(frame.data));
   });
   telemetry.addEventListener('status', (ev) => {
     if (/** @type {CustomEvent} */ (ev).detail.status === 'reconnecting') for (const c of charts) c.chart.gap();
