@@ -10,6 +10,8 @@
 //   reported alongside, without a baseline, for scale.
 // - snapshot_us: Engine.snapshot(), every counter and histogram as one plain object;
 //   baseline: JSON.stringify of that object.
+// - snapshot_buckets_us: Engine.snapshot({ buckets: true }), as the telemetry hub takes it
+//   (every histogram's non-empty buckets too, for window percentiles); baseline: snapshot_us.
 // Progress goes to stderr; stdout gets exactly one JSON line.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -104,15 +106,22 @@ async function main(): Promise<void> {
     for (let i = 0; i < 200; i++) sink += JSON.stringify(engine.snapshot()).length; // warm-up
     const snap: number[] = [];
     const snapJson: number[] = [];
+    const snapBuckets: number[] = [];
     for (let r = 0; r < REPS; r++) {
       let t0 = performance.now();
       for (let i = 0; i < SNAPSHOTS_PER_REP; i++) sink += engine.snapshot().uptimeMs;
       snap.push(((performance.now() - t0) * 1e3) / SNAPSHOTS_PER_REP);
+      t0 = performance.now();
+      for (let i = 0; i < SNAPSHOTS_PER_REP; i++) sink += engine.snapshot({ buckets: true }).uptimeMs;
+      snapBuckets.push(((performance.now() - t0) * 1e3) / SNAPSHOTS_PER_REP);
       const s = engine.snapshot();
       t0 = performance.now();
       for (let i = 0; i < SNAPSHOTS_PER_REP; i++) sink += JSON.stringify(s).length;
       snapJson.push(((performance.now() - t0) * 1e3) / SNAPSHOTS_PER_REP);
-      log(`  rep ${r + 1}: snapshot ${snap[r]?.toFixed(2)} us, JSON.stringify(snapshot) ${snapJson[r]?.toFixed(2)} us`);
+      log(
+        `  rep ${r + 1}: snapshot ${snap[r]?.toFixed(2)} us, with buckets ${snapBuckets[r]?.toFixed(2)} us, ` +
+          `JSON.stringify(snapshot) ${snapJson[r]?.toFixed(2)} us`,
+      );
     }
     log(`  medians: enqueue [${fmt(enqueue)}] stringify [${fmt(stringify)}] snapshot [${fmt(snap)}] (sink ${sink % 10})`);
 
@@ -126,6 +135,7 @@ async function main(): Promise<void> {
     add('napi_enqueue_ns_per_event', median(enqueue), 'ns/event', 'json_stringify_batch_ns_per_event');
     add('json_stringify_snapshot_us', median(snapJson), 'us');
     add('snapshot_us', median(snap), 'us', 'json_stringify_snapshot_us');
+    add('snapshot_buckets_us', median(snapBuckets), 'us', 'snapshot_us');
   } finally {
     await engine.close();
   }
