@@ -388,9 +388,7 @@ describe('snapshot', () => {
     assert.equal(windowHistogram(after.events.byType.PLAYER_LOGIN.latencyUs, before.events.byType.PLAYER_LOGIN.latencyUs)?.count, 0);
     assert.ok(moves && moves.p50 > 0 && moves.p50 <= moves.p90 && moves.p90 <= moves.p99 && moves.p99 <= moves.max, JSON.stringify(moves));
     assert.ok(moves.max <= after.events.byType.PLAYER_MOVE.latencyUs.max, 'never above the since-start max');
-    // The ticks of the game loop between the two snapshots have jitter samples, too.
-    const ticks = after.controller.ticks - before.controller.ticks;
-    const jitter = windowHistogram(after.controller.tickJitterUs, before.controller.tickJitterUs);
-    assert.ok(jitter && Math.abs(jitter.count - ticks) <= 2, `${jitter?.count} jitter samples for ${ticks} ticks`);
+    // Counts that went down (a histogram recreated, as the I/O workers' are on restart) give no window.
+    assert.equal(windowHistogram(before.events.latencyUs, after.events.latencyUs), null);
   });
 });

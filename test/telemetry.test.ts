@@ -249,53 +249,57 @@ describe('telemetry WebSocket', () => {
     some.assertSeq();
   });
 
-  test('window percentiles count only what the window of the frame saw; since-start ones keep everything', TEST, async (t) => {
+  test('windows tile each connection\'s frames: every value in exactly one window, whatever the hub rate', TEST, async (t) => {
     const { app, connect } = await setup(t);
-    const c = await connect();
-    c.send({ op: 'subscribe', topics: ['events', 'pool', 'controller', 'iocp'], intervalMs: 50 });
-    await c.topic('subscribed');
-    const base = await c.next('an events frame with a window', (f) => f.topic === 'events' && f.data['windowMs'] !== null);
-    const start = base.data['processed'] as number;
+    // The fast connection makes the hub tick every 50 ms; the slow one gets every 5th tick,
+    // and its windows must still cover all the time between its own frames.
+    const fast = await connect();
+    fast.send({ op: 'subscribe', topics: ['events'], intervalMs: 50 });
+    await fast.topic('subscribed');
+    const slow = await connect();
+    slow.send({ op: 'subscribe', topics: ['events', 'controller', 'pool', 'iocp'], intervalMs: 250 });
+    await slow.topic('subscribed');
+    const first = await slow.next('an events frame with a window', (f) => f.topic === 'events' && f.data['windowMs'] !== null);
+    const ctl0 = await slow.next('a controller frame with a window', (f) => f.topic === 'controller' && f.data['windowMs'] !== null);
+    const start = first.data['processed'] as number;
     const N = 60;
     const events = Array.from({ length: N }, (_, i) => ({ type: 'PLAYER_CHAT' as const, playerId: 1, data: `m${i}` }));
     assert.equal(app.engine.enqueueEvents(events).accepted, N);
     await app.engine.flush();
-    // Every event lands in some frame's window, and no window holds more than the N sent.
-    const windows: Json[] = [];
-    let last = await c.next('an events frame with all N processed', (f) => {
-      if (f.topic !== 'events') return false;
-      windows.push(f.data['byType']['PLAYER_CHAT']['windowLatencyUs']);
-      return f.data['processed'] === start + N;
-    });
-    const seen = windows.filter((w) => w !== null && w['count'] > 0);
-    assert.ok(seen.length > 0, JSON.stringify(windows));
-    for (const w of seen) {
-      assert.ok(w['count'] <= N, JSON.stringify(w));
+
+    const last = await slow.next('an events frame with all N processed', (f) => f.topic === 'events' && f.data['processed'] === start + N);
+    const after = await slow.topic('events');
+    // Every events frame after `first` (next() reads past frames of other topics: take them all).
+    const frames = slow.frames.filter((f) => f.topic === 'events' && f.seq > first.seq && f.seq <= last.seq);
+    for (const f of [...frames, after]) assertFrame(f);
+    const sum = (fs: Frame[], get: (d: Json) => Json | null) => fs.reduce((n, f) => n + (get(f.data)?.['count'] as number), 0);
+    const chat = (d: Json): Json => d['byType']['PLAYER_CHAT'];
+    // The since-start counts grew by N; the windows after `first` add up to exactly that.
+    assert.equal(chat(last.data)['latencyUs']['count'] - chat(first.data)['latencyUs']['count'], N);
+    assert.equal(sum(frames, (d) => chat(d)['windowLatencyUs']), N, JSON.stringify(frames.map((f) => chat(f.data)['windowLatencyUs'])));
+    assert.equal(sum(frames, (d) => d['windowLatencyUs']), last.data['latencyUs']['count'] - first.data['latencyUs']['count']);
+    for (const w of frames.map((f) => chat(f.data)['windowLatencyUs']).filter((x) => x['count'] > 0)) {
       assert.ok(w['p50'] > 0 && w['p50'] <= w['p90'] && w['p90'] <= w['p99'] && w['p99'] <= w['max'], JSON.stringify(w));
     }
-    // Nothing processed since: the window is empty while the since-start histogram is not.
-    // A frame's baseline is the snapshot before it, or the one before that when the
-    // two were taken too close together: the second frame after `last` is past it.
-    await c.topic('events');
-    last = await c.topic('events');
-    assertFrame(last);
-    const chat = last.data['byType']['PLAYER_CHAT'];
-    assert.equal(chat['latencyUs']['count'], N);
-    assert.deepEqual(chat['windowLatencyUs'], { count: 0, p50: 0, p90: 0, p99: 0, max: 0 });
-    assert.equal(last.data['windowLatencyUs']['count'], 0);
+    // Nothing processed since `last`: the next window is empty, the since-start histogram is not.
+    assert.deepEqual(chat(after.data)['windowLatencyUs'], { count: 0, p50: 0, p90: 0, p99: 0, max: 0 });
+    assert.equal(chat(after.data)['latencyUs']['count'], chat(last.data)['latencyUs']['count']);
 
-    // The game loop ticks all along: each controller window has about windowMs × rate jitter samples.
-    const ctl = await c.next('a controller frame with a window', (f) => f.topic === 'controller' && f.data['windowMs'] !== null);
-    assertFrame(ctl);
-    const jitter = ctl.data['windowTickJitterUs'] as Json;
-    assert.ok(jitter['count'] > 0 && jitter['count'] < ctl.data['ticks'], JSON.stringify(jitter));
-    assert.equal(typeof ctl.data['overrunsInWindow'], 'number');
+    // The game loop: jitter samples and overruns of the windows add up to the since-start growth.
+    await slow.topic('controller');
+    const ctl = slow.frames.filter((f) => f.topic === 'controller' && f.seq > ctl0.seq);
+    for (const f of ctl) assertFrame(f);
+    const end = ctl.at(-1)!.data;
+    assert.equal(sum(ctl, (d) => d['windowTickJitterUs']), end['tickJitterUs']['count'] - ctl0.data['tickJitterUs']['count']);
+    assert.equal(ctl.reduce((n, f) => n + (f.data['overrunsInWindow'] as number), 0), end['overruns'] - ctl0.data['overruns']);
+    assert.ok(end['ticks'] > ctl0.data['ticks'], 'the loop ticked');
     for (const topic of ['pool', 'iocp']) {
-      const f = await c.next(`a ${topic} frame with a window`, (x) => x.topic === topic && x.data['windowMs'] !== null);
+      const f = await slow.next(`a ${topic} frame with a window`, (x) => x.topic === topic && x.data['windowMs'] !== null);
       assertFrame(f);
       assert.equal(typeof f.data[topic === 'pool' ? 'completedPerSec' : 'dequeuedPerSec'], 'number');
     }
-    c.assertSeq();
+    slow.assertSeq();
+    fast.assertSeq();
   });
 
   test('unsubscribe: no more frames of that topic; the others go on', TEST, async (t) => {
@@ -396,11 +400,15 @@ describe('telemetry WebSocket', () => {
     assert.equal(last.snapshots - first.snapshots, last.ticks - first.ticks);
     const fastEvents = fast.frames.filter((f) => f.topic === 'events' && f.stamp.ticks > first.ticks && f.stamp.ticks <= last.ticks);
     assert.equal(fastEvents.length, last.ticks - first.ticks, 'the 50 ms subscriber got every tick');
-    // Both got the same serialized data on a shared tick.
+    // On a shared tick both frames come from the one snapshot; each one's window reaches
+    // back to its own previous frame: 1 tick for the fast subscriber, 4 for the slow one.
     const sharedSlow = slowEvents[3]!;
     const sharedFast = fast.frames.find((f) => f.topic === 'events' && f.stamp.ticks === sharedSlow.stamp.ticks)!;
-    assert.deepEqual(sharedFast.data, sharedSlow.data);
+    const { windowMs: slowWindow, ...slowRest } = sharedSlow.data;
+    const { windowMs: fastWindow, ...fastRest } = sharedFast.data;
     assert.equal(sharedFast.ts, sharedSlow.ts);
+    assert.deepEqual([fastRest['accepted'], fastRest['processed'], fastRest['latencyUs']], [slowRest['accepted'], slowRest['processed'], slowRest['latencyUs']]);
+    assert.ok(slowWindow > fastWindow, `windows: slow ${slowWindow} ms, fast ${fastWindow} ms`);
 
     fast.ws.close();
     await fast.waitClosed();

@@ -8,6 +8,7 @@ import type { WebSocket } from 'ws';
 
 import { CLOSE_CODES, type ErrorData, type FrameTopic, type PeriodicTopic, type TelemetryTopic } from '../schemas/telemetry.js';
 import { formatBytes, formatMs, type TelemetryLimits } from './options.js';
+import type { Baseline } from './topics.js';
 
 /**
  * What a connection needs of its hub (TelemetryHub): spelled out here so this file does
@@ -54,6 +55,12 @@ export class TelemetryConnection {
   readonly topics = new Set<TelemetryTopic>();
   /** Periodic topics subscribed but not yet sent: the next (kick) tick sends them at once. */
   readonly fresh = new Set<PeriodicTopic>();
+  /**
+   * Per periodic topic, the snapshot its last frame was built from: the next frame's rates
+   * and window percentiles are computed against it, so they cover the whole time between
+   * the two frames whatever the hub's own tick rate.
+   */
+  readonly bases = new Map<PeriodicTopic, Baseline>();
   intervalMs: number;
   /** ms of hub ticks since this connection's last periodic frames (see TelemetryHub.#tick). */
   credit = 0;

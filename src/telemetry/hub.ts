@@ -138,7 +138,10 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo] }> implements 
     this.#untrack(conn);
     for (const t of topics) {
       conn.topics.delete(t);
-      if (t !== 'jobs') conn.fresh.delete(t);
+      if (t !== 'jobs') {
+        conn.fresh.delete(t);
+        conn.bases.delete(t);
+      }
       conn.forget(t);
     }
     this.#track(conn);
@@ -279,19 +282,29 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo] }> implements 
     const now = performance.now();
     const ts = Date.now();
     const period = this.#periodMs;
-    const json = new Map<PeriodicTopic, string | null>();
     let snap: EngineSnapshot | null | undefined;
-    let base: Baseline | undefined;
-    const dataOf = (topic: PeriodicTopic): string | null => {
-      let s = json.get(topic);
-      if (s !== undefined) return s;
+    /** This tick's snapshot, as the baseline of the frames built from it. */
+    let current: Baseline | undefined;
+    /** For a topic a connection has no baseline of: the hub's own. */
+    let fallback: Baseline | undefined;
+    /** Topic JSON by the baseline it was computed against: connections due together share it. */
+    const json = new Map<Baseline | undefined, Map<PeriodicTopic, string>>();
+    const dataOf = (topic: PeriodicTopic, own: Baseline | undefined): string | null => {
       if (snap === undefined) {
         snap = this.#snapshot();
-        // #periodMs, not `period`: a connection closed earlier in this tick may have rescheduled.
-        base = snap === null ? undefined : this.#baselines.against(now, snap, this.#periodMs);
+        if (snap !== null) {
+          current = { snap, at: now };
+          // #periodMs, not `period`: a connection closed earlier in this tick may have rescheduled.
+          fallback = this.#baselines.against(now, snap, this.#periodMs);
+        }
       }
-      s = snap === null ? null : JSON.stringify(topicData(topic, snap, base, now));
-      json.set(topic, s);
+      if (snap === null) return null;
+      // Counters restart with the engine: a baseline from an earlier run is no baseline.
+      const base = own !== undefined && own.snap.starts === snap.starts && now > own.at ? own : fallback;
+      let byTopic = json.get(base);
+      if (byTopic === undefined) json.set(base, (byTopic = new Map()));
+      let s = byTopic.get(topic);
+      if (s === undefined) byTopic.set(topic, (s = JSON.stringify(topicData(topic, snap, base, now))));
       return s;
     };
     for (const conn of this.#connections) {
@@ -306,8 +319,11 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo] }> implements 
       }
       if (!conn.flow(now)) continue;
       for (const topic of due) {
-        const data = dataOf(topic);
-        if (data !== null) conn.hold(topic, data, ts);
+        const data = dataOf(topic, conn.bases.get(topic));
+        if (data === null) continue;
+        conn.hold(topic, data, ts);
+        // The next frame of this topic covers from here: every value lands in one window.
+        if (current !== undefined) conn.bases.set(topic, current);
       }
       conn.fresh.clear();
       conn.pump();

@@ -79,27 +79,31 @@ const QUANTILES = [0.5, 0.9, 0.99] as const;
  * Count and percentiles of the values `now` holds that `then` (the same histogram in the
  * baseline snapshot) does not: what was recorded over the window. Percentiles are bucket
  * upper edges (~6% precision), as in the since-start summary, and never above its max.
- * Null when either snapshot lacks buckets.
+ * Null when either snapshot lacks buckets, or when a count went down: the histogram was
+ * recreated in between (the I/O workers are, on every stop and start).
  */
 export function windowHistogram(now: Histogram, then: Histogram | undefined): WindowHistogram | null {
   const a = bucketsOf(now);
   const b = then === undefined ? undefined : bucketsOf(then);
-  if (a === undefined || b === undefined) return null;
+  if (a === undefined || b === undefined || then === undefined || now.count < then.count) return null;
   const upper: number[] = [];
   const count: number[] = [];
   let total = 0;
   let j = 0;
   for (let k = 0; k < a.index.length; k++) {
     const index = a.index[k] as number;
-    while (j < b.index.length && (b.index[j] as number) < index) j++;
-    const before = j < b.index.length && b.index[j] === index ? (b.count[j] as number) : 0;
+    if (j < b.index.length && (b.index[j] as number) < index) return null; // a bucket emptied
+    let before = 0;
+    if (j < b.index.length && b.index[j] === index) before = b.count[j++] as number;
     const d = (a.count[k] as number) - before;
+    if (d < 0) return null;
     if (d > 0) {
       upper.push(Math.min(a.upperUs[k] as number, now.max));
       count.push(d);
       total += d;
     }
   }
+  if (j < b.index.length) return null; // buckets above all of now's emptied
   const out: WindowHistogram = { count: total, p50: 0, p90: 0, p99: 0, max: 0 };
   if (total === 0) return out;
   const values = [0, 0, 0];
