@@ -83,9 +83,10 @@ const QUANTILES = [0.5, 0.9, 0.99] as const;
  * recreated in between (the I/O workers are, on every stop and start).
  */
 export function windowHistogram(now: Histogram, then: Histogram | undefined): WindowHistogram | null {
+  if (then === undefined || now.count < then.count) return null;
   const a = bucketsOf(now);
-  const b = then === undefined ? undefined : bucketsOf(then);
-  if (a === undefined || b === undefined || then === undefined || now.count < then.count) return null;
+  const b = bucketsOf(then);
+  if (a === undefined || b === undefined) return null;
   const upper: number[] = [];
   const count: number[] = [];
   let total = 0;
@@ -104,27 +105,12 @@ export function windowHistogram(now: Histogram, then: Histogram | undefined): Wi
     }
   }
   if (j < b.index.length) return null; // buckets above all of now's emptied
-  const out: WindowHistogram = { count: total, p50: 0, p90: 0, p99: 0, max: 0 };
-  if (total === 0) return out;
-  const values = [0, 0, 0];
-  let q = 0;
-  let seen = 0;
-  for (let k = 0; k < count.length && q < QUANTILES.length; k++) {
-    seen += count[k] as number;
-    while (q < QUANTILES.length && seen >= Math.max(1, Math.floor((QUANTILES[q] as number) * total + 0.5))) {
-      values[q++] = upper[k] as number;
-    }
-  }
-  out.p50 = values[0] as number;
-  out.p90 = values[1] as number;
-  out.p99 = values[2] as number;
-  out.max = upper[upper.length - 1] as number;
-  return out;
-}
-
-/** windowHistogram() when there is a baseline, else null. */
-function windowOf(now: Histogram, then: Histogram | undefined, windowMs: number | null): WindowHistogram | null {
-  return windowMs === null ? null : windowHistogram(now, then);
+  const [p50 = 0, p90 = 0, p99 = 0] = QUANTILES.map((q) => {
+    const rank = Math.max(1, Math.floor(q * total + 0.5));
+    let seen = 0;
+    return upper.find((_u, k) => (seen += count[k] as number) >= rank);
+  });
+  return { count: total, p50, p90, p99, max: upper.at(-1) ?? 0 };
 }
 
 function iocpData(snap: EngineSnapshot, base: EngineSnapshot | undefined, windowMs: number | null): IocpData {
@@ -135,7 +121,7 @@ function iocpData(snap: EngineSnapshot, base: EngineSnapshot | undefined, window
     windowMs,
     dequeuedPerSec: rate(i.dequeued, b?.dequeued, windowMs),
     handledPerSec: rate(i.handled, b?.handled, windowMs),
-    windowHandlerUs: windowOf(i.handlerUs, b?.handlerUs, windowMs),
+    windowHandlerUs: windowHistogram(i.handlerUs, b?.handlerUs),
   };
 }
 
@@ -147,8 +133,8 @@ function poolData(snap: EngineSnapshot, base: EngineSnapshot | undefined, window
     windowMs,
     submittedPerSec: rate(p.submitted, b?.submitted, windowMs),
     completedPerSec: rate(p.completed, b?.completed, windowMs),
-    windowQueueWaitUs: windowOf(p.queueWaitUs, b?.queueWaitUs, windowMs),
-    windowRunUs: windowOf(p.runUs, b?.runUs, windowMs),
+    windowQueueWaitUs: windowHistogram(p.queueWaitUs, b?.queueWaitUs),
+    windowRunUs: windowHistogram(p.runUs, b?.runUs),
   };
 }
 
@@ -158,9 +144,9 @@ function controllerData(snap: EngineSnapshot, base: EngineSnapshot | undefined, 
   return {
     ...c,
     windowMs,
-    overrunsInWindow: b === undefined || windowMs === null || c.overruns < b.overruns ? null : c.overruns - b.overruns,
-    windowTickDurationUs: windowOf(c.tickDurationUs, b?.tickDurationUs, windowMs),
-    windowTickJitterUs: windowOf(c.tickJitterUs, b?.tickJitterUs, windowMs),
+    overrunsInWindow: b === undefined || c.overruns < b.overruns ? null : c.overruns - b.overruns,
+    windowTickDurationUs: windowHistogram(c.tickDurationUs, b?.tickDurationUs),
+    windowTickJitterUs: windowHistogram(c.tickJitterUs, b?.tickJitterUs),
   };
 }
 
@@ -219,7 +205,7 @@ export function eventsData(snap: EngineSnapshot, base: EngineSnapshot | undefine
       invalid: s.invalid,
       processedPerSec: rate(s.processed, b?.byType[type].processed, windowMs),
       latencyUs: s.latencyUs,
-      windowLatencyUs: windowOf(s.latencyUs, b?.byType[type].latencyUs, windowMs),
+      windowLatencyUs: windowHistogram(s.latencyUs, b?.byType[type].latencyUs),
     };
   }
   return {
@@ -235,7 +221,7 @@ export function eventsData(snap: EngineSnapshot, base: EngineSnapshot | undefine
     acceptedPerSec: rate(e.accepted, b?.accepted, windowMs),
     processedPerSec: rate(e.processed, b?.processed, windowMs),
     latencyUs: e.latencyUs,
-    windowLatencyUs: windowOf(e.latencyUs, b?.latencyUs, windowMs),
+    windowLatencyUs: windowHistogram(e.latencyUs, b?.latencyUs),
     byType,
   };
 }

@@ -25,7 +25,9 @@ static_assert(std::extent_v<decltype(PipeServerStats::requestsByType)> == 5, "re
 // learns the size it needs.
 class FlatWriter {
  public:
-  FlatWriter(double* out, std::size_t capacity) : out_(out), capacity_(capacity) {}
+  // withBuckets: remember each histogram written, for buckets().
+  FlatWriter(double* out, std::size_t capacity, bool withBuckets)
+      : withBuckets_(withBuckets), out_(out), capacity_(capacity) {}
   template <typename T>
   void put(T v) noexcept {
     if (n_ < capacity_) out_[n_] = static_cast<double>(v);
@@ -33,7 +35,7 @@ class FlatWriter {
   }
   void code(EngineState s) noexcept { put(static_cast<int>(s)); }
   void histogram(const HistogramSummary& h) {  // ns -> microseconds
-    histograms_.push_back(&h);
+    if (withBuckets_) histograms_.push_back(&h);
     put(h.count);
     put(h.mean / 1000.0);
     put(us(h.min));
@@ -58,6 +60,7 @@ class FlatWriter {
   std::size_t size() const noexcept { return n_; }
 
  private:
+  bool withBuckets_;
   std::vector<const HistogramSummary*> histograms_;
   double* out_;
   std::size_t capacity_;
@@ -82,7 +85,7 @@ void putWorkers(FlatWriter& w, std::string& strings, const std::vector<WorkerSta
 // same order; change both together (test/snapshot.test.ts catches a drift).
 std::size_t writeSnapshot(const EngineSnapshot& s, bool withBuckets, double* out, std::size_t capacity,
                           std::string& strings) {
-  FlatWriter w(out, capacity);
+  FlatWriter w(out, capacity, withBuckets);
   w.put(0);  // total count, patched below
   const auto& io = s.io;
   strings = io.pipe.path;
