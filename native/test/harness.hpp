@@ -1,5 +1,6 @@
 // A small in-repo test harness (libuv-style): TEST(name) { CHECK(...); }.
-// Each test binary prints one line per failure and ends with "N passed, N failed".
+// Each test binary prints "run  <case>" as a case starts, "ok   <case> (N ms)" or
+// "FAIL <case>" with the failed check when it ends, and last "N passed, N failed".
 // Set GAMESRV_TEST_SEED to replay a seeded stress test; GAMESRV_TEST_FILTER to run a subset.
 #pragma once
 #include <chrono>
@@ -63,6 +64,9 @@ inline int runAll() {
   int passed = 0, failed = 0;
   for (const Case& c : registry()) {
     if (filter && std::string(c.name).find(filter) == std::string::npos) continue;
+    // Announced before it runs, so a runner that times out can say which case hung.
+    std::printf("run  %s\n", c.name);
+    std::fflush(stdout);
     const auto t0 = std::chrono::steady_clock::now();
     try {
       c.fn();

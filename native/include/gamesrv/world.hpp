@@ -7,12 +7,12 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "gamesrv/game_event.hpp"
+#include "gamesrv/platform/shared_mutex.hpp"
 
 namespace gamesrv {
 
@@ -59,7 +59,7 @@ class World {
 
  private:
   const WorldConfig config_;
-  mutable std::shared_mutex mu_;
+  mutable platform::SharedMutex mu_;  // not std::shared_mutex: see its header
   std::unordered_map<std::uint32_t, Player> players_;  // guarded by mu_
   std::deque<ChatLine> chat_;                          // guarded by mu_
   std::uint64_t chatSeq_ = 0;                          // guarded by mu_

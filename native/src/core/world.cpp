@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
+#include <shared_mutex>  // std::shared_lock
 
 namespace gamesrv {
 

@@ -1,0 +1,47 @@
+// A reader/writer lock of the host OS, for the engine's read-mostly state (the World).
+//
+// Why not std::shared_mutex everywhere: in the mingw-w64 build (posix thread model)
+// std::shared_mutex is winpthreads' pthread_rwlock_t, which loses a wake-up between a
+// reader's unlock and a waiting writer: one writer and one reader in a loop deadlock
+// under wine (docs/DESIGN-NOTES.md "Windows: no std::shared_mutex",
+// native/test/repro/repro_std_shared_mutex.cpp). So each platform backend supplies its
+// own: native/src/platform/win32 an SRWLOCK (Slim Reader/Writer lock, kernel32),
+// native/src/platform/posix std::shared_mutex (glibc's pthread_rwlock_t). Outside
+// native/src/platform/posix no code may name std::shared_mutex or
+// std::shared_timed_mutex; cmake/check-no-std-shared-mutex.cmake fails the build if one
+// appears.
+//
+// Meets the standard SharedMutex requirements, so std::unique_lock and std::shared_lock
+// work with it. Not recursive, not upgradable; neither backend promises writer
+// preference or fairness, only that every unlock wakes a waiter that can proceed.
+//
+// Thread safety: lock/unlock and lock_shared/unlock_shared from any threads, as for
+// std::shared_mutex. Construct and destroy it while no thread holds or waits for it.
+#pragma once
+#include <cstddef>
+
+namespace gamesrv::platform {
+
+class SharedMutex {
+ public:
+  SharedMutex() noexcept;
+  ~SharedMutex();
+  SharedMutex(const SharedMutex&) = delete;
+  SharedMutex& operator=(const SharedMutex&) = delete;
+
+  void lock() noexcept;
+  [[nodiscard]] bool try_lock() noexcept;
+  void unlock() noexcept;  // Requires: held exclusively by the calling thread.
+
+  void lock_shared() noexcept;
+  [[nodiscard]] bool try_lock_shared() noexcept;
+  void unlock_shared() noexcept;  // Requires: held shared by the calling thread.
+
+  // Room for the backend's lock object; each backend checks its type fits.
+  static constexpr std::size_t kStorageBytes = 64;
+
+ private:
+  alignas(std::max_align_t) unsigned char storage_[kStorageBytes];
+};
+
+}  // namespace gamesrv::platform

@@ -1,0 +1,93 @@
+// platform::SharedMutex: the reader/writer lock each platform supplies (SRWLOCK on
+// Win32, std::shared_mutex on POSIX). The first-use race and the stress cases are the
+// fixed twins of repro/repro_pthread_rwlock.cpp's, which fail or hang under wine with
+// winpthreads' rwlock.
+#include <atomic>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+
+#include "gamesrv/platform/shared_mutex.hpp"
+#include "harness.hpp"
+#include "rwlock_stress.hpp"
+
+using gamesrv::platform::SharedMutex;
+
+TEST(exclusive_excludes_everyone) {
+  SharedMutex mu;
+  mu.lock();
+  std::thread other([&] {
+    CHECK(!mu.try_lock());
+    CHECK(!mu.try_lock_shared());
+  });
+  other.join();
+  mu.unlock();
+  CHECK(mu.try_lock());
+  mu.unlock();
+}
+
+TEST(shared_holders_coexist_and_keep_the_writer_out) {
+  SharedMutex mu;
+  std::shared_lock first(mu);
+  std::thread other([&] {
+    CHECK(mu.try_lock_shared());  // a second reader gets in while the first holds it
+    CHECK(!mu.try_lock());
+    mu.unlock_shared();
+  });
+  other.join();
+  CHECK(!mu.try_lock());
+  first.unlock();
+  CHECK(mu.try_lock());
+  mu.unlock();
+}
+
+TEST(a_blocked_writer_is_woken_by_the_last_reader) {
+  SharedMutex mu;
+  mu.lock_shared();
+  std::atomic<bool> acquired{false};
+  std::thread writer([&] {
+    std::unique_lock lock(mu);
+    acquired = true;
+  });
+  // The writer cannot finish while the read is held; once it is released, join() returns
+  // only if the unlock woke the writer (a lost wake-up hangs here).
+  CHECK(!acquired.load());
+  mu.unlock_shared();
+  writer.join();
+  CHECK(acquired.load());
+}
+
+TEST(a_fresh_lock_survives_a_writer_and_a_reader_arriving_together) {
+  // The race that breaks winpthreads' statically initialized rwlock (repro_pthread_rwlock).
+  const auto r = gstest::rwFirstUseRace<SharedMutex>(20000);
+  CHECK_EQ(r.rounds, 20000u);
+  CHECK_EQ(r.torn, 0u);
+}
+
+TEST(test_worlds_reader_writer_shape_without_the_world) {
+  // repro_pthread_rwlock's static_init_world_shape, which hangs under wine.
+  std::uint64_t torn = 0;
+  for (int i = 0; i < 50; ++i) {
+    const auto r = gstest::rwWorldShape<SharedMutex>(60000, 200);
+    CHECK_EQ(r.writes, 60000u);
+    torn += r.torn;
+  }
+  CHECK_EQ(torn, 0u);
+}
+
+TEST(one_writer_one_reader_stress) {
+  // The shape of the World test that hung under wine with std::shared_mutex.
+  const auto r = gstest::rwLockStress<SharedMutex>(200000, 1);
+  CHECK_EQ(r.writes, 200000u);
+  CHECK_EQ(r.torn, 0u);
+  CHECK(r.reads > 0);
+}
+
+TEST(one_writer_three_readers_stress) {
+  const auto r = gstest::rwLockStress<SharedMutex>(100000, 3);
+  CHECK_EQ(r.writes, 100000u);
+  CHECK_EQ(r.torn, 0u);
+  CHECK(r.reads > 0);
+}
+
+GS_TEST_MAIN()
