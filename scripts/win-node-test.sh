@@ -18,7 +18,7 @@ logs="$build/logs"
 tap="$logs/node-win.tap"
 tap_err="$logs/node-win.tap.err"
 # Set by scripts/win-test.sh from scripts/win-test-timeouts.txt (entry node-win).
-limit="${GAMESRV_WIN_NODE_TIMEOUT:-$(awk '$1 == "node-win" { print $2 }' "$root/scripts/win-test-timeouts.txt")}"
+limit="${GAMESRV_WIN_NODE_TIMEOUT:-$(awk '!/^#/ && $1 == "node-win" { print $2 }' "$root/scripts/win-test-timeouts.txt")}"
 kill_after="${GAMESRV_WIN_NODE_KILL_AFTER:-10}"
 mkdir -p "$logs"
 

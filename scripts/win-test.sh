@@ -99,7 +99,7 @@ fi
 # suite gets a limit sized to it rather than a default.
 limit_of() {
   if [ -n "${GAMESRV_WIN_TEST_TIMEOUT:-}" ]; then echo "$GAMESRV_WIN_TEST_TIMEOUT"; return; fi
-  awk -v n="$1" '$1 == n { print $2; found = 1 } END { exit !found }' "$timeouts_file"
+  awk -v n="$1" '!/^#/ && $1 == n { print $2; found = 1 } END { exit !found }' "$timeouts_file"
 }
 worst=0
 for name in "${names[@]}"; do

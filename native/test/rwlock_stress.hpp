@@ -32,12 +32,23 @@ RwStressResult rwLockStress(std::uint32_t writes, unsigned readers) {
   std::atomic<bool> done{false};
   std::atomic<std::uint64_t> reads{0};
   std::atomic<std::uint64_t> torn{0};
+  // The writer starts once every reader is running, so the two always overlap.
+  std::mutex startedMu;
+  std::condition_variable startedCv;
+  unsigned started = 0;  // guarded by startedMu
   std::vector<std::thread> pool;
   for (unsigned r = 0; r < readers; ++r) {
     pool.emplace_back([&] {
       std::uint64_t n = 0;
       std::uint64_t bad = 0;
-      while (!done.load(std::memory_order_acquire)) {
+      bool first = true;
+      while (first || !done.load(std::memory_order_acquire)) {
+        if (first) {
+          first = false;
+          std::lock_guard lock(startedMu);
+          ++started;
+          startedCv.notify_one();
+        }
         std::shared_lock lock(mu);
         if (a != b) ++bad;
         ++n;
@@ -45,6 +56,10 @@ RwStressResult rwLockStress(std::uint32_t writes, unsigned readers) {
       reads += n;
       torn += bad;
     });
+  }
+  {
+    std::unique_lock lock(startedMu);
+    startedCv.wait(lock, [&] { return started == readers; });
   }
   RwStressResult out;
   for (std::uint32_t i = 0; i < writes; ++i) {
@@ -130,6 +145,12 @@ FirstUseResult rwFirstUseRace(std::uint32_t rounds) {
 // World taken out: a fresh lock, a writer thread started to take it `writes` times, and
 // the calling thread reading from the moment the writer is started until it is done.
 // `workPerWrite` spins of arithmetic inside each write stand for World::apply's work.
+// The reproduction and its fixed twin run it with the same sizes:
+struct WorldShape {
+  static constexpr int kRounds = 50;                 // fresh locks, one after another
+  static constexpr std::uint32_t kWrites = 60000;    // per lock
+  static constexpr std::uint32_t kWorkPerWrite = 200;
+};
 template <class Mutex>
 RwStressResult rwWorldShape(std::uint32_t writes, std::uint32_t workPerWrite = 0) {
   Mutex mu;

@@ -93,15 +93,16 @@ void firstUseRace(std::uint32_t rounds) {
 }
 
 template <bool EagerInit>
-void worldShape(int rounds) {
+void worldShape() {
+  using gstest::WorldShape;
   resetErrors();
   std::uint64_t torn = 0;
-  for (int i = 0; i < rounds; ++i) {
-    const auto r = gstest::rwWorldShape<PthreadRwlock<EagerInit>>(60000, 200);
-    torn += r.torn;
+  for (int i = 0; i < WorldShape::kRounds; ++i) {
+    torn += gstest::rwWorldShape<PthreadRwlock<EagerInit>>(WorldShape::kWrites, WorldShape::kWorkPerWrite).torn;
   }
-  std::printf("  %d fresh locks x 60000 writes: %llu calls failed, %llu torn reads\n", rounds,
-              static_cast<unsigned long long>(gErrors.load()), static_cast<unsigned long long>(torn));
+  std::printf("  %d fresh locks x %u writes: %llu calls failed, %llu torn reads\n", WorldShape::kRounds,
+              WorldShape::kWrites, static_cast<unsigned long long>(gErrors.load()),
+              static_cast<unsigned long long>(torn));
   printErrors();
   CHECK_EQ(gErrors.load(), 0u);
   CHECK_EQ(torn, 0u);
@@ -113,9 +114,9 @@ void worldShape(int rounds) {
 // the race gets EINVAL, and runs its section without the lock.
 TEST(static_init_first_use_race) { firstUseRace<false>(20000); }
 // test_world's hanging case without the World: the hang (and EINVAL counted if it ends).
-TEST(static_init_world_shape) { worldShape<false>(50); }
+TEST(static_init_world_shape) { worldShape<false>(); }
 // The same lock initialized before it is shared: no error, no hang.
 TEST(eager_init_first_use_race) { firstUseRace<true>(20000); }
-TEST(eager_init_world_shape) { worldShape<true>(50); }
+TEST(eager_init_world_shape) { worldShape<true>(); }
 
 GS_TEST_MAIN()

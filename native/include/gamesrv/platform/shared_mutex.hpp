@@ -1,19 +1,20 @@
 // A reader/writer lock of the host OS, for the engine's read-mostly state (the World).
 //
-// Why not std::shared_mutex everywhere: in the mingw-w64 build (posix thread model)
-// std::shared_mutex is winpthreads' pthread_rwlock_t, which loses a wake-up between a
-// reader's unlock and a waiting writer: one writer and one reader in a loop deadlock
-// under wine (docs/DESIGN-NOTES.md "Windows: no std::shared_mutex",
-// native/test/repro/repro_std_shared_mutex.cpp). So each platform backend supplies its
-// own: native/src/platform/win32 an SRWLOCK (Slim Reader/Writer lock, kernel32),
-// native/src/platform/posix std::shared_mutex (glibc's pthread_rwlock_t). Outside
-// native/src/platform/posix no code may name std::shared_mutex or
-// std::shared_timed_mutex; cmake/check-no-std-shared-mutex.cmake fails the build if one
-// appears.
+// Why not std::shared_mutex: in the mingw-w64 build (posix thread model) it is
+// winpthreads' pthread_rwlock_t, statically initialized, and a thread that calls in while
+// another is lazily building it gets EINVAL, which libstdc++ ignores: mutual exclusion is
+// lost and both threads can deadlock later (under wine: test_world hung about one run in
+// ten; docs/DESIGN-NOTES.md "Windows: no std::shared_mutex",
+// native/test/repro/repro_pthread_rwlock.cpp). So each platform backend supplies its own:
+// native/src/platform/win32 an SRWLOCK (Slim Reader/Writer lock, kernel32),
+// native/src/platform/posix a pthread_rwlock_t initialized up front and, on glibc,
+// writer-preferring (a waiting writer holds new readers back). No code under native/ may
+// name std::shared_mutex or std::shared_timed_mutex: cmake/check-no-std-shared-mutex.cmake
+// fails the build if one appears.
 //
 // Meets the standard SharedMutex requirements, so std::unique_lock and std::shared_lock
-// work with it. Not recursive, not upgradable; neither backend promises writer
-// preference or fairness, only that every unlock wakes a waiter that can proceed.
+// work with it. Not recursive, not upgradable. Misuse (locking twice on one thread,
+// unlocking what is not held) is undefined, as for std::shared_mutex.
 //
 // Thread safety: lock/unlock and lock_shared/unlock_shared from any threads, as for
 // std::shared_mutex. Construct and destroy it while no thread holds or waits for it.
