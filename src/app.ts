@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 
 import { HttpProblem } from './problems.js';
 import auth from './plugins/auth.js';
+import originGuard from './plugins/origin.js';
 import enginePlugin, { type EnginePluginOptions } from './plugins/engine.js';
 import jobs from './plugins/jobs.js';
 import problems from './plugins/problems.js';
@@ -33,6 +34,9 @@ export interface AppOptions extends EnginePluginOptions {
   fastify?: FastifyServerOptions;
   /** Bearer token for mutating routes and WebSocket control messages; unset = open. */
   token?: string | undefined;
+  /** The listen address (always an allowed Host) and more allowed Host names (src/plugins/origin.ts). */
+  listenHost?: string | undefined;
+  allowedHosts?: readonly string[] | undefined;
   rateLimit?: RateLimitOptions;
   telemetry?: TelemetryOptions;
   /** Serve the Swagger UI at /docs (default true). */
@@ -114,7 +118,9 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
   if (opts.docsUi !== false) await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(auth, { token: opts.token });
+  // onRequest order: the origin guard, then the rate limit (so failed authentication
+  // counts against it), then the token.
+  await app.register(originGuard, { listenHost: opts.listenHost, allowedHosts: opts.allowedHosts });
   const limit = opts.rateLimit ?? { max: 6000, windowMs: 60_000 };
   if (limit.max > 0) {
     await app.register(rateLimit, {
@@ -130,6 +136,7 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
         }),
     });
   }
+  await app.register(auth, { token: opts.token });
   await app.register(enginePlugin, opts);
   await app.register(jobs);
   await app.register(telemetry, opts.telemetry ?? {});

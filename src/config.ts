@@ -2,6 +2,18 @@
 import { parseArgs } from 'node:util';
 
 import type { EngineConfig, EngineOptions } from './engine/index.js';
+import { defaultTokenPath, readTokenFile } from './local-token.js';
+
+/**
+ * Where the bearer token comes from: GAMESRV_TOKEN, --token-file, the generated local
+ * secret (src/local-token.ts; the default), or nowhere (--no-auth: mutating routes open
+ * to every local user).
+ */
+export type TokenSource =
+  | { kind: 'env'; token: string }
+  | { kind: 'file'; token: string; path: string }
+  | { kind: 'generated'; path: string }
+  | { kind: 'none' };
 
 export interface ServerConfig {
   host: string;
@@ -12,8 +24,10 @@ export interface ServerConfig {
   engineConfig: EngineConfig;
   /** Deadline for the engine stop on shutdown. */
   stopDeadlineMs: number;
-  /** Bearer token for mutating routes; undefined = open (loopback only). */
-  token: string | undefined;
+  /** Bearer token for mutating routes; resolved by the server (the generated one is a file). */
+  tokenSource: TokenSource;
+  /** Host header values accepted beside loopback ones and the listen address. */
+  allowedHosts: string[];
   /** Mutating requests per minute per client address; 0 = no limit. */
   rateLimitPerMin: number;
   logLevel: string;
@@ -41,9 +55,18 @@ Options (environment variable in brackets):
   --pool-max <n>           thread-pool maximum       [GAMESRV_POOL_MAX]       default 8
   --queue-capacity <n>     event queue capacity      [GAMESRV_QUEUE_CAPACITY] default 65536
   --stop-deadline <ms>     engine stop deadline      [GAMESRV_STOP_DEADLINE_MS] default 5000
-  --token <t>              bearer token for mutating routes and WebSocket control
-                                                     [GAMESRV_TOKEN]    default none
-                           (required when --host is not a loopback address)
+  --allowed-hosts <list>   comma list of more Host names the server answers to (a DNS
+                           name it is reached by); loopback names and the listen address
+                           are always allowed                 [GAMESRV_ALLOWED_HOSTS]
+  (env only)               bearer token for mutating routes and WebSocket control
+                                                     [GAMESRV_TOKEN]
+  --token-file <path>      read the bearer token from this file (mode 600)
+                                                     [GAMESRV_TOKEN_FILE]
+                           With neither, the token is generated at first start into
+                           $XDG_STATE_HOME/gamesrv/token (else ~/.local/state/gamesrv/token)
+                           and the start-up log prints a dashboard URL carrying it.
+  --no-auth                no token: any local user may change the server (loopback only)
+                                                     [GAMESRV_NO_AUTH=1]
   --rate-limit <n>         mutating requests per minute per client address, 0 = off
                                                      [GAMESRV_RATE_LIMIT] default 6000
   --log-level <level>      fatal|error|warn|info|debug|trace|silent
@@ -60,6 +83,16 @@ function int(name: string, raw: string | undefined, fallback: number, min: numbe
   return n;
 }
 
+function tokenSourceOf(file: string | undefined, noAuth: boolean, env: NodeJS.ProcessEnv): TokenSource {
+  const fromEnv = env['GAMESRV_TOKEN'];
+  const chosen = [fromEnv !== undefined && fromEnv !== '', file !== undefined, noAuth].filter(Boolean).length;
+  if (chosen > 1) throw new Error('choose one of GAMESRV_TOKEN, --token-file and --no-auth');
+  if (fromEnv !== undefined && fromEnv !== '') return { kind: 'env', token: fromEnv };
+  if (file !== undefined) return { kind: 'file', token: readTokenFile(file), path: file };
+  if (noAuth) return { kind: 'none' };
+  return { kind: 'generated', path: defaultTokenPath(env) };
+}
+
 export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServerConfig | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -74,6 +107,9 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       'queue-capacity': { type: 'string' },
       'stop-deadline': { type: 'string' },
       token: { type: 'string' },
+      'token-file': { type: 'string' },
+      'no-auth': { type: 'boolean' },
+      'allowed-hosts': { type: 'string' },
       'rate-limit': { type: 'string' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -85,19 +121,29 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   const poolMax = int('pool-max', values['pool-max'] ?? env['GAMESRV_POOL_MAX'], Math.max(8, poolMin), 1, 512);
   if (poolMin > poolMax) throw new Error(`pool-min (${poolMin}) must not exceed pool-max (${poolMax})`);
   const host = values.host ?? (env['GAMESRV_HOST'] || undefined) ?? '127.0.0.1';
-  const rawToken = values.token ?? env['GAMESRV_TOKEN'];
-  const token = rawToken !== undefined && rawToken !== '' ? rawToken : undefined;
-  if (token === undefined && !isLoopback(host)) {
+  if (values.token !== undefined) {
     throw new Error(
-      `refusing to listen on ${host} without a token: anyone who can reach it could stop the engine. ` +
-        'Set GAMESRV_TOKEN (or --token), or listen on 127.0.0.1.',
+      '--token would leave the token readable by every local user in /proc/<pid>/cmdline; ' +
+        'set GAMESRV_TOKEN, or put it in a file (mode 600) and pass --token-file',
     );
   }
+  const tokenSource = tokenSourceOf(values['token-file'] ?? (env['GAMESRV_TOKEN_FILE'] || undefined), values['no-auth'] ?? env['GAMESRV_NO_AUTH'] === '1', env);
+  if (tokenSource.kind === 'none' && !isLoopback(host)) {
+    throw new Error(
+      `refusing to listen on ${host} without a token: anyone who can reach it could stop the engine. ` +
+        'Drop --no-auth (a token is then generated), set GAMESRV_TOKEN, or listen on 127.0.0.1.',
+    );
+  }
+  const allowedHosts = (values['allowed-hosts'] ?? env['GAMESRV_ALLOWED_HOSTS'] ?? '')
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
   const logLevel = values['log-level'] ?? (env['GAMESRV_LOG_LEVEL'] || undefined) ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
   return {
     host,
-    token,
+    tokenSource,
+    allowedHosts,
     rateLimitPerMin: int('rate-limit', values['rate-limit'] ?? env['GAMESRV_RATE_LIMIT'], 6000, 0, 10_000_000),
     logLevel,
     port: int('port', values.port ?? env['GAMESRV_PORT'], 8080, 0, 65535),

@@ -7,7 +7,8 @@ import type { FastifyInstance } from 'fastify';
 
 import { buildApp } from './app.js';
 import { cancelLockBenchmarks } from './engine/index.js';
-import { HELP, loadConfig, type ServerConfig } from './config.js';
+import { HELP, loadConfig, type ServerConfig, type TokenSource } from './config.js';
+import { loadOrCreateToken } from './local-token.js';
 
 /** Sane socket limits for a control plane: slow or idle clients cannot hold sockets forever. */
 const SERVER_TIMEOUTS = {
@@ -36,6 +37,22 @@ function flushLog(app: FastifyInstance): Promise<void> {
   });
 }
 
+/** The token the server checks, and a line for the log about where it lives. */
+function resolveToken(source: TokenSource): { token: string | undefined; where: string } {
+  switch (source.kind) {
+    case 'env':
+      return { token: source.token, where: 'GAMESRV_TOKEN' };
+    case 'file':
+      return { token: source.token, where: source.path };
+    case 'generated': {
+      const { token, created } = loadOrCreateToken(source.path);
+      return { token, where: `${source.path}${created ? ' (created)' : ''}` };
+    }
+    case 'none':
+      return { token: undefined, where: 'none (--no-auth)' };
+  }
+}
+
 async function main(): Promise<void> {
   let config;
   try {
@@ -48,13 +65,23 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
+  let token: string | undefined;
+  let tokenWhere: string;
+  try {
+    ({ token, where: tokenWhere } = resolveToken(config.tokenSource));
+  } catch (err) {
+    process.stderr.write(`gamesrv: token: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const app = await buildApp({
     fastify: { logger: logger(config), ...SERVER_TIMEOUTS, requestIdHeader: 'x-request-id', forceCloseConnections: 'idle' },
     engineOptions: config.engineOptions,
     engineConfig: config.engineConfig,
     autoStart: config.autoStart,
     stopDeadlineMs: config.stopDeadlineMs,
-    token: config.token,
+    token,
+    listenHost: config.host,
+    allowedHosts: config.allowedHosts,
     rateLimit: { max: config.rateLimitPerMin, windowMs: 60_000 },
   });
 
@@ -85,10 +112,20 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
 
   await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = address !== null && typeof address === 'object' ? address.port : config.port;
+  const urlHost = ['0.0.0.0', '::'].includes(config.host) ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
   app.log.info(
-    { state: app.engine.state, auth: config.token !== undefined, rateLimitPerMin: config.rateLimitPerMin },
+    { state: app.engine.state, token: tokenWhere, rateLimitPerMin: config.rateLimitPerMin },
     'engine ready',
   );
+  if (token === undefined) {
+    app.log.warn('--no-auth: every local user can pause, stop and drive this server');
+  }
+  // The token rides in the fragment, which browsers never send: it stays out of request
+  // logs. The line goes to stderr, not into the (possibly shipped) JSON log on stdout.
+  const dashboard = `http://${urlHost}:${port}/${token !== undefined ? `#token=${encodeURIComponent(token)}` : ''}`;
+  process.stderr.write(`gamesrv: dashboard ${dashboard}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -4,7 +4,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 
@@ -21,15 +24,34 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 function startServer(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}) {
+  // The server's generated token lands in this test's own state directory.
+  const state = mkdtempSync(join(tmpdir(), 'gamesrv-state-'));
+  t.after(() => rmSync(state, { recursive: true, force: true }));
+  const tokenFile = join(state, 'gamesrv', 'token');
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', '--port', '0', ...args], {
     cwd: new URL('..', import.meta.url),
-    env: { ...cleanEnv(), ...env },
+    env: { ...cleanEnv(), XDG_STATE_HOME: state, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: LogLine[] = [];
   const waiters: { msg: string; resolve: () => void }[] = [];
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const stderrWaiters: { re: RegExp; resolve: (m: RegExpExecArray) => void }[] = [];
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    for (const w of stderrWaiters.splice(0)) {
+      const m = w.re.exec(stderr);
+      if (m) w.resolve(m);
+      else stderrWaiters.push(w);
+    }
+  });
+  /** Resolves when stderr matches `re`. */
+  const printed = (re: RegExp) =>
+    new Promise<RegExpExecArray>((resolve) => {
+      const m = re.exec(stderr);
+      if (m) resolve(m);
+      else stderrWaiters.push({ re, resolve });
+    });
   const listening = new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       let parsed: LogLine;
@@ -53,7 +75,9 @@ function startServer(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}
   /** Resolves when the server logs `msg` (or has logged it already). */
   const logged = (msg: string) =>
     lines.some((l) => l.msg === msg) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ msg, resolve }));
-  return { child, lines, listening, exited, logged, stderr: () => stderr };
+  /** The generated token (readable once the server listens). */
+  const token = () => readFileSync(tokenFile, 'utf8').trim();
+  return { child, lines, listening, exited, logged, printed, stderr: () => stderr, token, tokenFile };
 }
 
 const move = (i: number) => ({ type: 'PLAYER_MOVE', playerId: (i % 50) + 1, data: `${i % 100},${(i * 7) % 100}` });
@@ -70,7 +94,7 @@ test('SIGTERM under load: every 202-accepted event is processed, exit code 0', {
   const logins = Array.from({ length: 50 }, (_, i) => ({ type: 'PLAYER_LOGIN', playerId: i + 1, data: `p${i + 1}` }));
   const r0 = await fetch(`${base}/v1/events`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token()}` },
     body: JSON.stringify({ events: logins }),
   });
   assert.equal(r0.status, 202);
@@ -86,7 +110,7 @@ test('SIGTERM under load: every 202-accepted event is processed, exit code 0', {
       const body = JSON.stringify({ events: Array.from({ length: size }, (_, i) => move(n * 1000 + i)) });
       let res: Response;
       try {
-        res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        res = await fetch(`${base}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token()}` }, body });
       } catch {
         refused += 1; // the listener is gone: the server is shutting down
         return;
@@ -126,7 +150,7 @@ test('a second signal forces exit 1 while a slow client holds the graceful close
   // graceful close waits for it (up to the 30 s request timeout).
   const slow = connect(Number(base.port), base.hostname);
   await once(slow, 'connect');
-  slow.write('POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"type":');
+  slow.write('POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"type":');
   slow.on('error', () => {});
   server.child.kill('SIGTERM');
   await server.logged('shutting down');
@@ -143,7 +167,7 @@ test('SIGTERM cancels a running lock benchmark instead of waiting for it', { tim
   const base = await server.listening;
   const res = await fetch(`${base}/v1/benchmarks/locks`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token()}` },
     // Seconds of work if it ran to the end.
     body: JSON.stringify({ threads: 2, iterations: 100_000_000, kinds: ['std_mutex'] }),
   });
@@ -156,8 +180,30 @@ test('SIGTERM cancels a running lock benchmark instead of waiting for it', { tim
   process.stdout.write(`# exit ${Date.now() - started} ms after SIGTERM\n`);
 });
 
+test('the local secret: generated at first start, owner-only, required to change the server', { timeout: 30_000 }, async (t) => {
+  const server = startServer(t, []);
+  const base = await server.listening;
+  const token = server.token();
+  assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+  assert.equal(statSync(server.tokenFile).mode & 0o777, 0o600);
+  assert.equal(statSync(join(server.tokenFile, '..')).mode & 0o777, 0o700);
+  // What another local user can do without the file: read, not change.
+  assert.equal((await fetch(`${base}/v1/engine`)).status, 200);
+  const refused = await fetch(`${base}/v1/engine/pause`, { method: 'POST' });
+  assert.equal(refused.status, 401);
+  assert.equal(((await refused.json()) as { code: string }).code, 'UNAUTHORIZED');
+  const paused = await fetch(`${base}/v1/engine/pause`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  assert.equal(paused.status, 200);
+  // The dashboard URL carries it in the fragment, on stderr (not in the JSON log).
+  const [, url] = await server.printed(/gamesrv: dashboard (\S+)\n/);
+  assert.equal(url, `${base}/#token=${token}`);
+  assert.ok(!server.lines.some((l) => JSON.stringify(l).includes(token)), 'the token is not in the log');
+  server.child.kill('SIGTERM');
+  assert.equal((await server.exited)[0], 0);
+});
+
 test('refuses a non-loopback address without a token, with a clear message', { timeout: 30_000 }, async (t) => {
-  const server = startServer(t, ['--host', '0.0.0.0']);
+  const server = startServer(t, ['--host', '0.0.0.0', '--no-auth']);
   const [code] = await server.exited;
   await server.listening.catch(() => {});
   assert.equal(code, 2);

@@ -2,7 +2,7 @@
 // telemetry WebSocket's control messages). Off when no token is configured.
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 import { HttpProblem } from '../problems.js';
@@ -42,20 +42,25 @@ export default fp<AuthOptions>(
     };
     app.decorate('authorize', authorize);
     app.decorate('authEnabled', expected !== undefined);
-    // The OpenAPI document says which operations take the token (whether or not one is set).
-    app.addHook('onRoute', (route) => {
-      const methods = Array.isArray(route.method) ? route.method : [route.method];
-      if (methods.every((m) => SAFE_METHODS.has(m)) || route.schema?.hide) return;
-      route.schema = { ...route.schema, security: [{ bearer: [] }] };
-    });
-    if (expected === undefined) return;
-    app.addHook('onRequest', async (request: FastifyRequest, reply) => {
+    const check = async (request: FastifyRequest, reply: FastifyReply) => {
       if (SAFE_METHODS.has(request.method)) return;
       if (authorize(request.headers.authorization)) return;
       reply.header('www-authenticate', 'Bearer realm="gamesrv"');
       throw new HttpProblem(401, 'Unauthorized', 'this route needs Authorization: Bearer <token> (GAMESRV_TOKEN)', {
         code: 'UNAUTHORIZED',
       });
+    };
+    // A route-level hook, appended after the rate limit's (which @fastify/rate-limit also
+    // adds per route, and which a context-level hook would run before): a request with a
+    // wrong token counts against the limit. The OpenAPI document says which operations
+    // take the token (whether or not one is set).
+    app.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      if (methods.every((m) => SAFE_METHODS.has(m))) return;
+      if (!route.schema?.hide) route.schema = { ...route.schema, security: [{ bearer: [] }] };
+      if (expected === undefined) return;
+      const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+      route.onRequest = [...existing, check];
     });
   },
   { name: 'gamesrv-auth' },

@@ -274,4 +274,20 @@ describe('dashboard in chromium', () => {
 
     assert.deepEqual(unexpected(errors, [401]), []);
   });
+
+  test('the URL the server prints: the token comes from the fragment, which is then dropped', TEST, async (t) => {
+    const { app, url } = await startServer(t, { token: 'fragment-token' });
+    const { page, errors } = await openPage(t, 1280, 800);
+    await page.goto(`${url}${PAGE}#token=fragment-token`);
+    // Subscribing needs the token: live data means the socket authenticated with it.
+    await page.waitForSelector('#connection[data-status="live"]');
+    await page.waitForFunction(() => Number(document.getElementById('chart-events')!.dataset['points']) >= 2);
+    assert.equal(await page.evaluate(() => location.hash), '');
+    assert.ok(!(await page.evaluate(() => location.href)).includes('fragment-token'));
+    await page.click('button[data-action="pause"]');
+    await page.waitForSelector('#engine-state[data-state="paused"]');
+    assert.equal(app.engine.state, 'paused');
+    assert.equal(await page.$('#token-dialog[open]'), null, 'never asked for the token');
+    assert.deepEqual(unexpected(errors), []);
+  });
 });

@@ -1,8 +1,19 @@
-// The bearer token (GAMESRV_TOKEN), asked for only when the server refuses without it: a
-// REST 401 (js/lib/api.js) or an UNAUTHORIZED telemetry frame (js/lib/telemetry.js). Kept
-// for this tab only (sessionStorage). Emits 'change' when a new token is entered.
+// The bearer token. The server prints a dashboard URL carrying it in the fragment
+// (`/#token=…`, which the browser never sends); it is taken from there at load and the
+// fragment is removed from the address bar and history. Otherwise it is asked for when
+// the server refuses without it: a REST 401 (js/lib/api.js) or an UNAUTHORIZED telemetry
+// frame (js/lib/telemetry.js). Kept for this tab only (sessionStorage). Emits 'change'
+// when a new token is entered.
 
 const KEY = 'gamesrv.token';
+
+{
+  const fromUrl = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (fromUrl !== null && fromUrl !== '') {
+    sessionStorage.setItem(KEY, fromUrl);
+    history.replaceState(history.state, '', location.pathname + location.search);
+  }
+}
 
 class TokenStore extends EventTarget {
   /** @type {Promise<string | null> | null} one dialog at a time; concurrent askers share it */

@@ -1,0 +1,124 @@
+// What a web page must not do to this server (docs/API.md "Browsers and other origins"):
+//
+// - Host: only a loopback name or address, the listen address, or one of --allowed-hosts.
+//   Anything else is refused (403 FORBIDDEN_HOST) on every route: a page that rebinds its
+//   own DNS name to 127.0.0.1 reaches us with its name in Host, never ours. (No Host at
+//   all is accepted: browsers always send one.)
+// - Origin: a state-changing request (any method but GET/HEAD/OPTIONS) or a WebSocket
+//   upgrade that a browser marks as coming from another origin (an Origin header that is
+//   not this server's own, or Sec-Fetch-Site other than same-origin/none) is refused
+//   (403 FORBIDDEN_ORIGIN). curl and other non-browser clients send neither header.
+// - Content type: a state-changing request carries JSON or nothing. `text/plain`, form
+//   types and the rest are 415: those are the bodies a page may send cross-site without a
+//   CORS preflight. A request with no body and no content type (curl -X POST) is fine.
+//
+// Runs first among the onRequest hooks, before the rate limit and the token check.
+import { networkInterfaces } from 'node:os';
+
+import fp from 'fastify-plugin';
+
+import { isLoopback } from '../config.js';
+import { HttpProblem } from '../problems.js';
+
+export interface OriginGuardOptions {
+  /** The address the server listens on: always allowed as a Host. */
+  listenHost?: string | undefined;
+  /** More Host names or addresses to accept (a DNS name the server is reached by). */
+  allowedHosts?: readonly string[] | undefined;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
+/** The host part of a Host header or URL authority, lower case, brackets kept off IPv6. */
+export function hostnameOf(authority: string): string {
+  const a = authority.trim().toLowerCase();
+  if (a.startsWith('[')) {
+    const end = a.indexOf(']');
+    return end === -1 ? a : a.slice(1, end);
+  }
+  const colon = a.indexOf(':');
+  // More than one colon without brackets: a bare IPv6 address, no port.
+  if (colon !== -1 && a.indexOf(':', colon + 1) === -1) return a.slice(0, colon);
+  return a;
+}
+
+/** The Host names this server answers to, beside loopback ones. */
+export function allowedHostSet(opts: OriginGuardOptions): Set<string> {
+  const set = new Set<string>();
+  for (const h of opts.allowedHosts ?? []) if (h.trim() !== '') set.add(hostnameOf(h));
+  const listen = opts.listenHost;
+  if (listen !== undefined && listen !== '') {
+    if (WILDCARD_HOSTS.has(listen)) {
+      // Listening everywhere: the machine's own addresses are its names.
+      for (const addrs of Object.values(networkInterfaces())) for (const a of addrs ?? []) set.add(a.address.toLowerCase());
+    } else {
+      set.add(hostnameOf(listen));
+    }
+  }
+  return set;
+}
+
+function isJson(contentType: string): boolean {
+  const media = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return media === 'application/json' || (media.startsWith('application/') && media.endsWith('+json'));
+}
+
+function hasBody(headers: Record<string, string | string[] | undefined>): boolean {
+  const length = headers['content-length'];
+  if (length !== undefined && length !== '0') return true;
+  return headers['transfer-encoding'] !== undefined;
+}
+
+export default fp<OriginGuardOptions>(
+  async (app, opts) => {
+    const allowed = allowedHostSet(opts);
+    const hostAllowed = (host: string) => isLoopback(host) || allowed.has(host);
+
+    app.addHook('onRequest', async (request, reply) => {
+      const headers = request.headers;
+      const host = headers.host;
+      const upgrade = headers.upgrade !== undefined && headers.upgrade.toLowerCase() === 'websocket';
+      const refuse = (problem: HttpProblem): never => {
+        // A refused upgrade is answered on the raw socket, which no HTTP server tracks and
+        // @fastify/websocket only ends for requests its own later hook has seen: end it here.
+        if (upgrade) reply.raw.once('finish', () => request.raw.socket?.destroy());
+        throw problem;
+      };
+      // No Host at all only comes from non-browser clients (HTTP/1.0, in-process
+      // injection): browsers always send one, so it cannot carry a rebinding attack.
+      if (host !== undefined && !hostAllowed(hostnameOf(host))) {
+        return refuse(new HttpProblem(
+          403,
+          'Forbidden host',
+          `Host ${JSON.stringify(host)} is not this server's: use a loopback address or one listed in --allowed-hosts`,
+          { code: 'FORBIDDEN_HOST' },
+        ));
+      }
+      if (SAFE_METHODS.has(request.method) && !upgrade) return;
+
+      const site = headers['sec-fetch-site'];
+      const origin = headers.origin;
+      if ((site !== undefined && site !== 'same-origin' && site !== 'none') || (origin !== undefined && (host === undefined || origin.toLowerCase() !== `http://${host.toLowerCase()}`))) {
+        return refuse(new HttpProblem(
+          403,
+          'Forbidden origin',
+          `a request from ${origin ?? `a ${String(site)} page`} may not ${upgrade ? 'open this WebSocket' : 'change this server'}; ` +
+            'only pages this server serves, and non-browser clients, may',
+          { code: 'FORBIDDEN_ORIGIN' },
+        ));
+      }
+      if (upgrade) return;
+      const type = headers['content-type'];
+      if (type === undefined ? hasBody(headers) : !isJson(type)) {
+        throw new HttpProblem(
+          415,
+          'Unsupported media type',
+          `send application/json (or no body at all), not ${type === undefined ? 'a body without a content type' : JSON.stringify(type)}`,
+          { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' },
+        );
+      }
+    });
+  },
+  { name: 'gamesrv-origin-guard' },
+);
