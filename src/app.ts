@@ -1,4 +1,5 @@
 // Builds the application as a plugin tree; src/server.ts alone listens, logs and owns signals.
+import { AjvCompiler } from '@fastify/ajv-compiler';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -73,12 +74,34 @@ function optionalBodies<T extends OpenApiDoc>(doc: T): T {
 
 export const API_VERSION = '1.0.0';
 
+const AJV_OPTIONS = {
+  // The union schemas (one event or a batch; five event types) must not lose fields
+  // to a branch that failed: no removeAdditional.
+  removeAdditional: false,
+  // Path and query strings are text: "42" is the number 42 there (and ?x=1 an array of
+  // one where an array is wanted). A JSON body has types: "42" is not a number there.
+  coerceTypes: 'array',
+  useDefaults: true,
+  allErrors: false,
+  verbose: true,
+  discriminator: true,
+} as const;
+
+/** One validator compiler for JSON bodies (no type coercion), one for everything else. */
+function validatorsByPart() {
+  const pool = AjvCompiler();
+  return (externalSchemas: unknown, options: { customOptions?: Record<string, unknown>; plugins?: unknown[] }) => {
+    const text = pool(externalSchemas as never, { ...options, customOptions: { ...options.customOptions } } as never);
+    const json = pool(externalSchemas as never, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as never);
+    return (route: { httpPart?: string }) => (route.httpPart === 'body' ? json : text)(route as never);
+  };
+}
+
 export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: 1024 * 1024,
-    // The union schemas (one event or a batch; five event types) must not lose fields
-    // to a branch that failed: no removeAdditional.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false, verbose: true, discriminator: true } },
+    ajv: { customOptions: AJV_OPTIONS },
+    schemaController: { compilersFactory: { buildValidator: validatorsByPart() as never } },
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -94,6 +117,7 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
           'Start, pause, resume and stop the engine; enqueue events and tasks; read players, stats and the monitor. ' +
           'Errors are RFC 9457 problem details. Live telemetry: WebSocket GET /v1/telemetry (docs/TELEMETRY.md).',
       },
+      servers: [{ url: 'http://127.0.0.1:8080', description: '`npm start` (loopback; --host and --port change it)' }],
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'GAMESRV_TOKEN; needed by mutating routes when set' } },
       },

@@ -109,6 +109,7 @@ describe('OpenAPI document', () => {
     await app.ready();
     const doc = app.swagger() as Json;
     assert.match(String(doc['openapi']), /^3\.0\.\d+$/);
+    const apiDoc = await readFile(join(ROOT, 'docs/API.md'), 'utf8');
 
     const served = routerOperations(app).filter((op) => !(op in UNDOCUMENTED));
     const documented = documentOperations(doc);
@@ -132,14 +133,25 @@ describe('OpenAPI document', () => {
       assert.ok(m && m[1]! in components, `$ref ${ref} resolves`);
     }
 
+    assert.ok(Array.isArray(doc['servers']) && doc['servers'].length > 0 && typeof doc['servers'][0].url === 'string', 'servers');
     let errorResponses = 0;
+    const operationIds = new Set<string>();
     for (const [path, item] of Object.entries(doc['paths'] as Json)) {
       for (const [method, op] of Object.entries(item as Json).filter(([k]) => HTTP_METHODS.includes(k))) {
         const name = `${method.toUpperCase()} ${path}`;
         assert.ok(Array.isArray(op['tags']) && op['tags'].length > 0, `${name} has tags`);
         assert.equal(typeof op['summary'], 'string', `${name} has a summary`);
+        // Generators name methods after it: present, camelCase, unique, and listed in docs/API.md.
+        assert.match(String(op['operationId']), /^[a-z][A-Za-z]+$/, `${name} has an operationId`);
+        assert.ok(!operationIds.has(op['operationId']), `${name}: operationId ${op['operationId']} is unique`);
+        operationIds.add(op['operationId']);
+        assert.ok(apiDoc.includes(`\`${op['operationId']}\``), `docs/API.md lists ${op['operationId']}`);
         const statuses = Object.keys(op['responses']);
         assert.ok(statuses.some((s) => /^2\d\d$/.test(s)), `${name} documents its success response`);
+        assert.ok(statuses.some((s) => /^4\d\d$/.test(s)), `${name} documents a 4xx response`);
+        if (method !== 'get') {
+          for (const s of ['401', '403', '415']) assert.ok(statuses.includes(s), `${name} documents ${s}`);
+        }
         for (const status of statuses.filter((s) => !/^2\d\d$/.test(s))) {
           if (`${name} ${status}` in NOT_PROBLEMS) continue;
           const content = op['responses'][status]['content'] as Json | undefined;

@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 import { HttpProblem } from '../problems.js';
+import { problems } from '../schemas/common.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -57,7 +58,7 @@ export default fp<AuthOptions>(
     app.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       if (methods.every((m) => SAFE_METHODS.has(m))) return;
-      if (!route.schema?.hide) route.schema = { ...route.schema, security: [{ bearer: [] }] };
+      if (!route.schema?.hide) route.schema = { ...route.schema, security: [{ bearer: [] }], response: { ...problems(401), ...(route.schema?.response as object) } };
       if (expected === undefined) return;
       const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
       route.onRequest = [...existing, check];

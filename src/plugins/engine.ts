@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 
 import fp from 'fastify-plugin';
 
-import { Engine, type EngineConfig, type EngineOptions, type EngineState } from '../engine/index.js';
+import { Engine, EngineError, type EngineConfig, type EngineOptions, type EngineState, type TransitionResult } from '../engine/index.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,6 +12,13 @@ declare module 'fastify' {
     engineState: StateWatch;
     /** The configuration POST /v1/engine/start starts from. */
     engineDefaults: EngineConfig;
+    /**
+     * Starts the engine with `config` and remembers it as the running configuration. One
+     * start at a time: a second call while one is in flight is refused (INVALID_STATE).
+     */
+    startEngine(config: EngineConfig): Promise<TransitionResult>;
+    /** The configuration the engine runs with (running, paused, stopping), else null. */
+    runningConfig(): EngineConfig | null;
     stopDeadlineMs: number;
   }
 }
@@ -82,10 +89,22 @@ export default fp<EnginePluginOptions>(
       await engine.close();
       watch.check();
     });
-    if (opts.autoStart) {
-      await engine.start(opts.engineConfig);
-      watch.check();
-    }
+    let started: EngineConfig | null = null;
+    let starting = false;
+    app.decorate('startEngine', async (config: EngineConfig) => {
+      if (starting) throw new EngineError('INVALID_STATE', 'cannot start while another start is in progress', { state: 'starting' });
+      starting = true;
+      try {
+        const result = await engine.start(config);
+        started = { ...config };
+        return result;
+      } finally {
+        starting = false;
+        watch.check();
+      }
+    });
+    app.decorate('runningConfig', () => (engine.closed || engine.state === 'stopped' ? null : started));
+    if (opts.autoStart) await app.startEngine({ ...(opts.engineConfig ?? {}) });
   },
   { name: 'gamesrv-engine' },
 );

@@ -19,6 +19,7 @@ import fp from 'fastify-plugin';
 
 import { isLoopback } from '../config.js';
 import { HttpProblem } from '../problems.js';
+import { problems } from '../schemas/common.js';
 
 export interface OriginGuardOptions {
   /** The address the server listens on: always allowed as a Host. */
@@ -72,6 +73,13 @@ function hasBody(headers: Record<string, string | string[] | undefined>): boolea
 
 export default fp<OriginGuardOptions>(
   async (app, opts) => {
+    // The document says what this guard answers: 403 on every operation, 415 on mutating ones.
+    app.addHook('onRoute', (route) => {
+      if (route.schema?.hide) return;
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      const mutating = !methods.every((m) => SAFE_METHODS.has(m));
+      route.schema = { ...route.schema, response: { ...problems(403, ...(mutating ? [415] : [])), ...(route.schema?.response as object) } };
+    });
     const allowed = allowedHostSet(opts);
     const hostAllowed = (host: string) => isLoopback(host) || allowed.has(host);
 

@@ -12,6 +12,7 @@ const benchmarkRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['benchmarks'],
+        operationId: 'startLockBenchmark',
         summary: "Run the seed's lock comparison as a job, off the event loop",
         description: 'Answers 202 with the job\'s Location; progress is on the telemetry topic `jobs`. One job runs at a time.',
         body: Type.Union([ref(LockBenchmarkRequest), Type.Null()]),
@@ -43,7 +44,7 @@ const benchmarkRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/v1/jobs',
-    { schema: { tags: ['benchmarks'], summary: 'Recent jobs, newest first', response: { 200: Type.Object({ jobs: Type.Array(ref(Job)) }) } } },
+    { schema: { tags: ['benchmarks'], operationId: 'listJobs', summary: 'Recent jobs, newest first', response: { 200: Type.Object({ jobs: Type.Array(ref(Job)) }) } } },
     async () => ({ jobs: app.jobs.list() }),
   );
 
@@ -52,6 +53,7 @@ const benchmarkRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['benchmarks'],
+        operationId: 'getJob',
         summary: 'A job: status, progress and, once done, the table',
         params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
         response: { 200: ref(Job), ...problems(404) },

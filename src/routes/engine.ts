@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import type { EngineConfig, EngineState } from '../engine/index.js';
 import { HttpProblem } from '../problems.js';
 import { problems, ref } from '../schemas/common.js';
-import { EngineStatus, StartConfig, StopOptions, StopReport, Transition } from '../schemas/engine.js';
+import { EngineStatus, NoOptions, StartConfig, StopOptions, StopReport, Transition } from '../schemas/engine.js';
 
 // An empty POST (curl -X POST) has no body; the schemas accept that as "no options".
 const optional = <T extends Parameters<typeof ref>[0]>(s: T) => Type.Union([ref(s), Type.Null()]);
@@ -22,14 +22,14 @@ const engineRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/v1/engine',
-    { schema: { tags: ['engine'], summary: 'State, configuration, uptime and counts', response: { 200: ref(EngineStatus) } } },
+    { schema: { tags: ['engine'], operationId: 'getEngine', summary: 'State, the running configuration (when stopped: the one a start without a body uses), uptime and counts', response: { 200: ref(EngineStatus) } } },
     async () => {
       const s = app.engine.snapshot();
       return {
         state: s.state,
         uptimeMs: s.uptimeMs,
         starts: s.starts,
-        config: app.engineDefaults,
+        config: app.runningConfig() ?? app.engineDefaults,
         players: s.players,
         events: {
           accepted: s.events.accepted,
@@ -47,6 +47,7 @@ const engineRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['engine'],
+        operationId: 'startEngine',
         summary: 'Start the engine (stopped → running); fields override the server configuration',
         body: optional(StartConfig),
         response: { 200: ref(Transition), ...problems(400, 401, 409, 413, 429, 500) },
@@ -55,11 +56,7 @@ const engineRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       conflict('start', ['stopped']);
       const config: EngineConfig = { ...app.engineDefaults, ...(request.body ?? {}) };
-      try {
-        return await app.engine.start(config);
-      } finally {
-        app.engineState.check();
-      }
+      return app.startEngine(config);
     },
   );
 
@@ -72,7 +69,9 @@ const engineRoutes: FastifyPluginAsyncTypebox = async (app) => {
       {
         schema: {
           tags: ['engine'],
+          operationId: action === 'pause' ? 'pauseEngine' : 'resumeEngine',
           summary: action === 'pause' ? 'Pause (running → paused): events queue up, ticks stop' : 'Resume (paused → running)',
+          body: optional(NoOptions),
           response: { 200: ref(Transition), ...problems(400, 401, 409, 413, 429) },
         },
       },
@@ -92,6 +91,7 @@ const engineRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['engine'],
+        operationId: 'stopEngine',
         summary: 'Stop (running or paused → stopped): drains every accepted event, cancels unfinished tasks',
         body: optional(StopOptions),
         response: { 200: ref(StopReport), ...problems(400, 401, 409, 413, 429) },

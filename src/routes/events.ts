@@ -15,6 +15,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       bodyLimit: EVENTS_BODY_LIMIT,
       schema: {
         tags: ['events'],
+        operationId: 'enqueueEvents',
         summary: `Enqueue one event or a batch of up to ${MAX_EVENTS_PER_REQUEST}, all or nothing`,
         description:
           'A full queue answers 429 with Retry-After and accepts nothing of the batch. While paused, events are accepted and queue up.',

@@ -7,7 +7,7 @@ import { EngineSnapshot } from '../schemas/stats.js';
 const health: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/health',
-    { schema: { tags: ['health'], summary: 'Liveness: the process answers', response: { 200: ref(Health) } } },
+    { schema: { tags: ['health'], operationId: 'getHealth', summary: 'Liveness: the process answers', response: { 200: ref(Health) } } },
     async () => ({ status: 'ok' as const }),
   );
   app.get(
@@ -15,6 +15,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['health'],
+        operationId: 'getReady',
         summary: 'Readiness: 200 while the engine is running, 503 otherwise',
         response: { 200: ref(Ready), 503: ref(Ready) },
       },
@@ -30,6 +31,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['stats'],
+        operationId: 'getStats',
         summary: 'Every counter and histogram of every engine subsystem',
         response: { 200: ref(EngineSnapshot) },
       },

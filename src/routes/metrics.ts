@@ -215,6 +215,7 @@ const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['stats'],
+        operationId: 'getMetrics',
         summary: 'Prometheus metrics: process, Node and engine (text exposition format 0.0.4)',
         produces: ['text/plain'],
         response: { 200: Type.String({ description: 'Prometheus text exposition format' }) },

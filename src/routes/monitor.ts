@@ -11,6 +11,7 @@ const ioRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['io'],
+        operationId: 'getMonitor',
         summary: 'The shared-memory status segment, read the way another process reads it',
         response: { 200: ref(MonitorStatus), ...problems(503) },
       },
@@ -31,6 +32,7 @@ const ioRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['io'],
+        operationId: 'sendPipeMessage',
         summary: "Send one InterServerMessage to this engine's pipe server, as another server would",
         description: 'SHUTDOWN stops the engine. See docs/PROTOCOL.md for the frame and payloads.',
         body: ref(PipeMessage),

@@ -7,7 +7,7 @@ import { Player, PlayerList } from '../schemas/players.js';
 const playerRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/players',
-    { schema: { tags: ['players'], summary: 'Every player the World knows', response: { 200: ref(PlayerList) } } },
+    { schema: { tags: ['players'], operationId: 'listPlayers', summary: 'Every player the World knows', response: { 200: ref(PlayerList) } } },
     async () => {
       const players = app.engine.players();
       return { online: players.filter((p) => p.online).length, players };
@@ -18,6 +18,7 @@ const playerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['players'],
+        operationId: 'getPlayer',
         summary: 'One player: position, hp, kills, online',
         params: IdParams,
         response: { 200: ref(Player), ...problems(400, 404) },

@@ -21,6 +21,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['tasks'],
+        operationId: 'createTask',
         summary: 'Schedule a task: player-update, game-logic or database; optional delayMs / intervalMs',
         body: ref(TaskSpec),
         response: { 202: ref(TaskCreated), ...problems(400, 401, 409, 413, 429) },
@@ -38,9 +39,10 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['tasks'],
+        operationId: 'listTasks',
         summary: 'Recent tasks, newest first (active ones and the bounded history)',
         querystring: TaskListQuery,
-        response: { 200: ref(TaskList) },
+        response: { 200: ref(TaskList), ...problems(400) },
       },
     },
     async (request) => ({ tasks: app.engine.tasks(request.query.limit ?? 100) }),
@@ -51,6 +53,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['tasks'],
+        operationId: 'getTask',
         summary: 'One task: status, result, timestamps',
         params: IdParams,
         response: { 200: ref(Task), ...problems(400, 404) },
@@ -64,6 +67,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         tags: ['tasks'],
+        operationId: 'cancelTask',
         summary: 'Cancel a task (a periodic one stops; a finished one is left as it was)',
         params: IdParams,
         response: { 200: ref(TaskCancelled), ...problems(400, 401, 404, 413, 429) },

@@ -29,6 +29,9 @@ export const StartConfig = Type.Object(
 );
 export type StartConfig = Static<typeof StartConfig>;
 
+/** Body of POST /v1/engine/pause and /resume: nothing, or an empty object. */
+export const NoOptions = Type.Object({}, { $id: 'NoOptions', additionalProperties: false, description: 'takes no options' });
+
 export const StopOptions = Type.Object(
   { deadlineMs: int(0, 3_600_000, 'how long to wait for the drain and the joins (default: the server\'s --stop-deadline)') },
   { $id: 'StopOptions', additionalProperties: false },

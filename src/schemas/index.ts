@@ -1,6 +1,6 @@
 // Every named schema, in dependency order (a schema's $refs are registered before it).
 import { EngineStateName, Histogram, Problem } from './common.js';
-import { EngineStatus, Health, Ready, StartConfig, StopOptions, StopReport, Transition } from './engine.js';
+import { EngineStatus, Health, NoOptions, Ready, StartConfig, StopOptions, StopReport, Transition } from './engine.js';
 import { EventsAccepted, EventsBody, GameEvent } from './events.js';
 import { Job, JobAccepted, LockBenchmarkRequest, LockBenchmarkRow } from './jobs.js';
 import { MonitorStatus } from './monitor.js';
@@ -27,6 +27,7 @@ export const ALL_SCHEMAS = [
   Health,
   Ready,
   StartConfig,
+  NoOptions,
   StopOptions,
   Transition,
   StopReport,
