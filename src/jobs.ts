@@ -20,6 +20,7 @@ export interface Job {
 export type LockBenchmarkRunner = (
   options: LockBenchmarkOptions,
   onProgress: (p: LockBenchmarkProgress) => void,
+  signal: AbortSignal,
 ) => Promise<{ status: 'ok' | 'cancelled'; rows: LockBenchmarkRow[] }>;
 
 /** How many finished jobs are kept for GET. */
@@ -28,6 +29,8 @@ export const JOB_HISTORY = 32;
 export class JobStore extends EventEmitter<{ update: [Job] }> {
   readonly #jobs = new Map<string, Job>();
   #running: Job | undefined;
+  #abort: AbortController | undefined;
+  #cancelReason = 'cancelled: the server is shutting down';
   #settled = new Set<Promise<void>>();
 
   get running(): Job | undefined {
@@ -59,16 +62,22 @@ export class JobStore extends EventEmitter<{ update: [Job] }> {
     this.#jobs.set(job.id, job);
     this.#trim();
     this.#running = job;
+    this.#abort = new AbortController();
+    this.#cancelReason = 'cancelled: the server is shutting down';
     this.emit('update', job);
-    const done = run(request, (p) => {
-      job.progress = { ...p };
-      this.emit('update', job);
-    }).then(
+    const done = run(
+      request,
+      (p) => {
+        job.progress = { ...p };
+        this.emit('update', job);
+      },
+      this.#abort.signal,
+    ).then(
       (report) => {
         job.rows = report.rows;
         if (report.status === 'cancelled') {
           job.status = 'cancelled';
-          job.error = 'cancelled: the server is shutting down';
+          job.error = this.#cancelReason;
         } else {
           job.status = 'done';
           job.progress = { ...job.progress, rowsDone: job.progress.rowsTotal, percent: 100 };
@@ -81,11 +90,23 @@ export class JobStore extends EventEmitter<{ update: [Job] }> {
     ).finally(() => {
       job.finishedAtMs = Date.now();
       this.#running = undefined;
+      this.#abort = undefined;
       this.#settled.delete(done);
       this.emit('update', job);
     });
     this.#settled.add(done);
     return job;
+  }
+
+  /**
+   * Asks the job to stop if it is running: it then finishes as "cancelled" with the rows
+   * done so far. False when there is no such job or it has finished already.
+   */
+  cancel(id: string, reason: string): boolean {
+    if (this.#running?.id !== id || this.#abort === undefined) return false;
+    this.#cancelReason = reason;
+    this.#abort.abort();
+    return true;
   }
 
   /** Resolves once no job is running (used when the app closes). */

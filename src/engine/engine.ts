@@ -327,22 +327,49 @@ export function defaultPipePath(serverName = 'gamesrv'): string {
 
 /**
  * The seed's Critical Section vs Mutex comparison, off the JS thread. `onProgress`
- * runs on the JS thread while it goes.
+ * runs on the JS thread while it goes. Aborting `signal` stops it soon after: it then
+ * resolves with status "cancelled" and the rows finished so far.
  */
 export async function runLockBenchmark(
   options: LockBenchmarkOptions = {},
   onProgress?: (p: LockBenchmarkProgress) => void,
+  signal?: AbortSignal,
 ): Promise<LockBenchmarkReport> {
+  const binding = loadBinding();
+  const handle: { id?: number } = {};
+  let running: Promise<LockBenchmarkReport>;
   try {
-    return await loadBinding().runLockBenchmark(options, onProgress);
+    running = binding.runLockBenchmark(options, onProgress, handle);
   } catch (err) {
     throw fromNative(err);
+  }
+  const cancel = () => {
+    if (handle.id !== undefined) binding.cancelLockBenchmark(handle.id);
+  };
+  if (signal?.aborted) cancel();
+  signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    return await running;
+  } catch (err) {
+    throw fromNative(err);
+  } finally {
+    signal?.removeEventListener('abort', cancel);
   }
 }
 
 /** The wire and shared-memory constants compiled into the engine (see docs/PROTOCOL.md). */
 export function protocolConstants(): ReturnType<typeof loadBinding>['protocol'] {
   return loadBinding().protocol;
+}
+
+/** The threads runLockBenchmark starts per kind when `threads` is left out. */
+export function defaultLockBenchmarkThreads(): number {
+  return loadBinding().lockBenchmarkDefaults.threads;
+}
+
+/** The iterations per thread runLockBenchmark does when `iterations` is left out. */
+export function defaultLockBenchmarkIterations(): number {
+  return loadBinding().lockBenchmarkDefaults.iterations;
 }
 
 /** The lock kinds runLockBenchmark knows on this platform, in table order. */

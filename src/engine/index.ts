@@ -2,6 +2,8 @@ export {
   Engine,
   cancelLockBenchmarks,
   defaultPipePath,
+  defaultLockBenchmarkIterations,
+  defaultLockBenchmarkThreads,
   lockKinds,
   encodeEvents,
   pipeSend,

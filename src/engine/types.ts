@@ -410,8 +410,12 @@ export interface NativeBinding {
   runLockBenchmark(
     options: LockBenchmarkOptions,
     onProgress?: (p: LockBenchmarkProgress) => void,
+    handle?: { id?: number },
   ): Promise<LockBenchmarkReport>;
   cancelLockBenchmarks(): number;
+  cancelLockBenchmark(id: number): boolean;
+  /** What runLockBenchmark uses for an option left out. */
+  lockBenchmarkDefaults: { threads: number; iterations: number };
   lockKinds: string[];
   protocol: {
     pipe: { frameBytes: number; headerBytes: number; dataCapacity: number; types: Record<string, number> };

@@ -72,7 +72,8 @@ export default fp<EnginePluginOptions>(
     const stopDeadlineMs = opts.stopDeadlineMs ?? 5000;
     app.decorate('engine', engine);
     app.decorate('engineState', watch);
-    app.decorate('engineDefaults', { ...(opts.engineConfig ?? {}) });
+    // The engine's own deadline (pipe SHUTDOWN, close(), process clean-up) is the server's.
+    app.decorate('engineDefaults', { shutdownDeadlineMs: stopDeadlineMs, ...(opts.engineConfig ?? {}) });
     app.decorate('stopDeadlineMs', stopDeadlineMs);
     const timer = setInterval(() => watch.check(), opts.stateCheckMs ?? 100);
     timer.unref();
@@ -104,7 +105,7 @@ export default fp<EnginePluginOptions>(
       }
     });
     app.decorate('runningConfig', () => (engine.closed || engine.state === 'stopped' ? null : started));
-    if (opts.autoStart) await app.startEngine({ ...(opts.engineConfig ?? {}) });
+    if (opts.autoStart) await app.startEngine({ ...app.engineDefaults });
   },
   { name: 'gamesrv-engine' },
 );

@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin';
 
-import { cancelLockBenchmarks } from '../engine/index.js';
 import { JobStore } from '../jobs.js';
 
 declare module 'fastify' {
@@ -15,7 +14,7 @@ export default fp(
     app.decorate('jobs', jobs);
     // Closing cancels a running benchmark (it stops within milliseconds) and waits for it.
     app.addHook('onClose', async () => {
-      if (jobs.running) cancelLockBenchmarks();
+      if (jobs.running) jobs.cancel(jobs.running.id, 'cancelled: the server is shutting down');
       await jobs.idle();
     });
   },

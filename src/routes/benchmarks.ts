@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 
-import { lockKinds, runLockBenchmark } from '../engine/index.js';
+import { defaultLockBenchmarkIterations, defaultLockBenchmarkThreads, lockKinds, runLockBenchmark } from '../engine/index.js';
 import { HttpProblem } from '../problems.js';
 import { problems, ref } from '../schemas/common.js';
-import { Job, JobAccepted, LockBenchmarkRequest } from '../schemas/jobs.js';
+import { Job, JobAccepted, JobCancelled, LockBenchmarkRequest, MAX_LOCK_OPS_PER_JOB } from '../schemas/jobs.js';
 
 const benchmarkRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
@@ -21,8 +21,8 @@ const benchmarkRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const body = request.body ?? {};
+      const known = lockKinds();
       if (body.kinds) {
-        const known = lockKinds();
         const unknown = body.kinds.filter((k) => !known.includes(k));
         if (unknown.length > 0) {
           throw new HttpProblem(400, 'Invalid request', `unknown lock kind(s) ${unknown.join(', ')}; known: ${known.join(', ')}`, {
@@ -30,6 +30,18 @@ const benchmarkRoutes: FastifyPluginAsyncTypebox = async (app) => {
             field: 'body/kinds',
           });
         }
+      }
+      // The same defaults the engine applies (lock_benchmark.hpp), so the budget counts what would run.
+      const threads = body.threads ?? defaultLockBenchmarkThreads();
+      const iterations = body.iterations ?? defaultLockBenchmarkIterations();
+      const ops = threads * iterations * (body.kinds?.length ?? known.length);
+      if (ops > MAX_LOCK_OPS_PER_JOB) {
+        throw new HttpProblem(
+          400,
+          'Invalid request',
+          `threads × iterations × kinds = ${ops.toLocaleString('en')} lock operations; a job may do at most ${MAX_LOCK_OPS_PER_JOB.toLocaleString('en')}`,
+          { code: 'VALIDATION', field: 'body' },
+        );
       }
       const running = app.jobs.running;
       if (running) {
@@ -39,6 +51,25 @@ const benchmarkRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const job = app.jobs.startLockBenchmark(body, runLockBenchmark);
       const location = `/v1/jobs/${job.id}`;
       return reply.code(202).header('location', location).send({ id: job.id, location });
+    },
+  );
+
+  app.delete(
+    '/v1/jobs/:id',
+    {
+      schema: {
+        tags: ['benchmarks'],
+        operationId: 'cancelJob',
+        summary: 'Cancel a running job: it stops within moments and keeps the rows done so far (a finished one is left as it was)',
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        response: { 200: ref(JobCancelled), ...problems(400, 401, 404, 413, 429) },
+      },
+    },
+    async (request) => {
+      const job = app.jobs.get(request.params.id);
+      if (!job) throw new HttpProblem(404, 'Not found', `no job ${request.params.id}`, { code: 'NOT_FOUND' });
+      const cancelled = app.jobs.cancel(job.id, 'cancelled by DELETE /v1/jobs/{id}');
+      return { id: job.id, cancelled, job };
     },
   );
 

@@ -2,7 +2,7 @@
 import { EngineStateName, Histogram, Problem } from './common.js';
 import { EngineStatus, Health, NoOptions, Ready, StartConfig, StopOptions, StopReport, Transition } from './engine.js';
 import { EventsAccepted, EventsBody, GameEvent } from './events.js';
-import { Job, JobAccepted, LockBenchmarkRequest, LockBenchmarkRow } from './jobs.js';
+import { Job, JobAccepted, JobCancelled, LockBenchmarkRequest, LockBenchmarkRow } from './jobs.js';
 import { MonitorStatus } from './monitor.js';
 import { PipeMessage, PipeReply } from './ipc.js';
 import { Player, PlayerList } from './players.js';
@@ -49,6 +49,7 @@ export const ALL_SCHEMAS = [
   LockBenchmarkRow,
   Job,
   JobAccepted,
+  JobCancelled,
   WorkerInfo,
   EventTypeStats,
   ControllerStats,

@@ -1,12 +1,16 @@
 import { Type } from 'typebox';
 
+/** The most lock operations one benchmark job may do: threads × iterations × kinds. */
+export const MAX_LOCK_OPS_PER_JOB = 200_000_000;
 
 
 export const LockBenchmarkRequest = Type.Object(
   {
-    threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'default: the CPU count' })),
-    iterations: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'per thread' })),
-    kinds: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 32, description: 'default: every kind' })),
+    threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'default: the engine default (lockBenchmarkDefaults)' })),
+    iterations: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'per thread; default: the engine default (lockBenchmarkDefaults)' })),
+    kinds: Type.Optional(
+      Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: 32, uniqueItems: true, description: 'default: every kind; each at most once' }),
+    ),
   },
   { $id: 'LockBenchmarkRequest', additionalProperties: false },
 );
@@ -41,6 +45,11 @@ export const Job = Type.Object(
     error: Type.Union([Type.String(), Type.Null()]),
   },
   { $id: 'Job' },
+);
+
+export const JobCancelled = Type.Object(
+  { id: Type.String(), cancelled: Type.Boolean({ description: 'false when the job had already finished' }), job: Type.Ref('Job') },
+  { $id: 'JobCancelled' },
 );
 
 export const JobAccepted = Type.Object(

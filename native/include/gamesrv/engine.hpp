@@ -36,7 +36,7 @@ struct EngineConfig {
   TaskSchedulerConfig tasks;
   std::uint32_t dbLatencyUs = 2000;  // SimulatedDatabase latency
   EngineIoConfig io;                 // completion port, pipe server, shared-memory monitor
-  std::chrono::milliseconds shutdownDeadline{5000};  // stop deadline for a pipe SHUTDOWN
+  std::chrono::milliseconds shutdownDeadline{5000};  // stop deadline: pipe SHUTDOWN, close()
 };
 
 struct EngineOptions {
@@ -102,8 +102,9 @@ class Engine {
   // Asks for a graceful stop from any thread, including engine threads (pipe SHUTDOWN):
   // the gs-control thread performs it. Returns at once.
   void requestStop();
-  // Stop (if running or paused), waiting for any transition in flight; for close().
-  void shutdown(std::chrono::milliseconds deadline);
+  // Stop (if running or paused) within the running configuration's shutdownDeadline,
+  // waiting for any transition in flight; for close() and the environment's clean-up.
+  void shutdown();
   std::string pipePath() const { return io_.pipePath(); }
 
  private:

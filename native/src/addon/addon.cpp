@@ -18,6 +18,11 @@ std::uint64_t Addon::trackBenchmark(std::stop_source source) {
 
 void Addon::untrackBenchmark(std::uint64_t id) { benchmarks_.erase(id); }
 
+bool Addon::cancelBenchmark(std::uint64_t id) {
+  auto it = benchmarks_.find(id);
+  return it != benchmarks_.end() && it->second.request_stop();
+}
+
 std::size_t Addon::cancelBenchmarks() {
   std::size_t n = 0;
   for (auto& [id, source] : benchmarks_) n += source.request_stop() ? 1 : 0;
@@ -30,7 +35,7 @@ void Addon::cleanup(Addon* self) {
   self->cancelBenchmarks();
   for (const auto& engine : self->engines_) {
     const EngineState s = engine->state();
-    if (s != EngineState::Stopped) engine->shutdown(std::chrono::seconds(5));
+    if (s != EngineState::Stopped) engine->shutdown();
   }
   self->engines_.clear();
 }

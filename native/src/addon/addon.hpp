@@ -29,6 +29,7 @@ class Addon {
   std::uint64_t trackBenchmark(std::stop_source source);
   void untrackBenchmark(std::uint64_t id);
   std::size_t cancelBenchmarks();
+  bool cancelBenchmark(std::uint64_t id);
 
  private:
   static void cleanup(Addon* self);

@@ -265,7 +265,7 @@ Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
   Napi::Promise p = PromiseWorker<bool>::Start(
       env,
       [engine] {
-        engine->shutdown(std::chrono::seconds(5));
+        engine->shutdown();
         return true;
       },
       [](Napi::Env env, Napi::Promise::Deferred& d, bool&) { d.Resolve(env.Undefined()); });

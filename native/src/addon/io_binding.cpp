@@ -167,6 +167,7 @@ class LockBenchWorker final : public Napi::AsyncProgressQueueWorker<LockProgress
   }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
+  std::uint64_t trackId() const noexcept { return trackId_; }
 
   void Execute(const ExecutionProgress& progress) override {
     report_ = runLockBenchmark(
@@ -268,8 +269,18 @@ Napi::Value RunLockBenchmark(const Napi::CallbackInfo& info) {
   Napi::Function onProgress = info.Length() > 1 && info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
   auto* w = new LockBenchWorker(env, std::move(opts), onProgress);
   Napi::Promise p = w->Promise();
+  // An optional handle object receives the run's id, for cancelLockBenchmark(id).
+  if (info.Length() > 2 && info[2].IsObject()) info[2].As<Napi::Object>().Set("id", static_cast<double>(w->trackId()));
   w->Queue();
   return p;
+}
+
+// cancelLockBenchmark(id) -> whether a running benchmark with that id was asked to stop.
+Napi::Value CancelLockBenchmark(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throwEngineError(env, "INVALID_ARGUMENT", "cancelLockBenchmark(id)");
+  const auto id = static_cast<std::uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+  return Napi::Boolean::New(env, Addon::of(env).cancelBenchmark(id));
 }
 
 Napi::Object Protocol(Napi::Env env) {
@@ -331,6 +342,11 @@ void registerIo(Napi::Env env, Napi::Object exports) {
   exports.Set("defaultPipePath", Napi::Function::New<DefaultPipePath>(env, "defaultPipePath"));
   exports.Set("runLockBenchmark", Napi::Function::New<RunLockBenchmark>(env, "runLockBenchmark"));
   exports.Set("cancelLockBenchmarks", Napi::Function::New<CancelLockBenchmarks>(env, "cancelLockBenchmarks"));
+  exports.Set("cancelLockBenchmark", Napi::Function::New<CancelLockBenchmark>(env, "cancelLockBenchmark"));
+  Napi::Object lockDefaults = Napi::Object::New(env);
+  lockDefaults.Set("threads", static_cast<double>(LockBenchmarkOptions{}.threads));
+  lockDefaults.Set("iterations", static_cast<double>(LockBenchmarkOptions{}.iterations));
+  exports.Set("lockBenchmarkDefaults", lockDefaults);
   Napi::Array kinds = Napi::Array::New(env);
   uint32_t i = 0;
   for (const std::string& k : lockBenchmarkKinds()) kinds.Set(i++, k);

@@ -88,7 +88,12 @@ void Engine::controlLoop(WorkerContext& ctx) {
   }
 }
 
-void Engine::shutdown(std::chrono::milliseconds deadline) {
+void Engine::shutdown() {
+  std::chrono::milliseconds deadline;
+  {
+    std::lock_guard lock(runtimeMu_);
+    deadline = pending_.shutdownDeadline;
+  }
   // Transitions are serialized: this waits for one in flight (e.g. a pipe SHUTDOWN).
   stop(deadline);
 }
