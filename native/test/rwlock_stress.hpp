@@ -84,29 +84,39 @@ struct FirstUseResult {
 // `rounds` times: a freshly constructed lock, first taken by a writer and a reader at the
 // same instant (as the World's event thread and its first reader may). A lock that
 // initializes itself lazily on first use must survive both arriving together.
-// The two threads are started together by spinning on a round counter: this is a race
-// test, and the point is that they leave the gate within nanoseconds of each other.
+// Each round the two threads are woken (a condition variable, no spinning), then meet at
+// a two-thread spin barrier so they leave it within nanoseconds of each other: both are
+// awake by then, so the spin lasts only as long as the other thread takes to arrive.
+// The reproduction and its fixed twin race this many fresh locks.
+inline constexpr std::uint32_t kFirstUseRounds = 5000;
+
 template <class Mutex>
 FirstUseResult rwFirstUseRace(std::uint32_t rounds) {
   std::optional<Mutex> mu;
   std::uint64_t a = 0;  // guarded by *mu
   std::uint64_t b = 0;  // guarded by *mu; equals a outside the writer's section
-  std::atomic<std::uint32_t> round{0};
-  std::mutex finishedMu;
-  std::condition_variable finishedCv;
-  std::uint32_t finished = 0;  // guarded by finishedMu
+  std::mutex gateMu;
+  std::condition_variable gateCv;
+  std::uint32_t round = 0;     // guarded by gateMu: the round the threads may run
+  std::uint32_t finished = 0;  // guarded by gateMu: threads done, over all rounds
+  std::atomic<std::uint32_t> arrived{0};
   std::atomic<std::uint64_t> torn{0};
-  auto finish = [&] {
-    std::lock_guard lock(finishedMu);
-    ++finished;
-    finishedCv.notify_one();
+  auto begin = [&](std::uint32_t r) {
+    {
+      std::unique_lock lock(gateMu);
+      gateCv.wait(lock, [&] { return round >= r; });
+    }
+    arrived.fetch_add(1, std::memory_order_acq_rel);
+    while (arrived.load(std::memory_order_acquire) < 2 * r) std::this_thread::yield();
   };
-  auto at = [&](std::uint32_t r) {
-    while (round.load(std::memory_order_acquire) != r) std::this_thread::yield();
+  auto finish = [&] {
+    std::lock_guard lock(gateMu);
+    ++finished;
+    gateCv.notify_all();
   };
   std::thread writer([&] {
     for (std::uint32_t r = 1; r <= rounds; ++r) {
-      at(r);
+      begin(r);
       {
         std::unique_lock lock(*mu);
         ++a;
@@ -118,7 +128,7 @@ FirstUseResult rwFirstUseRace(std::uint32_t rounds) {
   });
   std::thread reader([&] {
     for (std::uint32_t r = 1; r <= rounds; ++r) {
-      at(r);
+      begin(r);
       {
         std::shared_lock lock(*mu);
         if (a != b) torn.fetch_add(1, std::memory_order_relaxed);
@@ -128,10 +138,11 @@ FirstUseResult rwFirstUseRace(std::uint32_t rounds) {
   });
   FirstUseResult out;
   for (std::uint32_t r = 1; r <= rounds; ++r) {
+    std::unique_lock lock(gateMu);
     mu.emplace();
-    round.store(r, std::memory_order_release);
-    std::unique_lock lock(finishedMu);
-    finishedCv.wait(lock, [&] { return finished == 2 * r; });
+    round = r;
+    gateCv.notify_all();
+    gateCv.wait(lock, [&] { return finished == 2 * r; });
     mu.reset();
     ++out.rounds;
   }

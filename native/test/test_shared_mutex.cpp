@@ -59,8 +59,8 @@ TEST(a_blocked_writer_is_woken_by_the_last_reader) {
 
 TEST(a_fresh_lock_survives_a_writer_and_a_reader_arriving_together) {
   // The race that breaks winpthreads' statically initialized rwlock (repro_pthread_rwlock).
-  const auto r = gstest::rwFirstUseRace<SharedMutex>(20000);
-  CHECK_EQ(r.rounds, 20000u);
+  const auto r = gstest::rwFirstUseRace<SharedMutex>(gstest::kFirstUseRounds);
+  CHECK_EQ(r.rounds, gstest::kFirstUseRounds);
   CHECK_EQ(r.torn, 0u);
 }
 

@@ -108,6 +108,10 @@ const telemetryRoutes: FastifyPluginAsync = async (app) => {
       return;
     }
     const message = parsed.message;
+    if (!conn.admitControlMessage(Date.now())) {
+      conn.error({ code: 'RATE_LIMITED', detail: `more than ${hub.limits.maxControlMessagesPerSec} messages in a second; this one was ignored` });
+      return;
+    }
     if (message.op === 'auth') {
       if (app.authorize(`Bearer ${message.token}`)) {
         conn.authorized = true;
@@ -146,7 +150,7 @@ const telemetryRoutes: FastifyPluginAsync = async (app) => {
     },
     wsHandler: (socket, request) => {
       // Listeners go on before anything can arrive.
-      const conn = hub.accept(socket, app.authorize(request.headers.authorization));
+      const conn = hub.accept(socket, app.authorize(request.headers.authorization), request.ip ?? 'local');
       socket.on('message', (raw, isBinary) => onMessage(conn, raw, isBinary));
     },
   });

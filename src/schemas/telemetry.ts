@@ -31,6 +31,10 @@ export const CLOSE_CODES = {
   tooSlow: 4000,
   /** maxAuthFailures `auth` messages with a wrong token. */
   authFailures: 4001,
+  /** Over maxConnections, or maxConnectionsPerAddress from one address: try again later. */
+  overCapacity: 1013,
+  /** No pong to the server's ping within pingIntervalMs. */
+  idle: 4002,
 } as const;
 
 /** Stable codes of error frames. */
@@ -42,6 +46,7 @@ export const TELEMETRY_ERROR_CODES = [
   'UNKNOWN_TOPIC',
   'BAD_INTERVAL',
   'UNAUTHORIZED',
+  'RATE_LIMITED',
 ] as const;
 export type TelemetryErrorCode = (typeof TELEMETRY_ERROR_CODES)[number];
 

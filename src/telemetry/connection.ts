@@ -65,6 +65,13 @@ export class TelemetryConnection {
   /** ms of hub ticks since this connection's last periodic frames (see TelemetryHub.#tick). */
   credit = 0;
   closed = false;
+  /** The client address, for the per-address connection cap. */
+  readonly address: string;
+  /** A ping was sent and its pong has not come back yet. */
+  awaitingPong = false;
+  /** Control messages in the current one-second window (maxControlMessagesPerSec). */
+  #controlWindowStart = 0;
+  #controlCount = 0;
   #seq = 0;
   #stalledSince: number | undefined;
   #overHardSince: number | undefined;
@@ -72,11 +79,25 @@ export class TelemetryConnection {
   readonly #pending = new Map<FrameTopic, Pending>();
   readonly #hub: ConnectionHost;
 
-  constructor(hub: ConnectionHost, socket: WebSocket, authorized: boolean, intervalMs: number) {
+  constructor(hub: ConnectionHost, socket: WebSocket, authorized: boolean, intervalMs: number, address: string) {
     this.#hub = hub;
     this.socket = socket;
     this.authorized = authorized;
     this.intervalMs = intervalMs;
+    this.address = address;
+    socket.on('pong', () => {
+      this.awaitingPong = false;
+    });
+  }
+
+  /** Counts a control message; false when it is over maxControlMessagesPerSec in this second. */
+  admitControlMessage(nowMs: number): boolean {
+    if (nowMs - this.#controlWindowStart >= 1000) {
+      this.#controlWindowStart = nowMs;
+      this.#controlCount = 0;
+    }
+    this.#controlCount += 1;
+    return this.#controlCount <= this.#hub.limits.maxControlMessagesPerSec;
   }
 
   get stalled(): boolean {

@@ -13,7 +13,7 @@ import type { Job } from '../jobs.js';
 import type { StateChange } from '../plugins/engine.js';
 import { CLOSE_CODES, PERIODIC_TOPICS, type PeriodicTopic, type StateData, type TelemetryTopic } from '../schemas/telemetry.js';
 import { TelemetryConnection, type ConnectionHost } from './connection.js';
-import { resolveLimits, type TelemetryLimits, type TelemetryOptions } from './options.js';
+import { formatMs, resolveLimits, type TelemetryLimits, type TelemetryOptions } from './options.js';
 import { RateBaselines, topicData, type Baseline } from './topics.js';
 
 export interface TickInfo {
@@ -35,18 +35,25 @@ export interface TelemetryStats {
   framesSent: number;
   framesDropped: number;
   slowClosed: number;
+  /** Connections closed with 1013 at a cap, and with 4002 for a missed pong. */
+  refused: number;
+  idleClosed: number;
 }
 
 /**
- * The one hub of an app. Emits 'tick' (TickInfo) after every tick, for tests and metrics.
+ * The one hub of an app. Emits 'tick' (TickInfo) after every tick, and 'closed' when a
+ * registered connection is gone, for tests and metrics.
  * Not thread-safe: JS thread only.
  */
-export class TelemetryHub extends EventEmitter<{ tick: [TickInfo] }> implements ConnectionHost {
+export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [TelemetryConnection] }> implements ConnectionHost {
   readonly limits: TelemetryLimits;
-  readonly counters = { snapshots: 0, framesSent: 0, framesDropped: 0, slowClosed: 0 };
+  readonly counters = { snapshots: 0, framesSent: 0, framesDropped: 0, slowClosed: 0, refused: 0, idleClosed: 0 };
   readonly #app: FastifyInstance;
   readonly #bufferedAmount: (socket: WebSocket) => number;
   readonly #connections = new Set<TelemetryConnection>();
+  /** Open connections per client address (for maxConnectionsPerAddress). */
+  readonly #perAddress = new Map<string, number>();
+  #pingTimer: NodeJS.Timeout | undefined;
   /** Connections with a periodic topic, counted by intervalMs: the tick period is the smallest key. */
   readonly #intervals = new Map<number, number>();
   readonly #stalled = new Set<TelemetryConnection>();
@@ -88,26 +95,69 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo] }> implements 
     };
   }
 
-  /** Registers a new socket and sends it the current engine state. */
-  accept(socket: WebSocket, authorized: boolean): TelemetryConnection {
-    const conn = new TelemetryConnection(this, socket, authorized, this.limits.defaultIntervalMs);
+  /**
+   * Registers a new socket from `address` and sends it the current engine state; over a
+   * connection cap, or while shutting down, it is closed at once with the reason.
+   */
+  accept(socket: WebSocket, authorized: boolean, address: string): TelemetryConnection {
+    const conn = new TelemetryConnection(this, socket, authorized, this.limits.defaultIntervalMs, address);
     socket.once('close', () => this.remove(conn));
     if (this.closing) {
       conn.close(CLOSE_CODES.shutdown, 'server shutting down');
       return conn;
     }
+    const fromAddress = this.#perAddress.get(address) ?? 0;
+    if (this.#connections.size >= this.limits.maxConnections || fromAddress >= this.limits.maxConnectionsPerAddress) {
+      this.counters.refused += 1;
+      const which =
+        this.#connections.size >= this.limits.maxConnections
+          ? `${this.limits.maxConnections} telemetry connections are open`
+          : `${this.limits.maxConnectionsPerAddress} telemetry connections from ${address} are open`;
+      conn.close(CLOSE_CODES.overCapacity, `${which}; try again later`);
+      return conn;
+    }
     this.#connections.add(conn);
+    this.#perAddress.set(address, fromAddress + 1);
+    this.#ensurePing();
     const initial: StateData = { state: this.#app.engineState.last, from: null, atMs: Date.now() };
     conn.reply('state', initial);
     return conn;
   }
 
+  /** One timer pings every connection; a connection that missed the previous pong is closed. */
+  #ensurePing(): void {
+    if (this.#pingTimer !== undefined) return;
+    this.#pingTimer = setInterval(() => {
+      for (const conn of [...this.#connections]) {
+        if (conn.closed) continue;
+        if (conn.awaitingPong) {
+          this.counters.idleClosed += 1;
+          conn.close(CLOSE_CODES.idle, `no pong within ${formatMs(this.limits.pingIntervalMs)}`);
+          continue;
+        }
+        conn.awaitingPong = true;
+        conn.socket.ping();
+      }
+    }, this.limits.pingIntervalMs);
+    this.#pingTimer.unref();
+  }
+
+  #stopPing(): void {
+    clearInterval(this.#pingTimer);
+    this.#pingTimer = undefined;
+  }
+
   remove(conn: TelemetryConnection): void {
     if (!this.#connections.delete(conn)) return;
+    const left = (this.#perAddress.get(conn.address) ?? 1) - 1;
+    if (left > 0) this.#perAddress.set(conn.address, left);
+    else this.#perAddress.delete(conn.address);
+    if (this.#connections.size === 0) this.#stopPing();
     conn.closed = true;
     this.#untrack(conn);
     this.#stalled.delete(conn);
     this.#reschedule();
+    this.emit('closed', conn);
   }
 
   subscribe(conn: TelemetryConnection, topics: readonly TelemetryTopic[], intervalMs: number | undefined): void {
@@ -188,6 +238,7 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo] }> implements 
 
   async #closeAll(): Promise<void> {
     this.#stop();
+    this.#stopPing();
     if (this.#kick !== undefined) clearImmediate(this.#kick);
     const sockets = [...this.#connections].map((c) => c.socket);
     const closed = sockets.map(

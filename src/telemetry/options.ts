@@ -27,6 +27,14 @@ export interface TelemetryOptions {
   maxPayloadBytes?: number;
   /** Wrong-token `auth` messages before the connection is closed with 4001 (default 5). */
   maxAuthFailures?: number;
+  /** Open telemetry connections, in all (default 1000); one more is closed with 1013. */
+  maxConnections?: number;
+  /** Open telemetry connections from one client address (default 50); one more is closed with 1013. */
+  maxConnectionsPerAddress?: number;
+  /** The server pings every connection this often; one that has not answered the previous ping is closed with 4002 (default 30000). */
+  pingIntervalMs?: number;
+  /** subscribe/unsubscribe/auth messages a connection may send per second; more get a RATE_LIMITED error frame (default 20). */
+  maxControlMessagesPerSec?: number;
   /** Reads a socket's buffered bytes instead of `socket.bufferedAmount`, so tests can fake a stuck client. */
   bufferedAmountForTesting?: (socket: WebSocket) => number;
 }
@@ -47,6 +55,10 @@ export const TELEMETRY_DEFAULTS: TelemetryLimits = {
   maxMessageBytes: 4096,
   maxPayloadBytes: 64 * 1024,
   maxAuthFailures: 5,
+  maxConnections: 1000,
+  maxConnectionsPerAddress: 50,
+  pingIntervalMs: 30_000,
+  maxControlMessagesPerSec: 20,
 };
 
 export function resolveLimits(opts: TelemetryOptions): TelemetryLimits {
@@ -63,6 +75,7 @@ export function resolveLimits(opts: TelemetryOptions): TelemetryLimits {
     ['lowWatermarkBytes', 'highWatermarkBytes'],
     ['highWatermarkBytes', 'hardLimitBytes'],
     ['maxMessageBytes', 'maxPayloadBytes'],
+    ['maxConnectionsPerAddress', 'maxConnections'],
   ];
   for (const [a, b] of order) {
     if (limits[a] > limits[b]) throw new Error(`telemetry option ${a} (${limits[a]}) must not exceed ${b} (${limits[b]})`);

@@ -112,11 +112,11 @@ void worldShape() {
 
 // The first lock/unlock of a fresh lock, by a writer and a reader at once: the loser of
 // the race gets EINVAL, and runs its section without the lock.
-TEST(static_init_first_use_race) { firstUseRace<false>(20000); }
+TEST(static_init_first_use_race) { firstUseRace<false>(gstest::kFirstUseRounds); }
 // test_world's hanging case without the World: the hang (and EINVAL counted if it ends).
 TEST(static_init_world_shape) { worldShape<false>(); }
 // The same lock initialized before it is shared: no error, no hang.
-TEST(eager_init_first_use_race) { firstUseRace<true>(20000); }
+TEST(eager_init_first_use_race) { firstUseRace<true>(gstest::kFirstUseRounds); }
 TEST(eager_init_world_shape) { worldShape<true>(); }
 
 GS_TEST_MAIN()

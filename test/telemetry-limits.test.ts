@@ -1,0 +1,123 @@
+// The telemetry WebSocket's resource bounds over real sockets: a global and a per-address
+// connection cap (1013 beyond), ping/pong with idle close (4002), and a limit on control
+// messages per second (RATE_LIMITED error frames).
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { describe, test, type TestContext } from 'node:test';
+
+import type { FastifyInstance } from 'fastify';
+import { WebSocket, type ClientOptions } from 'ws';
+
+import type { AppOptions } from '../src/app.js';
+import { CLOSE_CODES } from '../src/schemas/telemetry.js';
+import { TelemetryConnection } from '../src/telemetry/connection.js';
+import { resolveLimits } from '../src/telemetry/options.js';
+import { build } from './helpers/app.js';
+
+async function listening(t: TestContext, opts: AppOptions): Promise<{ app: FastifyInstance; url: string }> {
+  const app = await build(t, opts);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  assert.ok(address !== null && typeof address === 'object');
+  return { app, url: `ws://127.0.0.1:${address.port}/v1/telemetry` };
+}
+
+interface Opened {
+  ws: WebSocket;
+  frames: { topic: string; data: { code?: string } }[];
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** Connects and waits for the first frame (the engine state), or for the close. */
+async function connect(t: TestContext, url: string, options: ClientOptions = {}): Promise<Opened> {
+  const ws = new WebSocket(url, options);
+  t.after(() => ws.terminate());
+  const frames: Opened['frames'] = [];
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  const first = new Promise<void>((resolve) => {
+    ws.on('message', (raw) => {
+      frames.push(JSON.parse(String(raw)) as Opened['frames'][number]);
+      resolve();
+    });
+    void closed.then(() => resolve());
+  });
+  await first;
+  return { ws, frames, closed };
+}
+
+describe('telemetry limits', () => {
+  test('connection caps: per address and in all; over a cap the socket is closed with 1013, and a freed slot is reused', async (t) => {
+    const { app, url } = await listening(t, { telemetry: { maxConnections: 3, maxConnectionsPerAddress: 2 } });
+    const a1 = await connect(t, url, { localAddress: '127.0.0.1' });
+    const a2 = await connect(t, url, { localAddress: '127.0.0.1' });
+    const a3 = await connect(t, url, { localAddress: '127.0.0.1' });
+    const refusedA = await a3.closed;
+    assert.equal(refusedA.code, CLOSE_CODES.overCapacity);
+    assert.match(refusedA.reason, /from 127\.0\.0\.1/);
+    const b1 = await connect(t, url, { localAddress: '127.0.0.2' });
+    const c1 = await connect(t, url, { localAddress: '127.0.0.3' });
+    const refusedAll = await c1.closed;
+    assert.equal(refusedAll.code, CLOSE_CODES.overCapacity);
+    assert.match(refusedAll.reason, /3 telemetry connections are open/);
+    for (const c of [a1, a2, b1]) assert.equal(c.ws.readyState, WebSocket.OPEN);
+    assert.equal(app.telemetry.stats().connections, 3);
+    assert.equal(app.telemetry.stats().refused, 2);
+
+    const gone = once(app.telemetry, 'closed');
+    a1.ws.close();
+    await gone;
+    assert.equal(app.telemetry.stats().connections, 2);
+    const again = await connect(t, url, { localAddress: '127.0.0.1' });
+    assert.equal(again.ws.readyState, WebSocket.OPEN);
+    assert.equal(again.frames[0]?.topic, 'state');
+  });
+
+  test('a client that does not answer pings is closed with 4002; one that does stays', async (t) => {
+    const { app, url } = await listening(t, { telemetry: { pingIntervalMs: 100 } });
+    const mute = await connect(t, url, { autoPong: false });
+    const live = await connect(t, url);
+    let pings = 0;
+    const threePings = new Promise<void>((resolve) =>
+      live.ws.on('ping', () => {
+        pings += 1;
+        if (pings === 3) resolve();
+      }),
+    );
+    const closed = await mute.closed;
+    assert.equal(closed.code, CLOSE_CODES.idle);
+    await threePings;
+    assert.equal(live.ws.readyState, WebSocket.OPEN);
+    assert.equal(app.telemetry.stats().idleClosed, 1);
+  });
+
+  test('control messages over the per-second limit get RATE_LIMITED and are ignored', async (t) => {
+    const { url } = await listening(t, { telemetry: { maxControlMessagesPerSec: 3 } });
+    const c = await connect(t, url);
+    const answers: { topic: string; data: { code?: string } }[] = [];
+    const ten = new Promise<void>((resolve) =>
+      c.ws.on('message', (raw) => {
+        answers.push(JSON.parse(String(raw)) as (typeof answers)[number]);
+        if (answers.filter((a) => a.topic === 'error' || a.topic === 'authenticated').length === 10) resolve();
+      }),
+    );
+    for (let i = 0; i < 10; i++) c.ws.send(JSON.stringify({ op: 'auth', token: 'x' }));
+    await ten;
+    const limited = answers.filter((a) => a.topic === 'error' && a.data.code === 'RATE_LIMITED');
+    assert.equal(limited.length, 7, JSON.stringify(answers));
+  });
+
+  test('the per-second window: the first N pass, the rest are refused until a second has passed', () => {
+    const limits = resolveLimits({ maxControlMessagesPerSec: 2 });
+    const host = { limits, counters: { framesSent: 0, framesDropped: 0, slowClosed: 0 }, bufferedAmount: () => 0, remove() {}, stallChanged() {} };
+    const socket = { on() {} } as unknown as WebSocket;
+    const conn = new TelemetryConnection(host, socket, true, 1000, '127.0.0.1');
+    assert.deepEqual([1000, 1001, 1999].map((ms) => conn.admitControlMessage(ms)), [true, true, false]);
+    assert.deepEqual([2000, 2001, 2002].map((ms) => conn.admitControlMessage(ms)), [true, true, false]);
+  });
+
+  test('caps are checked for consistency', () => {
+    assert.throws(() => resolveLimits({ maxConnections: 10, maxConnectionsPerAddress: 11 }), /maxConnectionsPerAddress/);
+  });
+});
