@@ -228,12 +228,19 @@ export class Engine {
     }
   }
 
-  tasks(limit = 100): TaskInfo[] {
-    return this.#call(() => this.#native.tasks(limit));
+  /** Up to `limit` tasks, newest first; with `before`, only tasks with a lower id (a page cursor). */
+  tasks(limit = 100, before?: number): TaskInfo[] {
+    return this.#call(() => this.#native.tasks(limit, before));
   }
 
+  /** Every player, by id. Copies the whole World: for a page, use playersAfter(). */
   players(): Player[] {
     return this.#call(() => this.#native.players());
+  }
+
+  /** Up to `limit` players with an id above `after`, by id; `more` when others follow; the World's counts. */
+  playersAfter(after: number, limit: number): { players: Player[]; more: boolean; online: number; known: number } {
+    return this.#call(() => this.#native.playersAfter(after, limit));
   }
 
   player(id: number): Player | null {

@@ -384,8 +384,9 @@ export interface NativeEngine {
   cancelTask(id: number): boolean;
   task(id: number): TaskInfo | null;
   waitTask(id: number, options?: { timeoutMs?: number }): Promise<TaskInfo>;
-  tasks(limit?: number): TaskInfo[];
+  tasks(limit?: number, before?: number): TaskInfo[];
   players(): Player[];
+  playersAfter(after: number, limit: number): { players: Player[]; more: boolean; online: number; known: number };
   player(id: number): Player | null;
   /**
    * Writes every number of the snapshot into `values` and returns its text fields

@@ -2,15 +2,27 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 
 import { HttpProblem } from '../problems.js';
 import { IdParams, problems, ref } from '../schemas/common.js';
-import { Player, PlayerList } from '../schemas/players.js';
+import { Player, PlayerList, PlayerListQuery } from '../schemas/players.js';
 
 const playerRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/players',
-    { schema: { tags: ['players'], operationId: 'listPlayers', summary: 'Every player the World knows', response: { 200: ref(PlayerList) } } },
-    async () => {
-      const players = app.engine.players();
-      return { online: players.filter((p) => p.online).length, players };
+    {
+      schema: {
+        tags: ['players'],
+        operationId: 'listPlayers',
+        summary: 'The players the World knows, by id, a page at a time (limit, after)',
+        querystring: PlayerListQuery,
+        response: { 200: ref(PlayerList), ...problems(400) },
+      },
+    },
+    async (request, reply) => {
+      const limit = request.query.limit ?? 100;
+      const { players, more, online, known } = app.engine.playersAfter(request.query.after ?? 0, limit);
+      const last = players.at(-1);
+      const next = more && last !== undefined ? `/v1/players?limit=${limit}&after=${last.id}` : null;
+      if (next !== null) reply.header('link', `<${next}>; rel="next"`);
+      return { online, known, players, next };
     },
   );
   app.get(

@@ -28,7 +28,22 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { id } = app.engine.submitTask(request.body as EngineTaskSpec);
+      const spec = request.body;
+      if (spec.kind === 'game-logic') {
+        // A task that never ends must be asked for, not had by leaving a field out.
+        if ((spec.ticks === undefined) === (spec.forever === undefined)) {
+          throw new HttpProblem(
+            400,
+            'Invalid request',
+            spec.ticks === undefined
+              ? 'a game-logic task needs ticks (how many), or "forever": true to run until cancelled'
+              : 'give ticks or "forever": true, not both',
+            { code: 'VALIDATION', field: 'body/ticks' },
+          );
+        }
+      }
+      const { forever: _forever, ...engineSpec } = spec as typeof spec & { forever?: true };
+      const { id } = app.engine.submitTask(engineSpec as EngineTaskSpec);
       const location = `/v1/tasks/${id}`;
       return reply.code(202).header('location', location).send({ id, location });
     },
@@ -40,12 +55,21 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['tasks'],
         operationId: 'listTasks',
-        summary: 'Recent tasks, newest first (active ones and the bounded history)',
+        summary: 'Recent tasks, newest first (active ones and the bounded history), a page at a time (limit, after)',
         querystring: TaskListQuery,
         response: { 200: ref(TaskList), ...problems(400) },
       },
     },
-    async (request) => ({ tasks: app.engine.tasks(request.query.limit ?? 100) }),
+    async (request, reply) => {
+      const limit = request.query.limit ?? 100;
+      // One more than the page tells whether another page follows.
+      const tasks = app.engine.tasks(limit + 1, request.query.after);
+      const more = tasks.length > limit;
+      if (more) tasks.length = limit;
+      const next = more ? `/v1/tasks?limit=${limit}&after=${tasks[tasks.length - 1]!.id}` : null;
+      if (next !== null) reply.header('link', `<${next}>; rel="next"`);
+      return { tasks, next };
+    },
   );
 
   app.get(

@@ -25,7 +25,8 @@ export const TaskSpec = discriminated(
       {
         kind: Type.Literal('game-logic'),
         rateHz: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'default 60' })),
-        ticks: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'stop after this many ticks' })),
+        ticks: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'stop after this many ticks; required unless forever' })),
+        forever: Type.Optional(Type.Literal(true, { description: 'run until cancelled (instead of ticks)' })),
         ...schedule,
       },
       { additionalProperties: false },
@@ -60,7 +61,13 @@ export const Task = Type.Object(
   { $id: 'Task' },
 );
 
-export const TaskList = Type.Object({ tasks: Type.Array(Type.Ref('Task')) }, { $id: 'TaskList' });
+export const TaskList = Type.Object(
+  {
+    tasks: Type.Array(Type.Ref('Task'), { description: 'this page, newest (highest id) first' }),
+    next: Type.Union([Type.String(), Type.Null()], { description: 'the next page (also in the Link header), null on the last' }),
+  },
+  { $id: 'TaskList' },
+);
 
 export const TaskCancelled = Type.Object(
   { id: Type.Integer(), cancelled: Type.Boolean({ description: 'false when the task had already finished' }), task: Type.Ref('Task') },
@@ -68,5 +75,8 @@ export const TaskCancelled = Type.Object(
 );
 
 export const TaskListQuery = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'tasks per page' })),
+  after: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 2 ** 53 - 1, description: 'the cursor: the page after this task, i.e. tasks with a lower id' }),
+  ),
 });

@@ -86,7 +86,7 @@ class Engine {
   SubmitResult submitTask(const TaskSpec& spec);
   bool cancelTask(std::uint64_t id);
   std::optional<TaskInfo> task(std::uint64_t id) const;
-  std::vector<TaskInfo> recentTasks(std::size_t limit) const;
+  std::vector<TaskInfo> recentTasks(std::size_t limit, std::uint64_t before = UINT64_MAX) const;
   // The task once finished; nullopt on timeout or unknown id.
   std::optional<TaskInfo> waitTask(std::uint64_t id, std::chrono::nanoseconds timeout) const;
 

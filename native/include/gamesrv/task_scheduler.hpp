@@ -30,7 +30,8 @@
 //   whose `cancelled` flag turns true (and DatabaseExecutor::cancelRequested() runs).
 //   Its outcome is then dropped. An item the pool itself cancels (shutdown, a full
 //   stop) also ends its task as cancelled.
-// - recent(limit): unfinished and finished tasks still known, newest (highest id) first.
+// - recent(limit, before): unfinished and finished tasks still known, newest (highest id)
+//   first, from below `before` (a page cursor).
 // - Engine stop calls cancelAll() before shutting the pool down: a periodic timer the
 //   pool drops on its own does not tell the scheduler.
 //
@@ -155,7 +156,8 @@ class TaskScheduler {
   // True if the task was queued/running and is now cancelled.
   bool cancel(std::uint64_t id);
   std::optional<TaskInfo> task(std::uint64_t id) const;
-  std::vector<TaskInfo> recent(std::size_t limit) const;
+  // Up to `limit` tasks with an id below `before`, newest (highest id) first.
+  std::vector<TaskInfo> recent(std::size_t limit, std::uint64_t before = UINT64_MAX) const;
   // Cancels every unfinished task and waits for running ones up to the deadline.
   // Returns the number of tasks cancelled.
   std::size_t cancelAll(std::chrono::nanoseconds deadline);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -52,6 +53,9 @@ class World {
 
   std::optional<Player> player(std::uint32_t id) const;
   std::vector<Player> players() const;  // sorted by id
+  // Up to `limit` players with an id above `after`, by id; copies only those under the
+  // lock. `more` is set to whether players beyond the page exist.
+  std::vector<Player> playersAfter(std::uint32_t after, std::size_t limit, bool& more) const;
   std::vector<ChatLine> chat(std::size_t limit) const;
   std::size_t onlineCount() const;
   std::size_t knownCount() const;
@@ -61,6 +65,7 @@ class World {
   const WorldConfig config_;
   mutable platform::SharedMutex mu_;  // not std::shared_mutex: see its header
   std::unordered_map<std::uint32_t, Player> players_;  // guarded by mu_
+  std::set<std::uint32_t> ids_;                        // guarded by mu_: players_' keys, in order (pages)
   std::deque<ChatLine> chat_;                          // guarded by mu_
   std::uint64_t chatSeq_ = 0;                          // guarded by mu_
   std::size_t online_ = 0;                             // guarded by mu_

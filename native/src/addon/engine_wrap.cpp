@@ -195,6 +195,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::WaitTask>("waitTask"),
                          InstanceMethod<&EngineWrap::Tasks>("tasks"),
                          InstanceMethod<&EngineWrap::Players>("players"),
+                         InstanceMethod<&EngineWrap::PlayersAfter>("playersAfter"),
                          InstanceMethod<&EngineWrap::Player>("player"),
                          InstanceMethod<&EngineWrap::Snapshot>("snapshotInto"),
                          InstanceMethod<&EngineWrap::State>("state"),
@@ -448,7 +449,9 @@ Napi::Value EngineWrap::Tasks(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto engine = live(env);
   const std::size_t limit = info[0].IsNumber() ? static_cast<std::size_t>(std::max(0.0, info[0].As<Napi::Number>().DoubleValue())) : 100;
-  const auto tasks = engine->recentTasks(limit);
+  // An optional cursor: tasks with an id below it.
+  const double before = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+  const auto tasks = engine->recentTasks(limit, before >= 1 && before < 18446744073709551615.0 ? static_cast<std::uint64_t>(before) : UINT64_MAX);
   Napi::Array a = Napi::Array::New(env, tasks.size());
   for (std::size_t i = 0; i < tasks.size(); ++i) a.Set(static_cast<uint32_t>(i), toJs(env, tasks[i]));
   return a;
@@ -461,6 +464,31 @@ Napi::Value EngineWrap::Players(const Napi::CallbackInfo& info) {
   Napi::Array a = Napi::Array::New(env, players.size());
   for (std::size_t i = 0; i < players.size(); ++i) a.Set(static_cast<uint32_t>(i), toJs(env, players[i]));
   return a;
+}
+
+// playersAfter(after: number, limit: number) -> { players, more, online, known }
+Napi::Value EngineWrap::PlayersAfter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    throwEngineError(env, "INVALID_ARGUMENT", "playersAfter(after, limit)");
+  }
+  const double after = info[0].As<Napi::Number>().DoubleValue();
+  const double limit = info[1].As<Napi::Number>().DoubleValue();
+  if (!(after >= 0 && after <= 4294967295.0) || !(limit >= 1 && limit <= 1e6)) {
+    throwEngineError(env, "INVALID_ARGUMENT", "playersAfter: after in [0, 2^32), limit in [1, 1e6]");
+  }
+  bool more = false;
+  const auto players =
+      engine->world().playersAfter(static_cast<std::uint32_t>(after), static_cast<std::size_t>(limit), more);
+  Napi::Array a = Napi::Array::New(env, players.size());
+  for (std::size_t i = 0; i < players.size(); ++i) a.Set(static_cast<uint32_t>(i), toJs(env, players[i]));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("players", a);
+  o.Set("more", Napi::Boolean::New(env, more));
+  o.Set("online", static_cast<double>(engine->world().onlineCount()));
+  o.Set("known", static_cast<double>(engine->world().knownCount()));
+  return o;
 }
 
 Napi::Value EngineWrap::Player(const Napi::CallbackInfo& info) {

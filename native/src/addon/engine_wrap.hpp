@@ -36,6 +36,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value WaitTask(const Napi::CallbackInfo& info);
   Napi::Value Tasks(const Napi::CallbackInfo& info);
   Napi::Value Players(const Napi::CallbackInfo& info);
+  Napi::Value PlayersAfter(const Napi::CallbackInfo& info);
   Napi::Value Player(const Napi::CallbackInfo& info);
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value State(const Napi::CallbackInfo& info);

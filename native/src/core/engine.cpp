@@ -269,10 +269,10 @@ std::optional<TaskInfo> Engine::waitTask(std::uint64_t id, std::chrono::nanoseco
   return rt.scheduler->waitFinished(id, timeout);
 }
 
-std::vector<TaskInfo> Engine::recentTasks(std::size_t limit) const {
+std::vector<TaskInfo> Engine::recentTasks(std::size_t limit, std::uint64_t before) const {
   Runtime rt = runtime();
   if (!rt.scheduler) return {};
-  return rt.scheduler->recent(limit);
+  return rt.scheduler->recent(limit, before);
 }
 
 EngineSnapshot Engine::snapshot() const {

@@ -10,6 +10,8 @@
 #include <charconv>
 #include <cmath>
 #include <deque>
+#include <iterator>
+#include <map>
 #include <unordered_map>
 
 #include "gamesrv/clock.hpp"
@@ -177,8 +179,9 @@ struct TaskScheduler::Impl {
   mutable std::mutex mu_;
   std::condition_variable idleCv_;                  // runsInFlight_ reached 0
   mutable std::condition_variable changedCv_;       // a task ran or changed status (tests wait on it)
-  std::unordered_map<std::uint64_t, TaskPtr> active_;  // guarded by mu_
-  std::deque<TaskInfo> history_;                    // finished, oldest first; guarded by mu_
+  // Both by id, so a page of recent() copies only its own tasks.
+  std::map<std::uint64_t, TaskPtr> active_;   // guarded by mu_
+  std::map<std::uint64_t, TaskInfo> history_;  // finished; the lowest ids leave first; guarded by mu_
   std::uint64_t nextId_;                            // guarded by mu_; starts at cfg.firstId
   std::size_t runsInFlight_ = 0;                    // guarded by mu_
   bool closed_ = false;                             // guarded by mu_
@@ -200,8 +203,8 @@ struct TaskScheduler::Impl {
     }
     changedCv_.notify_all();
     if (cfg.historyCapacity > 0) {
-      history_.push_back(t.info);
-      while (history_.size() > cfg.historyCapacity) history_.pop_front();
+      history_.insert_or_assign(t.info.id, t.info);
+      while (history_.size() > cfg.historyCapacity) history_.erase(history_.begin());
     }
     active_.erase(t.info.id);
   }
@@ -382,8 +385,7 @@ struct TaskScheduler::Impl {
   // Requires: mu_ held. The task's info, wherever it is now.
   const TaskInfo* findLocked(std::uint64_t id) const {
     if (auto it = active_.find(id); it != active_.end()) return &it->second->info;
-    for (auto it = history_.rbegin(); it != history_.rend(); ++it)
-      if (it->id == id) return &*it;
+    if (auto it = history_.find(id); it != history_.end()) return &it->second;
     return nullptr;
   }
 };
@@ -435,18 +437,25 @@ std::optional<TaskInfo> TaskScheduler::waitFinished(std::uint64_t id, std::chron
   return *found;
 }
 
-std::vector<TaskInfo> TaskScheduler::recent(std::size_t limit) const {
+std::vector<TaskInfo> TaskScheduler::recent(std::size_t limit, std::uint64_t before) const {
   std::vector<TaskInfo> out;
-  {
-    std::lock_guard lock(impl_->mu_);
-    out.reserve(impl_->active_.size() + impl_->history_.size());
-    for (const auto& [id, t] : impl_->active_) out.push_back(t->info);
-    for (const TaskInfo& i : impl_->history_) out.push_back(i);
+  out.reserve(std::min<std::size_t>(limit, 1024));
+  std::lock_guard lock(impl_->mu_);
+  // Two id-ordered maps walked downwards from `before`, merged: O(limit log n), and
+  // only the page is copied.
+  auto a = std::make_reverse_iterator(impl_->active_.lower_bound(before));
+  auto h = std::make_reverse_iterator(impl_->history_.lower_bound(before));
+  const auto aEnd = impl_->active_.rend();
+  const auto hEnd = impl_->history_.rend();
+  while (out.size() < limit && (a != aEnd || h != hEnd)) {
+    if (h == hEnd || (a != aEnd && a->first > h->first)) {
+      out.push_back(a->second->info);
+      ++a;
+    } else {
+      out.push_back(h->second);
+      ++h;
+    }
   }
-  const std::size_t n = std::min(limit, out.size());
-  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n), out.end(),
-                    [](const TaskInfo& a, const TaskInfo& b) { return a.id > b.id; });
-  out.resize(n);
   return out;
 }
 

@@ -41,6 +41,7 @@ InvalidReason World::apply(const GameEvent& e, std::uint64_t nowMs) {
       if (!p) {
         if (players_.size() >= config_.maxPlayers) return InvalidReason::WorldFull;
         p = &players_[e.playerId];
+        ids_.insert(e.playerId);
         p->id = e.playerId;
         p->hp = config_.maxHp;
       }
@@ -117,6 +118,16 @@ std::vector<Player> World::players() const {
     for (const auto& [id, p] : players_) out.push_back(p);
   }
   std::sort(out.begin(), out.end(), [](const Player& a, const Player& b) { return a.id < b.id; });
+  return out;
+}
+
+std::vector<Player> World::playersAfter(std::uint32_t after, std::size_t limit, bool& more) const {
+  std::vector<Player> out;
+  std::shared_lock lock(mu_);
+  auto it = ids_.upper_bound(after);
+  out.reserve(std::min<std::size_t>(limit, 1024));
+  for (; it != ids_.end() && out.size() < limit; ++it) out.push_back(players_.at(*it));
+  more = it != ids_.end();
   return out;
 }
 
