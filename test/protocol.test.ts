@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { protocolConstants } from '../src/engine/index.js';
+import { MAX_CHAT_BYTES } from '../src/schemas/events.js';
 
 const doc = readFileSync(new URL('../docs/PROTOCOL.md', import.meta.url), 'utf8');
 const c = protocolConstants();
@@ -29,4 +30,8 @@ test('the shared-memory layout matches the engine, field by field', () => {
   for (const [field, offset] of Object.entries(c.shm.header)) assert.equal(documentedOffset(field), offset, field);
   for (const [field, offset] of Object.entries(c.shm.status)) assert.equal(documentedOffset(field), offset, field);
   assert.match(doc, new RegExp(`\\| ${c.shm.lockOffset} \\| ${c.shm.lockBytes} \\| writer lock`));
+});
+
+test('the HTTP schema\'s chat limit is the World\'s, in bytes', () => {
+  assert.equal(MAX_CHAT_BYTES, c.world.maxChatBytes);
 });

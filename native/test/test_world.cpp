@@ -39,10 +39,12 @@ TEST(move_parses_coordinates_and_refuses_garbage) {
   World w;
   CHECK(w.apply(ev(EventType::PlayerMove, 1, "1,2"), 1) == InvalidReason::AttackerOffline);
   w.apply(ev(EventType::PlayerLogin, 1), 1);
-  CHECK(w.apply(ev(EventType::PlayerMove, 1, "100.5, -200"), 2) == InvalidReason::None);
+  CHECK(w.apply(ev(EventType::PlayerMove, 1, "100.5,-200"), 2) == InvalidReason::None);
   CHECK_EQ(w.player(1)->x, 100.5);
   CHECK_EQ(w.player(1)->y, -200.0);
-  for (const char* bad : {"", "1", "1,", ",2", "a,b", "1,2,3", "nan,1", "inf,0", "1e400,0", "999999999,0", "1;2"}) {
+  // docs/PROTOCOL.md's grammar: no spaces, '+', hex, inf or nan, whatever the source.
+  for (const char* bad : {"", "1", "1,", ",2", "a,b", "1,2,3", "nan,1", "inf,0", "1e400,0", "999999999,0", "1;2",
+                          "1, 2", " 1,2", "1 ,2", "1,2 ", "+1,2", "0x10,2", "1,0x1p3", "1e,2", "--1,2"}) {
     CHECK_MSG(w.apply(ev(EventType::PlayerMove, 1, bad), 3) == InvalidReason::BadCoordinates, bad);
   }
   CHECK_EQ(w.player(1)->x, 100.5);  // refused moves changed nothing

@@ -420,6 +420,8 @@ export interface NativeBinding {
   lockKinds: string[];
   protocol: {
     pipe: { frameBytes: number; headerBytes: number; dataCapacity: number; types: Record<string, number> };
+    /** The World's defaults that the HTTP schemas mirror. */
+    world: { maxChatBytes: number };
     shm: {
       magic: number;
       layoutVersion: number;

@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 
 import type { GameEventInput } from '../engine/index.js';
 import { problems, ref } from '../schemas/common.js';
-import { EventsAccepted, type EventsBody, MAX_EVENTS_PER_REQUEST } from '../schemas/events.js';
+import { EventsAccepted, type EventsBody, isProtocolCoordinate, MAX_CHAT_BYTES, MAX_EVENTS_PER_REQUEST } from '../schemas/events.js';
+import { HttpProblem } from '../problems.js';
 
 /** Room for MAX_EVENTS_PER_REQUEST events with ~400-byte chat lines. */
 export const EVENTS_BODY_LIMIT = 4 * 1024 * 1024;
@@ -26,6 +27,17 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const body = request.body;
       const batch = ('events' in body ? body.events : [body]) as GameEventInput[];
+      // What a JSON schema cannot say: chat length in bytes, and coordinates the engine can represent.
+      for (let i = 0; i < batch.length; i++) {
+        const e = batch[i]!;
+        const field = 'events' in body ? `body/events/${i}/data` : 'body/data';
+        if (e.type === 'PLAYER_CHAT' && Buffer.byteLength(e.data as string, 'utf8') > MAX_CHAT_BYTES) {
+          throw new HttpProblem(400, 'Invalid request', `${field}: a chat line is at most ${MAX_CHAT_BYTES} UTF-8 bytes`, { code: 'VALIDATION', field, index: i });
+        }
+        if (e.type === 'PLAYER_MOVE' && typeof e.data === 'string' && !e.data.split(',').every(isProtocolCoordinate)) {
+          throw new HttpProblem(400, 'Invalid request', `${field}: ${JSON.stringify(e.data)} is out of the range of a double`, { code: 'VALIDATION', field, index: i });
+        }
+      }
       const result = app.engine.enqueueEvents(batch);
       return reply.code(202).send(result);
     },

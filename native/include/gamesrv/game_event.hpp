@@ -29,6 +29,14 @@ enum class InvalidReason : std::uint8_t {
 inline constexpr std::size_t kInvalidReasonCount = static_cast<std::size_t>(InvalidReason::Count);
 const char* toString(InvalidReason r) noexcept;  // "bad_coordinates", ...
 
+// A coordinate as docs/PROTOCOL.md's grammar has it: a finite decimal number, nothing else
+// (no '+', spaces, hex, inf or nan). The one parser of "x,y" text: the World's MOVE events
+// (from every source) and the pipe's MOVE payloads; the HTTP schema's pattern for
+// PLAYER_MOVE is checked against it by test/coordinates.test.ts.
+bool parseCoordinate(std::string_view s, double& out) noexcept;
+// "x,y": two coordinates and one comma.
+bool parseCoordinatePair(std::string_view s, double& x, double& y) noexcept;
+
 struct GameEvent {
   EventType type = EventType::PlayerLogin;
   std::uint32_t playerId = 0;

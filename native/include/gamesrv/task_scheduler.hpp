@@ -121,7 +121,7 @@ class SimulatedDatabase final : public DatabaseExecutor {
 };
 
 struct TaskSchedulerConfig {
-  std::size_t historyCapacity = 1024;  // finished tasks kept for task(id)
+  std::size_t historyCapacity = 1024;  // finished tasks kept for task(id); past it the lowest ids go first
   std::size_t maxActive = 65536;       // queued + running tasks; more is TaskError::TooMany
   std::uint64_t firstId = 1;           // ids continue across engine restarts
 };

@@ -12,6 +12,7 @@
 #include "gamesrv/lock_benchmark.hpp"
 #include "gamesrv/monitor.hpp"
 #include "gamesrv/pipe.hpp"
+#include "gamesrv/world.hpp"
 #include "gamesrv/pipe_protocol.hpp"
 
 namespace gamesrv::addon {
@@ -331,6 +332,9 @@ Napi::Object Protocol(Napi::Env env) {
   status.Set("cpuCount", static_cast<double>(base + offsetof(SharedStatus, cpuCount)));
   shm.Set("status", status);
   p.Set("shm", shm);
+  Napi::Object world = Napi::Object::New(env);
+  world.Set("maxChatBytes", static_cast<double>(WorldConfig{}.maxChatBytes));
+  p.Set("world", world);
   return p;
 }
 

@@ -1,6 +1,8 @@
 #include "gamesrv/game_event.hpp"
 
 #include <array>
+#include <charconv>
+#include <cmath>
 
 namespace gamesrv {
 
@@ -27,6 +29,17 @@ std::optional<EventType> parseEventType(std::string_view s) noexcept {
 const char* toString(InvalidReason r) noexcept {
   const auto i = static_cast<std::size_t>(r);
   return i < kReasonNames.size() ? kReasonNames[i] : "unknown";
+}
+
+bool parseCoordinate(std::string_view s, double& out) noexcept {
+  if (s.empty()) return false;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out, std::chars_format::general);
+  return ec == std::errc() && end == s.data() + s.size() && std::isfinite(out);
+}
+
+bool parseCoordinatePair(std::string_view s, double& x, double& y) noexcept {
+  const std::size_t comma = s.find(',');
+  return comma != std::string_view::npos && parseCoordinate(s.substr(0, comma), x) && parseCoordinate(s.substr(comma + 1), y);
 }
 
 }  // namespace gamesrv

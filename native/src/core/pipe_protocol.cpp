@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "gamesrv/game_event.hpp"
+
 namespace gamesrv {
 namespace {
 
@@ -60,13 +62,6 @@ std::string parsePlayerId(std::string_view s, std::uint32_t& out) {
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   if (ec != std::errc() || end != s.data() + s.size()) return "player id " + quoted(s) + " does not fit in 32 bits";
   return {};
-}
-
-// A finite decimal number, nothing else (from_chars takes no sign '+', spaces or hex here).
-bool parseCoordinate(std::string_view s, double& out) {
-  if (s.empty()) return false;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out, std::chars_format::general);
-  return ec == std::errc() && end == s.data() + s.size() && std::isfinite(out);
 }
 
 }  // namespace

@@ -1,33 +1,11 @@
 #include "gamesrv/world.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstdlib>
 #include <mutex>
 #include <shared_mutex>  // std::shared_lock
 
 namespace gamesrv {
-
-namespace {
-
-// Parses "x,y" (optional spaces) into two finite numbers.
-bool parseCoordinates(const std::string& s, double& x, double& y) {
-  const char* p = s.c_str();
-  char* end = nullptr;
-  errno = 0;
-  x = std::strtod(p, &end);
-  if (end == p || errno != 0) return false;
-  while (*end == ' ') ++end;
-  if (*end != ',') return false;
-  p = end + 1;
-  y = std::strtod(p, &end);
-  if (end == p || errno != 0) return false;
-  while (*end == ' ') ++end;
-  return *end == '\0' && std::isfinite(x) && std::isfinite(y);
-}
-
-}  // namespace
 
 World::World(WorldConfig config) : config_(config) {}
 
@@ -62,7 +40,7 @@ InvalidReason World::apply(const GameEvent& e, std::uint64_t nowMs) {
     case EventType::PlayerMove: {
       if (!p || !p->online) return InvalidReason::AttackerOffline;
       double x, y;
-      if (!parseCoordinates(e.text, x, y) || std::fabs(x) > config_.worldSize || std::fabs(y) > config_.worldSize) {
+      if (!parseCoordinatePair(e.text, x, y) || std::fabs(x) > config_.worldSize || std::fabs(y) > config_.worldSize) {
         return InvalidReason::BadCoordinates;
       }
       p->x = x;
