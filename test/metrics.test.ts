@@ -85,9 +85,9 @@ describe('GET /metrics', () => {
       ...range(1, 10).map((playerId) => ({ type: 'PLAYER_MOVE', playerId, data: { x: 2, y: playerId } })),
       { type: 'PLAYER_MOVE', playerId: 99, data: '1,1' },
       { type: 'PLAYER_MOVE', playerId: 98, data: '1,1' },
-      { type: 'PLAYER_MOVE', playerId: 1, data: 'north' },
-      { type: 'PLAYER_MOVE', playerId: 2, data: 'north' },
-      { type: 'PLAYER_MOVE', playerId: 3, data: 'north' },
+      { type: 'PLAYER_MOVE', playerId: 1, data: '999999999,1' }, // outside the World: refused as bad_coordinates
+      { type: 'PLAYER_MOVE', playerId: 2, data: '999999999,1' }, // outside the World: refused as bad_coordinates
+      { type: 'PLAYER_MOVE', playerId: 3, data: '999999999,1' }, // outside the World: refused as bad_coordinates
     ]);
     await app.engine.flush();
 
