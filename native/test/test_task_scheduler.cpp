@@ -361,6 +361,29 @@ TEST(max_active_bounds_unfinished_tasks) {
   CHECK(waitFinished(tasks, ok.id).status == TaskStatus::Done);
 }
 
+TEST(periodic_tasks_share_a_budget_of_timer_firings) {
+  ThreadPool pool(poolCfg(1));
+  TaskScheduler tasks(pool, nullptr, std::make_shared<SimulatedDatabase>(0ms),
+                      {.historyCapacity = 16, .maxActive = 100, .maxFiringsPerSec = 100});
+  pool.pause();
+  const auto a = tasks.submit(gameLogic(60, 0));  // 60 a second, until cancelled
+  CHECK(a.error == TaskError::None);
+  TaskSpec every25ms = database("x");
+  every25ms.intervalMs = 25;  // 40 a second
+  const auto b = tasks.submit(every25ms);
+  CHECK(b.error == TaskError::None);
+  const auto refused = tasks.submit(gameLogic(1, 0));  // 101 > 100
+  CHECK(refused.error == TaskError::TooMany);
+  CHECK_MSG(refused.detail.find("maxFiringsPerSec") != std::string::npos, refused.detail);
+  CHECK(tasks.submit(database("one-shot tasks do not count")).error == TaskError::None);
+  CHECK(tasks.cancel(a.id));  // frees its 60
+  CHECK(tasks.submit(gameLogic(60, 0)).error == TaskError::None);
+  CHECK_EQ(firingsPerSec(gameLogic(30, 5)), 30.0);
+  CHECK_EQ(firingsPerSec(database("x")), 0.0);
+  pool.resume();
+  tasks.cancelAll(5s);
+}
+
 TEST(invalid_specs_are_refused) {
   ThreadPool pool(poolCfg());
   TaskScheduler tasks(pool, nullptr, std::make_shared<SimulatedDatabase>(0ms));

@@ -78,6 +78,8 @@ export interface EngineConfig {
   shutdownDeadlineMs?: number;
   taskHistory?: number;
   maxActiveTasks?: number;
+  /** Timer firings a second of every unfinished periodic task together (default 10,000). */
+  maxTaskFiringsPerSec?: number;
   dbLatencyUs?: number;
 }
 

@@ -23,6 +23,7 @@ export const StartConfig = Type.Object(
     shutdownDeadlineMs: int(0, 3_600_000),
     taskHistory: int(1, 1_000_000),
     maxActiveTasks: int(1, 1_000_000),
+    maxTaskFiringsPerSec: int(1, 10_000_000, 'timer firings a second of all periodic tasks together; a task past it is 429 TOO_MANY_TASKS'),
     dbLatencyUs: int(0, 10_000_000),
   },
   { $id: 'StartConfig', additionalProperties: false },

@@ -61,6 +61,10 @@ const char* toString(TaskKind k) noexcept;
 const char* toString(TaskStatus s) noexcept;
 std::optional<TaskKind> parseTaskKind(std::string_view s) noexcept;
 
+struct TaskSpec;
+// Timer firings a second of a task while it runs: 0 for a one-shot task.
+double firingsPerSec(const TaskSpec& spec) noexcept;
+
 struct TaskSpec {
   TaskKind kind = TaskKind::PlayerUpdate;
   std::uint32_t playerId = 0;   // player-update
@@ -123,6 +127,10 @@ class SimulatedDatabase final : public DatabaseExecutor {
 struct TaskSchedulerConfig {
   std::size_t historyCapacity = 1024;  // finished tasks kept for task(id); past it the lowest ids go first
   std::size_t maxActive = 65536;       // queued + running tasks; more is TaskError::TooMany
+  // Timer firings per second of every unfinished periodic task together (a game-logic
+  // task fires rateHz times a second, one with intervalMs 1000/intervalMs times); a task
+  // that would go past it is TaskError::TooMany. One-shot tasks do not count.
+  double maxFiringsPerSec = 10000;
   std::uint64_t firstId = 1;           // ids continue across engine restarts
 };
 

@@ -123,6 +123,7 @@ EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
   }
   c.tasks.historyCapacity = intField(env, o, "taskHistory", c.tasks.historyCapacity, 1, 1 << 20);
   c.tasks.maxActive = intField(env, o, "maxActiveTasks", c.tasks.maxActive, 1, 1 << 24);
+  c.tasks.maxFiringsPerSec = intField(env, o, "maxTaskFiringsPerSec", c.tasks.maxFiringsPerSec, 1, 10000000);
   c.dbLatencyUs = static_cast<std::uint32_t>(intField(env, o, "dbLatencyUs", c.dbLatencyUs, 0, 60000000));
   c.shutdownDeadline = std::chrono::milliseconds(intField(env, o, "shutdownDeadlineMs", 5000, 0, 3600000));
   const std::string name = stringField(env, o, "serverName", 48);

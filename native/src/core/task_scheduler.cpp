@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <deque>
 #include <iterator>
 #include <map>
@@ -182,6 +183,7 @@ struct TaskScheduler::Impl {
   // Both by id, so a page of recent() copies only its own tasks.
   std::map<std::uint64_t, TaskPtr> active_;   // guarded by mu_
   std::map<std::uint64_t, TaskInfo> history_;  // finished; the lowest ids leave first; guarded by mu_
+  double firingRate_ = 0;                      // guarded by mu_: firingsPerSec of every task in active_
   std::uint64_t nextId_;                            // guarded by mu_; starts at cfg.firstId
   std::size_t runsInFlight_ = 0;                    // guarded by mu_
   bool closed_ = false;                             // guarded by mu_
@@ -206,6 +208,8 @@ struct TaskScheduler::Impl {
       history_.insert_or_assign(t.info.id, t.info);
       while (history_.size() > cfg.historyCapacity) history_.erase(history_.begin());
     }
+    firingRate_ -= firingsPerSec(t.spec);
+    if (active_.size() == 1) firingRate_ = 0;  // no rounding drift once nothing runs
     active_.erase(t.info.id);
   }
 
@@ -340,6 +344,15 @@ struct TaskScheduler::Impl {
       r.detail = "maxActive (" + std::to_string(cfg.maxActive) + ") tasks are unfinished";
       return r;
     }
+    const double rate = firingsPerSec(spec);
+    if (rate > 0 && firingRate_ + rate > cfg.maxFiringsPerSec) {
+      r.error = TaskError::TooMany;
+      char text[160];
+      std::snprintf(text, sizeof text, "%.0f timer firings a second are budgeted (maxFiringsPerSec %.0f); this task adds %.4g",
+                    firingRate_, cfg.maxFiringsPerSec, rate);
+      r.detail = text;
+      return r;
+    }
     t->info.id = nextId_;
     t->info.kind = spec.kind;
     t->info.createdAtMs = unixMs();
@@ -349,6 +362,7 @@ struct TaskScheduler::Impl {
     if (r.error != TaskError::None) return r;
     ++nextId_;
     active_.emplace(t->info.id, t);
+    firingRate_ += rate;
     ++stats_.submitted;
     ++stats_.byKind[static_cast<std::size_t>(spec.kind)];
     r.id = t->info.id;
@@ -389,6 +403,11 @@ struct TaskScheduler::Impl {
     return nullptr;
   }
 };
+
+double firingsPerSec(const TaskSpec& spec) noexcept {
+  if (spec.kind == TaskKind::GameLogic) return spec.rateHz;
+  return spec.intervalMs > 0 ? 1000.0 / static_cast<double>(spec.intervalMs) : 0.0;
+}
 
 TaskScheduler::TaskScheduler(ThreadPool& pool, const World* world, std::shared_ptr<DatabaseExecutor> db,
                              TaskSchedulerConfig config)

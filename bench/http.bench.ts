@@ -1,0 +1,312 @@
+// The "http" benchmark suite: the control plane under load, against loopback, with the
+// server in a child process started as `npm start` starts it (src/server.ts; rate limit
+// off, log level warn, its own state directory and token).
+//
+//   node --import tsx bench/http.bench.ts [--quick]
+//
+// Rows (DESIGN.md §6); medians over interleaved runs (gamesrv, bare, gamesrv, bare, …):
+// - post_event_rps: POST /v1/events, one event a request, 50 connections (autocannon);
+//   baseline bare_post_event_rps: bare Fastify in a child process with the same body
+//   schema and limit, answering 202 (bench/fixtures/bare-server.ts). cpu_us_per_request
+//   for both: the server process's CPU time over the requests it answered.
+// - batch_events_per_sec: 1,000-event batches, 10 connections; baseline the bare route's.
+// - ws_subscribers_cpu_pct: 500 WebSocket subscribers to every periodic topic at 10 Hz,
+//   the server's CPU over the window in % of one core; ws_frame_interval_p99_ms: the p99
+//   of the gaps between consecutive `events` frames of each subscriber.
+// - slow_client_server_rss_mb_delta: one subscriber (every topic, 50 ms) that never reads;
+//   the server's resident memory at its peak minus before, until the server closes it
+//   (its close code and when are printed).
+// - ws_flood_health_p99_ms: 5,000 WebSocket connection attempts in 10 s from one address
+//   while GET /v1/health is timed every 20 ms; ws_flood_over_cap_accepted: connections
+//   the server kept open beyond its per-address cap.
+// Progress goes to stderr; stdout gets exactly one JSON line.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import autocannon from 'autocannon';
+import { WebSocket } from 'ws';
+
+import { TELEMETRY_DEFAULTS } from '../src/telemetry/options.js';
+import { PERIODIC_TOPICS } from '../src/schemas/telemetry.js';
+
+interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: string | null;
+  ratio: number | null;
+}
+
+const quick = process.argv.includes('--quick');
+const PAIRS = quick ? 2 : 3;
+const SECONDS = quick ? 3 : 6;
+const ROOT = new URL('..', import.meta.url);
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+
+function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const n = v.length;
+  return n % 2 === 1 ? v[(n - 1) / 2]! : (v[n / 2 - 1]! + v[n / 2]!) / 2;
+}
+
+function percentile(values: number[], p: number): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.min(v.length - 1, Math.ceil((p / 100) * v.length) - 1)] ?? Number.NaN;
+}
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  token: string | undefined;
+  stop(): Promise<void>;
+}
+
+/** CPU seconds (user + system) the process has used: /proc/<pid>/stat, in clock ticks of 1/100 s. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) / 1024;
+}
+
+async function start(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; m: RegExpExecArray }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child[stream === 'stdout' ? 'stderr' : 'stdout']!.resume();
+  const m = await new Promise<RegExpExecArray>((resolve, reject) => {
+    createInterface({ input: child[stream]! }).on('line', (line) => {
+      const found = ready.exec(line);
+      if (found) resolve(found);
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code}) before it was ready`)));
+  });
+  return { child, m };
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    await exited;
+  };
+}
+
+async function startGamesrv(state: string, extra: string[] = []): Promise<Server> {
+  const { child, m } = await start(
+    ['src/server.ts', '--port', '0', '--rate-limit', '0', '--log-level', 'warn', ...extra],
+    { XDG_STATE_HOME: state, GAMESRV_TOKEN: '' },
+    /^gamesrv: dashboard http:\/\/127\.0\.0\.1:(\d+)\/(?:#token=(\S+))?/,
+    'stderr',
+  );
+  return { child, port: Number(m[1]), token: m[2] !== undefined ? decodeURIComponent(m[2]) : undefined, stop: stopper(child) };
+}
+
+async function startBare(): Promise<Server> {
+  const { child, m } = await start(['bench/fixtures/bare-server.ts'], {}, /^listening (\d+)$/, 'stdout');
+  return { child, port: Number(m[1]), token: undefined, stop: stopper(child) };
+}
+
+interface Load {
+  rps: number;
+  cpuUsPerRequest: number;
+}
+
+async function load(server: Server, body: string, connections: number): Promise<Load> {
+  const cpu0 = cpuSeconds(server.child.pid!);
+  const result = await autocannon({
+    url: `http://127.0.0.1:${server.port}/v1/events`,
+    method: 'POST',
+    connections,
+    duration: SECONDS,
+    headers: { 'content-type': 'application/json', ...(server.token ? { authorization: `Bearer ${server.token}` } : {}) },
+    body,
+  });
+  const cpu = cpuSeconds(server.child.pid!) - cpu0;
+  const answered = result.requests.total;
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`load on :${server.port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { rps: answered / SECONDS, cpuUsPerRequest: (cpu * 1e6) / answered };
+}
+
+async function pairs(gamesrv: Server, bare: Server, body: string, connections: number, label: string) {
+  const ours: Load[] = [];
+  const theirs: Load[] = [];
+  for (let i = 0; i < PAIRS; i++) {
+    ours.push(await load(gamesrv, body, connections));
+    theirs.push(await load(bare, body, connections));
+    log(`  ${label} pair ${i + 1}: gamesrv ${ours.at(-1)!.rps.toFixed(0)} req/s, bare ${theirs.at(-1)!.rps.toFixed(0)} req/s`);
+  }
+  return {
+    rps: median(ours.map((l) => l.rps)),
+    bareRps: median(theirs.map((l) => l.rps)),
+    cpu: median(ours.map((l) => l.cpuUsPerRequest)),
+    bareCpu: median(theirs.map((l) => l.cpuUsPerRequest)),
+  };
+}
+
+function connectWs(port: number, token: string | undefined): WebSocket {
+  return new WebSocket(`ws://127.0.0.1:${port}/v1/telemetry`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+}
+
+async function subscribers(server: Server, count: number, seconds: number): Promise<{ cpuPct: number; p99Ms: number }> {
+  const gaps: number[] = [];
+  const sockets: WebSocket[] = [];
+  await Promise.all(
+    Array.from({ length: count }, (_, i) => {
+      const ws = connectWs(server.port, server.token);
+      sockets.push(ws);
+      let last: number | undefined;
+      ws.on('message', (raw) => {
+        const frame = JSON.parse(String(raw)) as { topic: string };
+        if (frame.topic !== 'events') return;
+        const now = performance.now();
+        if (last !== undefined) gaps.push(now - last);
+        last = now;
+      });
+      return new Promise<void>((resolve, reject) => {
+        ws.once('open', () => {
+          ws.send(JSON.stringify({ op: 'subscribe', topics: PERIODIC_TOPICS, intervalMs: 100 }));
+          resolve();
+        });
+        ws.once('error', (err) => reject(new Error(`subscriber ${i}: ${err.message}`)));
+      });
+    }),
+  );
+  await sleep(1000); // every subscriber has its first frames
+  gaps.length = 0;
+  const cpu0 = cpuSeconds(server.child.pid!);
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const cpuPct = ((cpuSeconds(server.child.pid!) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+  const p99Ms = percentile(gaps, 99);
+  for (const ws of sockets) ws.terminate();
+  return { cpuPct, p99Ms };
+}
+
+async function slowClient(server: Server, limitMs: number): Promise<{ rssDeltaMb: number; closeCode: number | null; closedAfterMs: number | null }> {
+  const pid = server.child.pid!;
+  const before = rssMb(pid);
+  let peak = before;
+  const ws = connectWs(server.port, server.token);
+  await new Promise<void>((resolve) => ws.once('open', () => resolve()));
+  ws.send(JSON.stringify({ op: 'subscribe', topics: [...PERIODIC_TOPICS, 'jobs'], intervalMs: 50 }));
+  // Never read again: the socket stops reading, so TCP back-pressure reaches the server.
+  (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  const t0 = performance.now();
+  let closeCode: number | null = null;
+  let closedAfterMs: number | null = null;
+  const closed = new Promise<void>((resolve) =>
+    ws.once('close', (code) => {
+      closeCode = code;
+      closedAfterMs = performance.now() - t0;
+      resolve();
+    }),
+  );
+  // The server's close cannot be read through a paused socket; it ends the TCP connection.
+  (ws as unknown as { _socket: { once(e: string, f: () => void): void } })._socket.once('close', () => {
+    if (closedAfterMs === null) closedAfterMs = performance.now() - t0;
+  });
+  while (performance.now() - t0 < limitMs && closedAfterMs === null) {
+    peak = Math.max(peak, rssMb(pid));
+    await sleep(250);
+  }
+  ws.terminate();
+  await Promise.race([closed, sleep(1000)]);
+  return { rssDeltaMb: peak - before, closeCode, closedAfterMs };
+}
+
+async function flood(server: Server, attempts: number, seconds: number): Promise<{ healthP99Ms: number; overCap: number; refused: number }> {
+  const latencies: number[] = [];
+  let flooding = true;
+  const health = (async () => {
+    while (flooding) {
+      const t = performance.now();
+      const res = await fetch(`http://127.0.0.1:${server.port}/v1/health`);
+      await res.arrayBuffer();
+      latencies.push(performance.now() - t);
+      await sleep(20);
+    }
+  })();
+  const sockets: WebSocket[] = [];
+  let refused = 0;
+  const open = new Set<WebSocket>();
+  const perMs = (seconds * 1000) / attempts;
+  const t0 = performance.now();
+  for (let i = 0; i < attempts; i++) {
+    const ws = connectWs(server.port, undefined);
+    sockets.push(ws);
+    ws.on('open', () => open.add(ws));
+    ws.on('close', (code) => {
+      open.delete(ws);
+      if (code === 1013) refused += 1;
+    });
+    ws.on('error', () => {});
+    const due = t0 + (i + 1) * perMs;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+  }
+  await sleep(2000); // refusals land
+  flooding = false;
+  await health;
+  const held = open.size;
+  for (const ws of sockets) ws.terminate();
+  return { healthP99Ms: percentile(latencies, 99), overCap: Math.max(0, held - TELEMETRY_DEFAULTS.maxConnectionsPerAddress), refused };
+}
+
+const state = mkdtempSync(join(tmpdir(), 'gamesrv-bench-http-'));
+const rows: Row[] = [];
+let gamesrv: Server | undefined;
+let bare: Server | undefined;
+try {
+  gamesrv = await startGamesrv(state);
+  bare = await startBare();
+  const one = JSON.stringify({ type: 'PLAYER_MOVE', playerId: 42, data: '100,200' });
+  const batch = JSON.stringify({
+    events: Array.from({ length: 1000 }, (_, i) => ({ type: 'PLAYER_MOVE', playerId: (i % 500) + 1, data: `${i % 100},${(i * 7) % 100}` })),
+  });
+  log('== post_event_rps (one event a request, 50 connections) ==');
+  const single = await pairs(gamesrv, bare, one, 50, 'single');
+  rows.push({ name: 'bare_post_event_rps', value: single.bareRps, unit: 'req/s', baseline: null, ratio: null });
+  rows.push({ name: 'post_event_rps', value: single.rps, unit: 'req/s', baseline: 'bare_post_event_rps', ratio: single.rps / single.bareRps });
+  rows.push({ name: 'bare_cpu_us_per_request', value: single.bareCpu, unit: 'us', baseline: null, ratio: null });
+  rows.push({ name: 'cpu_us_per_request', value: single.cpu, unit: 'us', baseline: 'bare_cpu_us_per_request', ratio: single.cpu / single.bareCpu });
+  log('== batch_events_per_sec (1,000-event batches, 10 connections) ==');
+  const batched = await pairs(gamesrv, bare, batch, 10, 'batch');
+  rows.push({ name: 'bare_batch_events_per_sec', value: batched.bareRps * 1000, unit: 'events/s', baseline: null, ratio: null });
+  rows.push({
+    name: 'batch_events_per_sec',
+    value: batched.rps * 1000,
+    unit: 'events/s',
+    baseline: 'bare_batch_events_per_sec',
+    ratio: batched.rps / batched.bareRps,
+  });
+  await bare.stop();
+
+  log('== ws_subscribers_cpu_pct (500 subscribers, every periodic topic, 10 Hz) ==');
+  const subs = await subscribers(gamesrv, 500, quick ? 5 : 10);
+  rows.push({ name: 'ws_subscribers_cpu_pct', value: subs.cpuPct, unit: '% of one core', baseline: null, ratio: null });
+  rows.push({ name: 'ws_frame_interval_p99_ms', value: subs.p99Ms, unit: 'ms', baseline: null, ratio: null });
+
+  log('== ws_flood (5,000 connection attempts in 10 s from one address) ==');
+  const f = await flood(gamesrv, quick ? 1000 : 5000, quick ? 2 : 10);
+  log(`  ${f.refused} refused with 1013`);
+  rows.push({ name: 'ws_flood_health_p99_ms', value: f.healthP99Ms, unit: 'ms', baseline: null, ratio: null });
+  rows.push({ name: 'ws_flood_over_cap_accepted', value: f.overCap, unit: 'connections', baseline: null, ratio: null });
+
+  log(`== slow_client_server_rss_mb_delta (a subscriber that never reads; up to ${(TELEMETRY_DEFAULTS.maxStallMs + 10_000) / 1000} s) ==`);
+  const slow = await slowClient(gamesrv, TELEMETRY_DEFAULTS.maxStallMs + 10_000);
+  log(`  closed by the server: ${slow.closedAfterMs === null ? 'no' : `after ${(slow.closedAfterMs / 1000).toFixed(1)} s`} (close code ${slow.closeCode ?? 'unread: the client never reads'})`);
+  rows.push({ name: 'slow_client_server_rss_mb_delta', value: slow.rssDeltaMb, unit: 'MB', baseline: null, ratio: null });
+} finally {
+  await gamesrv?.stop();
+  await bare?.stop();
+  rmSync(state, { recursive: true, force: true });
+}
+process.stdout.write(`${JSON.stringify({ suite: 'http', results: rows })}\n`);
