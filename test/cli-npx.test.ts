@@ -1,0 +1,17 @@
+// The README's `npx gamesrv …` works as written in a clone: npm exec runs the project's own
+// `bin` (package.json) from the project directory, with nothing fetched from the registry
+// (--no-install makes a fetch an error instead).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = new URL('..', import.meta.url);
+
+test('npx gamesrv runs the project CLI from the project directory and below it', { timeout: 60_000 }, async () => {
+  for (const cwd of [ROOT, new URL('src/', ROOT)]) {
+    const { stdout } = await run('npx', ['--no-install', 'gamesrv', '--help'], { cwd, env: { ...process.env, CI: 'true' } });
+    assert.match(stdout, /^Usage:\n {2}gamesrv monitor/m, String(cwd));
+  }
+});
