@@ -43,13 +43,15 @@ export default fp<AuthOptions>(
     };
     app.decorate('authorize', authorize);
     app.decorate('authEnabled', expected !== undefined);
-    const check = async (request: FastifyRequest, reply: FastifyReply) => {
-      if (SAFE_METHODS.has(request.method)) return;
-      if (authorize(request.headers.authorization)) return;
+    // A callback hook (no promise per request).
+    const check = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
+      if (SAFE_METHODS.has(request.method) || authorize(request.headers.authorization)) return done();
       reply.header('www-authenticate', 'Bearer realm="gamesrv"');
-      throw new HttpProblem(401, 'Unauthorized', 'this route needs Authorization: Bearer <token> (GAMESRV_TOKEN)', {
-        code: 'UNAUTHORIZED',
-      });
+      done(
+        new HttpProblem(401, 'Unauthorized', 'this route needs Authorization: Bearer <token> (GAMESRV_TOKEN, --token-file or the generated token file)', {
+          code: 'UNAUTHORIZED',
+        }),
+      );
     };
     // A route-level hook, appended after the rate limit's (which @fastify/rate-limit also
     // adds per route, and which a context-level hook would run before): a request with a
