@@ -121,3 +121,42 @@ describe('telemetry limits', () => {
     assert.throws(() => resolveLimits({ maxConnections: 10, maxConnectionsPerAddress: 11 }), /maxConnectionsPerAddress/);
   });
 });
+
+describe('telemetry sharing', () => {
+  test('connections on one interval share each topic\'s serialized data: one per topic and tick, however many', { timeout: 30_000 }, async (t) => {
+    const { app, url } = await listening(t, {});
+    const topics = ['events', 'workers', 'pool'];
+    const clients: Opened[] = [];
+    for (let i = 0; i < 20; i++) {
+      const c = await connect(t, url);
+      c.ws.send(JSON.stringify({ op: 'subscribe', topics, intervalMs: 100 }));
+      clients.push(c);
+    }
+    // Let every connection join the grid, then count what three ticks serialize.
+    const ticks = async (n: number) => {
+      for (let i = 0; i < n; i++) await once(app.telemetry, 'tick');
+    };
+    await ticks(3);
+    const before = app.telemetry.stats().serialized;
+    await ticks(3);
+    assert.equal(app.telemetry.stats().serialized - before, 3 * topics.length);
+    // And what they got from one tick is the same data: take client 0's latest events
+    // frame and wait for every client's frame of that tick (same ts).
+    const target = clients[0]!.frames.filter((f) => f.topic === 'events').at(-1) as { ts: number; data: unknown };
+    const sameTick = (c: Opened) =>
+      new Promise<unknown>((resolve) => {
+        const find = () => (c.frames as { topic: string; ts?: number; data: unknown }[]).find((f) => f.topic === 'events' && f.ts === target.ts);
+        const found = find();
+        if (found) return resolve(found.data);
+        const on = () => {
+          const f = find();
+          if (f) {
+            c.ws.off('message', on);
+            resolve(f.data);
+          }
+        };
+        c.ws.on('message', on);
+      });
+    for (const c of clients) assert.deepEqual(await sameTick(c), target.data);
+  });
+});

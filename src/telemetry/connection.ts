@@ -62,8 +62,6 @@ export class TelemetryConnection {
    */
   readonly bases = new Map<PeriodicTopic, Baseline>();
   intervalMs: number;
-  /** ms of hub ticks since this connection's last periodic frames (see TelemetryHub.#tick). */
-  credit = 0;
   closed = false;
   /** The client address, for the per-address connection cap. */
   readonly address: string;

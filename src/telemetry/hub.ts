@@ -32,6 +32,8 @@ export interface TelemetryStats {
   /** The hub's tick period; null while it does not tick. */
   tickMs: number | null;
   snapshots: number;
+  /** Topic data serialized: once per topic and tick for every connection of one interval. */
+  serialized: number;
   framesSent: number;
   framesDropped: number;
   slowClosed: number;
@@ -47,7 +49,7 @@ export interface TelemetryStats {
  */
 export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [TelemetryConnection] }> implements ConnectionHost {
   readonly limits: TelemetryLimits;
-  readonly counters = { snapshots: 0, framesSent: 0, framesDropped: 0, slowClosed: 0, refused: 0, idleClosed: 0 };
+  readonly counters = { snapshots: 0, serialized: 0, framesSent: 0, framesDropped: 0, slowClosed: 0, refused: 0, idleClosed: 0 };
   readonly #app: FastifyInstance;
   readonly #bufferedAmount: (socket: WebSocket) => number;
   readonly #connections = new Set<TelemetryConnection>();
@@ -56,6 +58,12 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
   #pingTimer: NodeJS.Timeout | undefined;
   /** Connections with a periodic topic, counted by intervalMs: the tick period is the smallest key. */
   readonly #intervals = new Map<number, number>();
+  /**
+   * Per intervalMs, ms of hub ticks since that interval was last due. Every connection of
+   * one interval is due on the same ticks, so their frames are built from the same two
+   * snapshots and each topic's data is serialized once for all of them.
+   */
+  readonly #credit = new Map<number, number>();
   readonly #stalled = new Set<TelemetryConnection>();
   #timer: NodeJS.Timeout | undefined;
   #periodMs = 0;
@@ -163,10 +171,7 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
   subscribe(conn: TelemetryConnection, topics: readonly TelemetryTopic[], intervalMs: number | undefined): void {
     if (conn.closed) return;
     this.#untrack(conn);
-    if (intervalMs !== undefined && intervalMs !== conn.intervalMs) {
-      conn.intervalMs = intervalMs;
-      conn.credit = 0;
-    }
+    if (intervalMs !== undefined && intervalMs !== conn.intervalMs) conn.intervalMs = intervalMs;
     const added: TelemetryTopic[] = [];
     for (const t of topics) {
       if (conn.topics.has(t)) continue;
@@ -174,7 +179,6 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
       added.push(t);
       if (t !== 'jobs') conn.fresh.add(t);
     }
-    if (conn.periodicCount === added.filter((t) => t !== 'jobs').length) conn.credit = 0;
     this.#track(conn);
     this.#reschedule();
     conn.reply('subscribed', { topics: [...conn.topics], intervalMs: conn.intervalMs });
@@ -262,8 +266,12 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
   #untrack(conn: TelemetryConnection): void {
     if (conn.periodicCount === 0) return;
     const n = (this.#intervals.get(conn.intervalMs) ?? 0) - 1;
-    if (n > 0) this.#intervals.set(conn.intervalMs, n);
-    else this.#intervals.delete(conn.intervalMs);
+    if (n > 0) {
+      this.#intervals.set(conn.intervalMs, n);
+    } else {
+      this.#intervals.delete(conn.intervalMs);
+      this.#credit.delete(conn.intervalMs);
+    }
   }
 
   /** Ticks at the smallest subscribed interval (faster while a client is held back); stops when none. */
@@ -324,10 +332,10 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
   }
 
   /**
-   * Each regular tick adds the period to every subscriber's credit; a subscriber whose
-   * credit reaches its interval (rounded to the nearest tick) is due. Counting ideal
-   * periods rather than measured time keeps a 1000 ms subscriber on a 100 ms hub at
-   * exactly every 10th tick, whatever the timer jitter.
+   * Each regular tick adds the period to every interval's credit; the subscribers of an
+   * interval whose credit reaches it (rounded to the nearest tick) are due, together.
+   * Counting ideal periods rather than measured time keeps a 1000 ms subscriber on a
+   * 100 ms hub at exactly every 10th tick, whatever the timer jitter.
    */
   #tick(kind: TickInfo['kind']): void {
     const now = performance.now();
@@ -355,19 +363,27 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
       let byTopic = json.get(base);
       if (byTopic === undefined) json.set(base, (byTopic = new Map()));
       let s = byTopic.get(topic);
-      if (s === undefined) byTopic.set(topic, (s = JSON.stringify(topicData(topic, snap, base, now))));
+      if (s === undefined) {
+        byTopic.set(topic, (s = JSON.stringify(topicData(topic, snap, base, now))));
+        this.counters.serialized += 1;
+      }
       return s;
     };
+    const dueIntervals = new Set<number>();
+    if (kind === 'interval') {
+      for (const ms of this.#intervals.keys()) {
+        let credit = (this.#credit.get(ms) ?? 0) + period;
+        if (credit * 2 >= ms * 2 - period) {
+          // The remainder carries over: 120 ms on a 50 ms hub averages 120 ms, not 100.
+          credit -= ms;
+          dueIntervals.add(ms);
+        }
+        this.#credit.set(ms, credit);
+      }
+    }
     for (const conn of this.#connections) {
       let due: Iterable<PeriodicTopic> = conn.fresh;
-      if (kind === 'interval' && conn.periodicCount > 0) {
-        conn.credit += period;
-        if (conn.credit * 2 >= conn.intervalMs * 2 - period) {
-          // The remainder carries over: 120 ms on a 50 ms hub averages 120 ms, not 100.
-          conn.credit -= conn.intervalMs;
-          due = PERIODIC_TOPICS.filter((t) => conn.topics.has(t));
-        }
-      }
+      if (conn.periodicCount > 0 && dueIntervals.has(conn.intervalMs)) due = PERIODIC_TOPICS.filter((t) => conn.topics.has(t));
       if (!conn.flow(now)) continue;
       for (const topic of due) {
         const data = dataOf(topic, conn.bases.get(topic));
