@@ -97,11 +97,21 @@ function validatorsByPart() {
   };
 }
 
+/**
+ * How the control plane validates requests: Fastify options. The http bench's bare
+ * baseline (bench/fixtures/bare-server.ts) takes the same, so both validate alike.
+ */
+export function validationOptions() {
+  return {
+    ajv: { customOptions: AJV_OPTIONS },
+    schemaController: { compilersFactory: { buildValidator: validatorsByPart() as never } },
+  };
+}
+
 export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: AJV_OPTIONS },
-    schemaController: { compilersFactory: { buildValidator: validatorsByPart() as never } },
+    ...validationOptions(),
     ...opts.fastify,
   }).withTypeProvider<TypeBoxTypeProvider>();
 

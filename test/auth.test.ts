@@ -17,7 +17,7 @@ describe('bearer token', () => {
     assert.match(String(noAuth.headers['content-type']), /^application\/problem\+json/);
     assert.equal(noAuth.json().code, 'UNAUTHORIZED');
     assert.match(String(noAuth.headers['www-authenticate']), /^Bearer/);
-    for (const authorization of ['Bearer wrong', 'Bearer s3cret-token-and-more', 'Basic s3cret-token', 's3cret-token', 'Bearer ']) {
+    for (const authorization of ['Bearer wrong', 'Bearer s3cret-token-and-more', 'Bearer s3cret-toke', 'Bearer s3cret-token\u00e9', 'Bearer s3cret-tok\u00e9', 'Basic s3cret-token', 's3cret-token', 'Bearer ']) {
       const res = await app.inject({ method: 'POST', url: '/v1/events', headers: { authorization }, payload: { type: 'PLAYER_LOGIN', playerId: 1 } });
       assert.equal(res.statusCode, 401, authorization);
     }
