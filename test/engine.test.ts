@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { Engine, EngineError, encodeEvents, type GameEventInput } from '../src/engine/index.js';
+import { Engine, EngineError, encodeEvents, EventColumns, type GameEventInput } from '../src/engine/index.js';
 
 // A server name of our own: the pipe socket and shared-memory segment are per name.
 const fast = { tickRateHz: 120, poolMinThreads: 1, poolMaxThreads: 4, dbLatencyUs: 500, serverName: `test-engine-${process.pid}` } as const;
@@ -217,6 +217,32 @@ describe('events', () => {
     assert.deepEqual([...b.textLengths], [2, 0]);
     assert.deepEqual([...b.nums], [0, 0, 3, 4]);
     assert.equal(b.text, 'hé');
+  });
+
+  test('encodeEvents into reused columns: the same columns, nothing left from the batch before', () => {
+    const columns = new EventColumns(4);
+    const first = encodeEvents(
+      [
+        { type: 'PLAYER_ATTACK', playerId: 2, data: { target: 3, damage: 4 } },
+        { type: 'PLAYER_CHAT', playerId: 1, data: 'hé' },
+      ],
+      columns,
+    );
+    assert.equal(first.types.buffer, columns.types.buffer, 'views of the reused buffers');
+    const second: GameEventInput[] = [
+      { type: 'PLAYER_MOVE', playerId: 7, data: '1,2' },
+      { type: 'PLAYER_LOGOUT', playerId: 8 },
+      { type: 'PLAYER_LOGIN', playerId: 9, data: 'zed' },
+    ];
+    const reused = encodeEvents(second, columns);
+    const fresh = encodeEvents(second);
+    for (const key of ['types', 'playerIds', 'nums', 'textLengths'] as const) assert.deepEqual([...reused[key]], [...fresh[key]], key);
+    assert.equal(reused.text, fresh.text);
+    assert.deepEqual([...reused.nums], [0, 0, 0, 0, 0, 0]);
+    assert.deepEqual([...reused.textLengths], [3, 0, 3]);
+    const big = encodeEvents(Array.from({ length: 5 }, (_, i) => ({ type: 'PLAYER_LOGOUT' as const, playerId: i })), columns);
+    assert.notEqual(big.types.buffer, columns.types.buffer, 'past its capacity a batch gets its own columns');
+    assert.equal(big.types.length, 5);
   });
 });
 

@@ -66,13 +66,37 @@ interface EncodedBatch {
   textLengths: Uint32Array;
 }
 
-/** Validates a batch and packs it into columns; throws INVALID_ARGUMENT naming the event. */
-export function encodeEvents(batch: readonly GameEventInput[]): EncodedBatch {
+/** Column buffers an Engine reuses for small batches (see encodeEvents). */
+export class EventColumns {
+  readonly types: Uint8Array;
+  readonly playerIds: Uint32Array;
+  readonly nums: Float64Array;
+  readonly textLengths: Uint32Array;
+  constructor(readonly capacity: number) {
+    this.types = new Uint8Array(capacity);
+    this.playerIds = new Uint32Array(capacity);
+    this.nums = new Float64Array(2 * capacity);
+    this.textLengths = new Uint32Array(capacity);
+  }
+}
+
+/** Batches up to this many events are packed into an Engine's reused columns. */
+const REUSED_COLUMNS = 256;
+
+/**
+ * Validates a batch and packs it into columns; throws INVALID_ARGUMENT naming the event.
+ * With `reuse` large enough, the columns are views of its buffers, valid until the next
+ * call with the same `reuse`: a request of one event then allocates no array buffers
+ * (four fresh small typed arrays, each made external when the binding reads it, cost
+ * more than the rest of the crossing; bench/http.bench.ts).
+ */
+export function encodeEvents(batch: readonly GameEventInput[], reuse?: EventColumns): EncodedBatch {
   const n = batch.length;
-  const types = new Uint8Array(n);
-  const playerIds = new Uint32Array(n);
-  const nums = new Float64Array(2 * n);
-  const textLengths = new Uint32Array(n);
+  const fits = reuse !== undefined && n <= reuse.capacity;
+  const types = fits ? reuse.types.subarray(0, n) : new Uint8Array(n);
+  const playerIds = fits ? reuse.playerIds.subarray(0, n) : new Uint32Array(n);
+  const nums = fits ? reuse.nums.subarray(0, 2 * n) : new Float64Array(2 * n);
+  const textLengths = fits ? reuse.textLengths.subarray(0, n) : new Uint32Array(n);
   // One string for the whole batch: `+=` builds a rope the binding flattens in one
   // pass, cheaper than collecting pieces and joining them.
   let allText = '';
@@ -85,6 +109,8 @@ export function encodeEvents(batch: readonly GameEventInput[]): EncodedBatch {
     if (!Number.isInteger(id) || id < 0 || id > MAX_U32) throw invalid(i, 'playerId must be an integer in [0, 2^32-1]');
     types[i] = code;
     playerIds[i] = id;
+    nums[2 * i] = 0;
+    nums[2 * i + 1] = 0;
     const data: unknown = e.data;
     let text = '';
     switch (code) {
@@ -105,10 +131,8 @@ export function encodeEvents(batch: readonly GameEventInput[]): EncodedBatch {
         break;
       }
     }
-    if (text.length > 0) {
-      allText += text;
-      textLengths[i] = text.length;
-    }
+    textLengths[i] = text.length;
+    if (text.length > 0) allText += text;
   }
   return { types, playerIds, nums, text: allText, textLengths };
 }
@@ -125,6 +149,7 @@ function moveText(index: number, data: unknown): string {
 export class Engine {
   readonly #native: NativeEngine;
   readonly #snapshots = new SnapshotReader();
+  readonly #columns = new EventColumns(REUSED_COLUMNS);
   readonly #fillSnapshot = (values: Float64Array, withBuckets: boolean): string =>
     this.#native.snapshotInto(values, withBuckets);
   #closing: Promise<void> | undefined;
@@ -187,7 +212,7 @@ export class Engine {
     if (!Array.isArray(batch) || batch.length === 0) {
       throw new EngineError('INVALID_ARGUMENT', 'enqueueEvents needs a non-empty array of events');
     }
-    const b = encodeEvents(batch);
+    const b = encodeEvents(batch, this.#columns);
     try {
       return this.#native.enqueueEvents(b.types, b.playerIds, b.nums, b.text, b.textLengths);
     } catch (err) {

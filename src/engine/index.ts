@@ -6,6 +6,7 @@ export {
   defaultLockBenchmarkThreads,
   lockKinds,
   encodeEvents,
+  EventColumns,
   pipeSend,
   protocolConstants,
   readMonitor,
