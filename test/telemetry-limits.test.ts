@@ -74,6 +74,35 @@ describe('telemetry limits', () => {
     assert.equal(again.frames[0]?.topic, 'state');
   });
 
+  test('GET /metrics reports the open connections, frames and the closes by reason', async (t) => {
+    const { app, url } = await listening(t, { telemetry: { maxConnectionsPerAddress: 1, pingIntervalMs: 100 } });
+    const open = await connect(t, url, { localAddress: '127.0.0.1' });
+    const refused = await connect(t, url, { localAddress: '127.0.0.1' });
+    assert.equal((await refused.closed).code, CLOSE_CODES.overCapacity);
+    const mute = await connect(t, url, { localAddress: '127.0.0.2', autoPong: false });
+    assert.equal((await mute.closed).code, CLOSE_CODES.idle);
+    const framed = new Promise<void>((resolve) => open.ws.on('message', (raw) => JSON.parse(String(raw)).topic === 'events' && resolve()));
+    open.ws.send(JSON.stringify({ op: 'subscribe', topics: ['events'], intervalMs: 50 }));
+    await framed;
+    const res = await app.inject('/metrics');
+    assert.equal(res.statusCode, 200);
+    const line = (series: string) => {
+      const m = new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(res.body);
+      assert.ok(m, `${series} in /metrics`);
+      return Number(m[1]);
+    };
+    const stats = app.telemetry.stats();
+    assert.equal(line('gamesrv_telemetry_connections'), 1);
+    assert.equal(line('gamesrv_telemetry_stalled_connections'), 0);
+    assert.equal(line('gamesrv_telemetry_closed_total{reason="over_capacity"}'), 1);
+    assert.equal(line('gamesrv_telemetry_closed_total{reason="idle"}'), 1);
+    assert.equal(line('gamesrv_telemetry_closed_total{reason="too_slow"}'), 0);
+    assert.ok(stats.framesSent >= 1, 'the events frame');
+    assert.equal(line('gamesrv_telemetry_frames_sent_total'), stats.framesSent);
+    assert.equal(line('gamesrv_telemetry_frames_coalesced_total'), stats.framesDropped);
+    assert.equal(open.ws.readyState, WebSocket.OPEN);
+  });
+
   test('a client that does not answer pings is closed with 4002; one that does stays', async (t) => {
     const { app, url } = await listening(t, { telemetry: { pingIntervalMs: 100 } });
     const mute = await connect(t, url, { autoPong: false });

@@ -13,6 +13,7 @@ import {
   type Histogram,
 } from '../engine/index.js';
 import { ENGINE_STATES } from '../schemas/common.js';
+import type { TelemetryStats } from '../telemetry/hub.js';
 
 type Labels = Record<string, string>;
 
@@ -23,11 +24,11 @@ interface Sample {
   metricName?: string;
 }
 
-interface Family {
+interface Family<S = EngineSnapshot> {
   name: string;
   help: string;
   type: 'counter' | 'gauge' | 'summary';
-  samples(s: EngineSnapshot): Sample[];
+  samples(s: S): Sample[];
 }
 
 /** Microseconds to seconds (a division: `x * 1e-6` prints 0.00026076699999999996). */
@@ -155,20 +156,48 @@ const ENGINE_FAMILIES: readonly Family[] = [
   gauge('gamesrv_players_known', 'Players the world knows', (s) => s.players.known),
 ];
 
+/** The telemetry WebSocket's connections and flow control (docs/TELEMETRY.md). */
+const TELEMETRY_FAMILIES: readonly Family<TelemetryStats>[] = [
+  { name: 'gamesrv_telemetry_connections', help: 'Open telemetry WebSocket connections', type: 'gauge', samples: (t) => [{ value: t.connections }] },
+  {
+    name: 'gamesrv_telemetry_stalled_connections',
+    help: 'Telemetry connections whose frames are held back (send buffer above the high watermark)',
+    type: 'gauge',
+    samples: (t) => [{ value: t.stalled }],
+  },
+  { name: 'gamesrv_telemetry_frames_sent_total', help: 'Telemetry frames sent', type: 'counter', samples: (t) => [{ value: t.framesSent }] },
+  {
+    name: 'gamesrv_telemetry_frames_coalesced_total',
+    help: 'Telemetry frames replaced by a newer one of the same topic before they were sent (a slow client)',
+    type: 'counter',
+    samples: (t) => [{ value: t.framesDropped }],
+  },
+  {
+    name: 'gamesrv_telemetry_closed_total',
+    help: 'Telemetry connections the server closed, by reason: too_slow (4000), idle (4002), over_capacity (1013)',
+    type: 'counter',
+    samples: (t) => [
+      { labels: { reason: 'too_slow' }, value: t.slowClosed },
+      { labels: { reason: 'idle' }, value: t.idleClosed },
+      { labels: { reason: 'over_capacity' }, value: t.refused },
+    ],
+  },
+];
+
 /**
  * A metric family prom-client's Registry can render: it needs only name, help, type and
  * get() (and reset() for resetMetrics()). prom-client's typings list only its own
  * classes, none of which can report precomputed quantiles, hence the cast at registration.
  */
-class SnapshotFamily {
+class SnapshotFamily<S> {
   readonly name: string;
   readonly help: string;
   readonly type: Family['type'];
   readonly aggregator = 'sum';
-  readonly #family: Family;
-  readonly #snapshot: () => EngineSnapshot;
+  readonly #family: Family<S>;
+  readonly #snapshot: () => S;
 
-  constructor(family: Family, snapshot: () => EngineSnapshot) {
+  constructor(family: Family<S>, snapshot: () => S) {
     this.name = family.name;
     this.help = family.help;
     this.type = family.type;
@@ -208,6 +237,9 @@ const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   for (const family of ENGINE_FAMILIES) {
     engine.registerMetric(new SnapshotFamily(family, snapshot) as unknown as Metric);
   }
+  for (const family of TELEMETRY_FAMILIES) {
+    engine.registerMetric(new SnapshotFamily(family, () => app.telemetry.stats()) as unknown as Metric);
+  }
   const register = Registry.merge([processRegistry(), engine]);
 
   app.get(
@@ -216,7 +248,7 @@ const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags: ['stats'],
         operationId: 'getMetrics',
-        summary: 'Prometheus metrics: process, Node and engine (text exposition format 0.0.4)',
+        summary: 'Prometheus metrics: process, Node, engine and telemetry connections (text exposition format 0.0.4)',
         produces: ['text/plain'],
         response: { 200: Type.String({ description: 'Prometheus text exposition format' }) },
       },

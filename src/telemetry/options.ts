@@ -15,7 +15,7 @@ export interface TelemetryOptions {
   /** A client above this many buffered bytes for hardLimitMs is closed (default 4 MiB, 5000 ms). */
   hardLimitBytes?: number;
   hardLimitMs?: number;
-  /** A client whose frames are held back this long without its buffer draining is closed (default 60000). */
+  /** A client whose frames are held back this long without its buffer draining is closed (default 20000). */
   maxStallMs?: number;
   /** How often a held-back client's buffer is looked at again (default 50 ms). */
   flushCheckMs?: number;
@@ -49,7 +49,7 @@ export const TELEMETRY_DEFAULTS: TelemetryLimits = {
   lowWatermarkBytes: 64 * 1024,
   hardLimitBytes: 4 * 1024 * 1024,
   hardLimitMs: 5000,
-  maxStallMs: 60_000,
+  maxStallMs: 20_000,
   flushCheckMs: 50,
   closeGraceMs: 1000,
   maxMessageBytes: 4096,
