@@ -1,5 +1,5 @@
 // PLAYER_MOVE's "x,y" means the same over HTTP as in the engine: the HTTP schema's pattern
-// plus isProtocolCoordinate (src/schemas/events.ts) accept exactly what the engine's one
+// plus isRepresentableMove and isProtocolCoordinate (src/schemas/events.ts) accept exactly what the engine's one
 // parser (parseCoordinatePair, used by the World and the pipe) accepts. The pipe answers
 // ACK or a bad_payload ERROR from that parser, so it is the engine's verdict here.
 import assert from 'node:assert/strict';

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 
 import type { GameEventInput } from '../engine/index.js';
 import { problems, ref } from '../schemas/common.js';
-import { EventsAccepted, type EventsBody, isProtocolCoordinate, MAX_CHAT_BYTES, MAX_EVENTS_PER_REQUEST } from '../schemas/events.js';
+import { EventsAccepted, type EventsBody, isRepresentableMove, MAX_CHAT_BYTES, MAX_EVENTS_PER_REQUEST } from '../schemas/events.js';
 import { HttpProblem } from '../problems.js';
 
 /** Room for MAX_EVENTS_PER_REQUEST events with ~400-byte chat lines. */
@@ -34,7 +34,7 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (e.type === 'PLAYER_CHAT' && Buffer.byteLength(e.data as string, 'utf8') > MAX_CHAT_BYTES) {
           throw new HttpProblem(400, 'Invalid request', `${field}: a chat line is at most ${MAX_CHAT_BYTES} UTF-8 bytes`, { code: 'VALIDATION', field, index: i });
         }
-        if (e.type === 'PLAYER_MOVE' && typeof e.data === 'string' && !e.data.split(',').every(isProtocolCoordinate)) {
+        if (e.type === 'PLAYER_MOVE' && typeof e.data === 'string' && !isRepresentableMove(e.data)) {
           throw new HttpProblem(400, 'Invalid request', `${field}: ${JSON.stringify(e.data)} is out of the range of a double`, { code: 'VALIDATION', field, index: i });
         }
       }

@@ -29,6 +29,21 @@ export function isProtocolCoordinate(text: string): boolean {
   return Number.isFinite(value) && (value !== 0 || !/[1-9]/.test(text.split(/[eE]/)[0]!));
 }
 
+/**
+ * For text that already matches MOVE_TEXT_PATTERN (the schema checked it): true when both
+ * coordinates are representable. Number() is enough unless a value reads as 0 or not
+ * finite; only then is the full check run.
+ */
+export function isRepresentableMove(text: string): boolean {
+  const comma = text.indexOf(',');
+  const x = Number(text.slice(0, comma));
+  const y = Number(text.slice(comma + 1));
+  return (
+    (x !== 0 && Number.isFinite(x) ? true : isProtocolCoordinate(text.slice(0, comma))) &&
+    (y !== 0 && Number.isFinite(y) ? true : isProtocolCoordinate(text.slice(comma + 1)))
+  );
+}
+
 /** Player names: printable, as the pipe's LOGIN grammar has them (no control characters). */
 const NAME_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$';
 
