@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -256,13 +257,18 @@ TEST(periodic_timer_runs_on_absolute_deadlines_without_drift) {
     const auto due = start + kPeriod * (k + 1);
     CHECK_MSG(at[k] >= due, "firing " << k << " early");
   }
-  // Firing k is due at start + (k+1) * period whatever happened before it, so the last
-  // one lands near start + 50 * period: no per-firing overhead accumulates.
-  const auto lastLate = at.back() - (start + kPeriod * kFirings);
-  CHECK_MSG(lastLate < kLateLimit, "last firing late by "
-                                        << std::chrono::duration_cast<std::chrono::microseconds>(lastLate).count()
-                                        << " us (limit " << kLateLimit.count() / 1000 << " us)");
+  // Firing k is due at grid point k + 1 + (grid points skipped before it): start +
+  // that many periods, whatever happened before it, so the last one lands near start +
+  // (50 + skipped) * period: no per-firing overhead accumulates. A grid point passes
+  // unfired only when the process was held off the CPU past it (a busy box), and is then
+  // skipped and counted, never bunched; a relative re-arm skips none and drifts instead.
   const auto s = pool.stats();
+  const auto lastLate = at.back() - (start + kPeriod * kFirings);
+  const auto allowed = kLateLimit + kPeriod * static_cast<std::int64_t>(s.timerSkipped);
+  CHECK_MSG(lastLate < allowed, "last firing late by "
+                                     << std::chrono::duration_cast<std::chrono::microseconds>(lastLate).count()
+                                     << " us (limit " << kLateLimit.count() / 1000 << " us + " << s.timerSkipped
+                                     << " skipped periods)");
   CHECK(s.timersFired >= static_cast<std::uint64_t>(kFirings));
 }
 
