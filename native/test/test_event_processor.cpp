@@ -369,4 +369,63 @@ TEST(stress_no_lost_wakeups_between_watching_and_parking) {
   CHECK_EQ(handled.load(), s.accepted);
 }
 
+TEST(deferred_enqueues_are_processed_after_one_wake) {
+  // No idle timeout to fall back on: only wakeDeferred() (or an immediate enqueue) can
+  // get a parked consumer to deferred events.
+  const std::uint64_t seed = gstest::seed("event_processor_deferred");
+  std::atomic<std::uint64_t> handled{0};
+  EventProcessor ep(cfg(1 << 16, std::chrono::hours(1)), [&](const GameEvent&) {
+    handled.fetch_add(1, std::memory_order_relaxed);
+    return InvalidReason::None;
+  });
+  ep.start();
+  std::atomic<int> timeouts{0};
+  // One producer defers (as the Node thread does), one enqueues immediately.
+  std::thread deferring([&] {
+    std::mt19937_64 rng(seed);
+    for (int round = 0; round < 400; ++round) {
+      EnqueueResult r;
+      const int n = 1 + static_cast<int>(rng() % 8);  // one event-loop turn's requests
+      for (int i = 0; i < n; ++i) {
+        r = ep.enqueue(makeBatch(1 + rng() % 3), Wake::Deferred);
+        CHECK(r.status == EnqueueStatus::Ok);
+      }
+      if (rng() % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));  // the consumer parks
+      ep.wakeDeferred();
+      if (rng() % 4 == 0 && !ep.waitProcessed(r.lastSeq, 10s)) timeouts.fetch_add(1);
+    }
+  });
+  std::thread immediate([&] {
+    std::mt19937_64 rng(seed + 1);
+    for (int i = 0; i < 300; ++i) {
+      CHECK(ep.enqueueOne(GameEvent{}).status == EnqueueStatus::Ok);
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 500));
+    }
+  });
+  deferring.join();
+  immediate.join();
+  // Nothing else enqueues now: only the wake can get these processed.
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(1ms);  // let the consumer park, not synchronization
+    const EnqueueResult last = ep.enqueue(makeBatch(1), Wake::Deferred);
+    ep.wakeDeferred();
+    if (!ep.waitProcessed(last.lastSeq, 10s)) timeouts.fetch_add(1);
+  }
+  CHECK_EQ(timeouts.load(), 0);
+  CHECK(ep.drainAndJoin(10s));
+  const auto s = ep.stats();
+  CHECK_EQ(s.processed, s.accepted);
+  CHECK_EQ(handled.load(), s.accepted);
+}
+
+TEST(deferred_enqueue_without_a_wake_is_processed_by_the_idle_timeout) {
+  EventProcessor ep(cfg(1000, 20ms), [](const GameEvent&) { return InvalidReason::None; });
+  ep.start();
+  const EnqueueResult r = ep.enqueue(makeBatch(3), Wake::Deferred);
+  CHECK(r.status == EnqueueStatus::Ok);
+  CHECK(ep.waitProcessed(r.lastSeq, 10s));
+  CHECK(ep.drainAndJoin(5s));
+  CHECK_EQ(ep.stats().processed, 3u);
+}
+
 GS_TEST_MAIN()

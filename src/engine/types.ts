@@ -380,7 +380,10 @@ export interface NativeEngine {
     nums: Float64Array,
     text: string,
     textLengths: Uint32Array,
+    deferWake?: boolean,
   ): EnqueueResult;
+  /** Wakes the event thread after enqueueEvents(..., true). */
+  wakeEvents(): void;
   flush(options?: { timeoutMs?: number }): Promise<void>;
   submitTask(spec: TaskSpec): { id: number };
   cancelTask(id: number): boolean;

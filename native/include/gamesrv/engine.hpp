@@ -79,7 +79,9 @@ class Engine {
   TransitionResult resume();
   StopReport stop(std::chrono::milliseconds deadline);
 
-  EnqueueResult enqueue(std::vector<GameEvent>&& batch);
+  EnqueueResult enqueue(std::vector<GameEvent>&& batch, Wake wake = Wake::Now);
+  // After enqueue(..., Wake::Deferred): wakes the event thread if it waits (EventProcessor).
+  void wakeEvents();
   // Waits until every event accepted before the call has been processed. False on timeout.
   bool flushEvents(std::chrono::nanoseconds timeout);
   // Answers TaskError::ShuttingDown when the engine is not running or paused.

@@ -11,6 +11,13 @@
 //   consumer first watches for new work for a short, bounded, adaptive time (at most
 //   100 us, tuned to the gaps it has recently seen between batches) before it parks:
 //   a futex wake-up costs the producer microseconds, more than the enqueue itself.
+// - A producer that enqueues many times in a row (the Node thread: one HTTP request
+//   after another within one event-loop turn) may defer the wake-up: enqueue(...,
+//   Wake::Deferred) neither signals a parked consumer nor moves what a watching one
+//   looks for, and wakeDeferred() then signals once for all of them. Deferred events
+//   are never left unseen: a consumer that has not parked yet takes them when it
+//   re-checks the queue, and a parked one is woken by wakeDeferred() or, at the latest,
+//   after idleTimeout. Only immediate enqueues make the consumer watch after a batch.
 // - When idle for `idleTimeout`, or at least that often while busy, the consumer
 //   runs the periodic hook (heartbeat, monitor refresh).
 // - pause(): accepted events wait; resume() processes them. Stop drains every
@@ -49,6 +56,9 @@ struct EventProcessorConfig {
 };
 
 enum class EnqueueStatus { Ok, QueueFull, NotAccepting, Empty };
+
+// Whether an enqueue wakes a parked consumer now, or leaves that to wakeDeferred().
+enum class Wake { Now, Deferred };
 
 struct EnqueueResult {
   EnqueueStatus status = EnqueueStatus::Ok;
@@ -97,8 +107,10 @@ class EventProcessor {
   void start();
   // A refused batch (or event) is left untouched, so it can be offered again. The
   // events' `seq` is assigned here.
-  EnqueueResult enqueue(std::vector<GameEvent>&& batch);
+  EnqueueResult enqueue(std::vector<GameEvent>&& batch, Wake wake = Wake::Now);
   EnqueueResult enqueueOne(GameEvent&& event);
+  // Wakes a parked consumer if events are waiting (after enqueue(..., Wake::Deferred)).
+  void wakeDeferred();
   void pause();
   void resume();
   void stopAccepting();
@@ -124,7 +136,7 @@ class EventProcessor {
   // Checks capacity and state, then moves `n` events in through
   // append(seq of the first, stamp, next free slot). Requires: mu_ not held.
   template <class Append>
-  EnqueueResult admit(std::size_t n, std::uint64_t stampTicks, Append&& append);
+  EnqueueResult admit(std::size_t n, std::uint64_t stampTicks, Wake wake, Append&& append);
   void kickLocked();                            // Requires: mu_ held.
   Block* takeBlockLocked();                     // Requires: mu_ held.
   void recycleLocked(Block* chain);             // Requires: mu_ held.
@@ -147,6 +159,7 @@ class EventProcessor {
   // sequence number below it was accepted, so accepted == nextSeq_ - 1.
   std::atomic<std::uint64_t> nextSeq_{1};
   bool consumerWaiting_ = false;  // guarded by mu_; true only while parked on cv_
+  bool immediatePending_ = false;  // guarded by mu_; an immediate enqueue since the last take
   bool paused_ = false;           // guarded by mu_
   bool draining_ = false;         // guarded by mu_
   bool accepting_ = false;        // guarded by mu_

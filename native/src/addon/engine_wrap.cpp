@@ -189,6 +189,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::Stop>("stop"),
                          InstanceMethod<&EngineWrap::Close>("close"),
                          InstanceMethod<&EngineWrap::EnqueueEvents>("enqueueEvents"),
+                         InstanceMethod<&EngineWrap::WakeEvents>("wakeEvents"),
                          InstanceMethod<&EngineWrap::Flush>("flush"),
                          InstanceMethod<&EngineWrap::SubmitTask>("submitTask"),
                          InstanceMethod<&EngineWrap::CancelTask>("cancelTask"),
@@ -276,8 +277,16 @@ Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
 }
 
 // enqueueEvents(types: Uint8Array, playerIds: Uint32Array, nums: Float64Array (2 per event),
-//               text: string, textLengths: Uint32Array) -> { accepted, firstSeq, lastSeq, available }
-// Columns, not objects: one crossing per batch and no per-event property lookups.
+//               text: string, textLengths: Uint32Array, deferWake?: boolean)
+//   -> { accepted, firstSeq, lastSeq, available }
+// Columns, not objects: one crossing per batch and no per-event property lookups. With
+// deferWake the event thread is not woken: the caller calls wakeEvents() later (once per
+// event-loop turn), so a run of requests costs one wake-up, not one each.
+Napi::Value EngineWrap::WakeEvents(const Napi::CallbackInfo& info) {
+  live(info.Env())->wakeEvents();
+  return info.Env().Undefined();
+}
+
 Napi::Value EngineWrap::EnqueueEvents(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto engine = live(env);
@@ -330,7 +339,8 @@ Napi::Value EngineWrap::EnqueueEvents(const Napi::CallbackInfo& info) {
   }
   if (offset != textUnits) throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: text lengths do not add up");
 
-  const EnqueueResult r = engine->enqueue(std::move(batch));
+  const bool deferWake = info.Length() > 5 && info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
+  const EnqueueResult r = engine->enqueue(std::move(batch), deferWake ? Wake::Deferred : Wake::Now);
   switch (r.status) {
     case EnqueueStatus::Ok: break;
     case EnqueueStatus::Empty: throwEngineError(env, "INVALID_ARGUMENT", "empty batch");

@@ -234,7 +234,9 @@ void Engine::onStopping() {
   startedNs_ = 0;
 }
 
-EnqueueResult Engine::enqueue(std::vector<GameEvent>&& batch) { return events_.enqueue(std::move(batch)); }
+EnqueueResult Engine::enqueue(std::vector<GameEvent>&& batch, Wake wake) { return events_.enqueue(std::move(batch), wake); }
+
+void Engine::wakeEvents() { events_.wakeDeferred(); }
 
 bool Engine::flushEvents(std::chrono::nanoseconds timeout) {
   return events_.waitProcessed(events_.lastAcceptedSeq(), timeout);

@@ -190,7 +190,7 @@ void EventProcessor::kickLocked() {
 }
 
 template <class Append>
-EnqueueResult EventProcessor::admit(std::size_t n, std::uint64_t stampTicks, Append&& append) {
+EnqueueResult EventProcessor::admit(std::size_t n, std::uint64_t stampTicks, Wake wakeMode, Append&& append) {
   EnqueueResult r;
   bool wake = false;
   {
@@ -238,17 +238,31 @@ EnqueueResult EventProcessor::admit(std::size_t n, std::uint64_t stampTicks, App
     r.lastSeq = first + n - 1;
     r.accepted = n;
     r.available -= n;
-    if (wasEmpty) kickLocked();
-    wake = consumerWaiting_ && !paused_;
-    if (wake) consumerWaiting_ = false;
+    if (wakeMode == Wake::Now) {
+      immediatePending_ = true;
+      if (wasEmpty) kickLocked();
+      wake = consumerWaiting_ && !paused_;
+      if (wake) consumerWaiting_ = false;
+    }
   }
   if (wake) cv_.notify_one();
   return r;
 }
 
-EnqueueResult EventProcessor::enqueue(std::vector<GameEvent>&& batch) {
+void EventProcessor::wakeDeferred() {
+  bool wake = false;
+  {
+    std::unique_lock lock(mu_, std::defer_lock);
+    lockAdaptive(lock);
+    wake = consumerWaiting_ && head_ != nullptr && !paused_;
+    if (wake) consumerWaiting_ = false;
+  }
+  if (wake) cv_.notify_one();
+}
+
+EnqueueResult EventProcessor::enqueue(std::vector<GameEvent>&& batch, Wake wake) {
   if (batch.empty()) return EnqueueResult{.status = EnqueueStatus::Empty};
-  return admit(batch.size(), TscClock::now(), [&](std::uint64_t seq, std::uint64_t stamp, auto& nextFree) noexcept {
+  return admit(batch.size(), TscClock::now(), wake, [&](std::uint64_t seq, std::uint64_t stamp, auto& nextFree) noexcept {
     for (GameEvent& e : batch) {
       e.seq = seq++;
       nextFree().push(std::move(e), stamp);
@@ -257,7 +271,7 @@ EnqueueResult EventProcessor::enqueue(std::vector<GameEvent>&& batch) {
 }
 
 EnqueueResult EventProcessor::enqueueOne(GameEvent&& event) {
-  return admit(1, TscClock::now(), [&](std::uint64_t seq, std::uint64_t stamp, auto& nextFree) noexcept {
+  return admit(1, TscClock::now(), Wake::Now, [&](std::uint64_t seq, std::uint64_t stamp, auto& nextFree) noexcept {
     event.seq = seq;
     nextFree().push(std::move(event), stamp);
   });
@@ -328,20 +342,23 @@ void EventProcessor::run(WorkerContext& ctx) {
   for (;;) {
     recycleLocked(std::exchange(batch, nullptr));
     if (head_ != nullptr && (!paused_ || draining_)) {
-      if (idleSince != 0) {
+      // Deferred enqueues alone neither tune the watch nor start one: their producer
+      // pays one wake-up for many of them, so spinning for the next would only burn a core.
+      const bool immediate = std::exchange(immediatePending_, false);
+      if (idleSince != 0 && immediate) {
         const std::uint64_t arrived = head_->slot(0).stampTicks;
         const std::uint64_t gap = arrived > idleSince ? arrived - idleSince : 0;
         spinBudget = gap <= maxSpin ? std::clamp(2 * gap, std::max(spinBudget, minSpin), maxSpin)
                                     : std::max(minSpin, spinBudget / 2);
-        idleSince = 0;
       }
+      idleSince = 0;
       batch = std::exchange(head_, nullptr);
       tail_ = nullptr;
       lock.unlock();
       const std::uint64_t handled = process(batch, ctx, timingGroup);
       if (handled < kSmallBatch) std::this_thread::yield();
       if (SteadyClock::now() >= nextPeriodic) runPeriodic();
-      mayWatch = true;
+      mayWatch = immediate;
       lockAdaptive(lock);
       continue;
     }
