@@ -150,6 +150,8 @@ export class Engine {
   readonly #native: NativeEngine;
   readonly #snapshots = new SnapshotReader();
   readonly #columns = new EventColumns(REUSED_COLUMNS);
+  /** enqueueEvents' result from the binding: accepted, firstSeq, lastSeq, available. */
+  readonly #enqueued = new Float64Array(4);
   #wakeScheduled = false;
   readonly #wake = (): void => {
     this.#wakeScheduled = false;
@@ -223,12 +225,13 @@ export class Engine {
       throw new EngineError('INVALID_ARGUMENT', 'enqueueEvents needs a non-empty array of events');
     }
     const b = encodeEvents(batch, this.#columns);
-    let result: EnqueueResult;
+    const out = this.#enqueued;
     try {
-      result = this.#native.enqueueEvents(b.types, b.playerIds, b.nums, b.text, b.textLengths, true);
+      this.#native.enqueueEvents(b.types, b.playerIds, b.nums, b.text, b.textLengths, true, out);
     } catch (err) {
       throw fromNative(err);
     }
+    const result: EnqueueResult = { accepted: out[0]!, firstSeq: out[1]!, lastSeq: out[2]!, available: out[3]! };
     // The event thread is woken once per event-loop turn, after every request of the turn
     // has enqueued: a wake-up costs this thread ~10 us on the project's VMs, far more
     // than the enqueue itself (bench/http.bench.ts). The events wait at most that turn.

@@ -380,8 +380,10 @@ export interface NativeEngine {
     nums: Float64Array,
     text: string,
     textLengths: Uint32Array,
-    deferWake?: boolean,
-  ): EnqueueResult;
+    deferWake: boolean,
+    /** Receives [accepted, firstSeq, lastSeq, available]. */
+    out: Float64Array,
+  ): void;
   /** Wakes the event thread after enqueueEvents(..., true). */
   wakeEvents(): void;
   flush(options?: { timeoutMs?: number }): Promise<void>;
