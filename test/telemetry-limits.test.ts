@@ -103,6 +103,21 @@ describe('telemetry limits', () => {
     assert.equal(open.ws.readyState, WebSocket.OPEN);
   });
 
+  test('a client that stops reading is coalesced, then closed as too slow (4000): the kernel queue counts', async (t) => {
+    // Real sockets, no bufferedAmountForTesting: what the client has not taken includes
+    // what the kernel holds unacknowledged, so the stall starts once its buffers fill,
+    // not megabytes later when ws itself would start to hold bytes.
+    const { app, url } = await listening(t, { telemetry: { highWatermarkBytes: 32 * 1024, lowWatermarkBytes: 8 * 1024, maxStallMs: 300 } });
+    const c = await connect(t, url);
+    c.ws.send(JSON.stringify({ op: 'subscribe', topics: ['workers', 'iocp', 'monitor', 'events', 'pool', 'controller'], intervalMs: 50 }));
+    (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const [closedConn] = (await once(app.telemetry, 'closed')) as [TelemetryConnection];
+    const stats = app.telemetry.stats();
+    assert.equal(stats.slowClosed, 1);
+    assert.ok(stats.framesDropped > 0, 'frames were coalesced before the close');
+    assert.equal(closedConn.closed, true);
+  });
+
   test('a client that does not answer pings is closed with 4002; one that does stays', async (t) => {
     const { app, url } = await listening(t, { telemetry: { pingIntervalMs: 100 } });
     const mute = await connect(t, url, { autoPong: false });

@@ -375,6 +375,15 @@ export async function pipeSend(
 }
 
 /** The pipe socket path a server of that name listens on by default. */
+/**
+ * Bytes a stream socket's kernel send queue holds that its peer has not acknowledged
+ * (Linux SIOCOUTQ), or undefined where the platform will not say or `fd` is not one.
+ */
+export function socketUnackedBytes(fd: number): number | undefined {
+  const n = loadBinding().socketUnackedBytes(fd);
+  return n >= 0 ? n : undefined;
+}
+
 export function defaultPipePath(serverName = 'gamesrv'): string {
   return loadBinding().defaultPipePath(serverName);
 }

@@ -11,6 +11,7 @@ export {
   protocolConstants,
   readMonitor,
   runLockBenchmark,
+  socketUnackedBytes,
 } from './engine.js';
 export { EngineError, type EngineErrorCode, type EngineErrorDetails } from './errors.js';
 export { addonPath } from './native.js';

@@ -413,6 +413,8 @@ export interface NativeBinding {
   Engine: new (options?: EngineOptions) => NativeEngine;
   napiVersion: number;
   readMonitor(serverName: string): MonitorStatus;
+  /** The kernel's unacknowledged bytes of a stream socket's fd; -1 where the platform will not say. */
+  socketUnackedBytes(fd: number): number;
   pipeSend(path: string, type: string, data: string, timeoutMs: number): Promise<PipeReply>;
   defaultPipePath(serverName: string): string;
   runLockBenchmark(

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 
-import type { EngineSnapshot } from '../engine/index.js';
+import { socketUnackedBytes, type EngineSnapshot } from '../engine/index.js';
 import type { Job } from '../jobs.js';
 import type { StateChange } from '../plugins/engine.js';
 import { CLOSE_CODES, PERIODIC_TOPICS, type PeriodicTopic, type StateData, type TelemetryTopic } from '../schemas/telemetry.js';
@@ -22,6 +22,18 @@ export interface TickInfo {
   periodMs: number;
   /** An engine snapshot was taken (someone was due for a periodic topic). */
   snapshot: boolean;
+}
+
+/**
+ * What a client has not taken yet: the bytes ws still holds plus those the kernel sent
+ * or holds that the client's TCP has not acknowledged. The kernel's part matters for a
+ * client that stops reading: its socket buffers take megabytes before ws holds a byte,
+ * so ws's count alone would notice it only after tens of seconds.
+ */
+function unreadBytes(socket: WebSocket): number {
+  const fd = (socket as unknown as { _socket?: { _handle?: { fd?: number } } })._socket?._handle?.fd;
+  const kernel = typeof fd === 'number' && fd >= 0 ? socketUnackedBytes(fd) : undefined;
+  return socket.bufferedAmount + (kernel ?? 0);
 }
 
 export interface TelemetryStats {
@@ -80,7 +92,7 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
     this.#app = app;
     this.limits = resolveLimits(opts);
     const testing = opts.bufferedAmountForTesting;
-    this.#bufferedAmount = testing ?? ((socket) => socket.bufferedAmount);
+    this.#bufferedAmount = testing ?? unreadBytes;
   }
 
   bufferedAmount(socket: WebSocket): number {

@@ -8,11 +8,11 @@ export interface TelemetryOptions {
   /** Accepted intervalMs range (default 50..60000); outside it a subscribe gets BAD_INTERVAL. */
   minIntervalMs?: number;
   maxIntervalMs?: number;
-  /** Above this many buffered bytes nothing is written and frames are coalesced (default 256 KiB). */
+  /** Above this many unread bytes (buffered + unacknowledged by the client; docs/TELEMETRY.md) nothing is written and frames are coalesced (default 256 KiB). */
   highWatermarkBytes?: number;
   /** Held-back frames are sent once the buffer is at or below this (default 64 KiB). */
   lowWatermarkBytes?: number;
-  /** A client above this many buffered bytes for hardLimitMs is closed (default 4 MiB, 5000 ms). */
+  /** A client above this many unread bytes for hardLimitMs is closed (default 4 MiB, 5000 ms). */
   hardLimitBytes?: number;
   hardLimitMs?: number;
   /** A client whose frames are held back this long without its buffer draining is closed (default 20000). */
@@ -35,7 +35,7 @@ export interface TelemetryOptions {
   pingIntervalMs?: number;
   /** subscribe/unsubscribe/auth messages a connection may send per second; more get a RATE_LIMITED error frame (default 20). */
   maxControlMessagesPerSec?: number;
-  /** Reads a socket's buffered bytes instead of `socket.bufferedAmount`, so tests can fake a stuck client. */
+  /** Reads a socket's unread bytes instead of `bufferedAmount` + the kernel's unacknowledged bytes, so tests can fake a stuck client. */
   bufferedAmountForTesting?: (socket: WebSocket) => number;
 }
 

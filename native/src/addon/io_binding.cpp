@@ -14,6 +14,7 @@
 #include "gamesrv/pipe.hpp"
 #include "gamesrv/world.hpp"
 #include "gamesrv/pipe_protocol.hpp"
+#include "gamesrv/platform/sysinfo.hpp"
 
 namespace gamesrv::addon {
 
@@ -340,7 +341,17 @@ Napi::Object Protocol(Napi::Env env) {
 
 }  // namespace
 
+// socketUnackedBytes(fd: number) -> number: the kernel's unacknowledged bytes of a
+// stream socket (platform::socketUnackedBytes), -1 where the platform will not say.
+static Napi::Value SocketUnackedBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throwEngineError(env, "INVALID_ARGUMENT", "socketUnackedBytes(fd)");
+  const auto n = platform::socketUnackedBytes(static_cast<std::intptr_t>(info[0].As<Napi::Number>().Int64Value()));
+  return Napi::Number::New(env, n ? static_cast<double>(*n) : -1.0);
+}
+
 void registerIo(Napi::Env env, Napi::Object exports) {
+  exports.Set("socketUnackedBytes", Napi::Function::New<SocketUnackedBytes>(env, "socketUnackedBytes"));
   exports.Set("readMonitor", Napi::Function::New<ReadMonitor>(env, "readMonitor"));
   exports.Set("pipeSend", Napi::Function::New<PipeSend>(env, "pipeSend"));
   exports.Set("defaultPipePath", Napi::Function::New<DefaultPipePath>(env, "defaultPipePath"));

@@ -26,6 +26,12 @@ struct SystemMemory {
 };
 std::optional<SystemMemory> systemMemory() noexcept;
 
+// Bytes written to the stream socket `fd` that its peer has not acknowledged yet (the
+// kernel's send queue: Linux SIOCOUTQ); nullopt where the platform will not say or `fd`
+// is not such a socket. With what the application still buffers, it is how far a reader
+// is behind: a client that stopped reading fills it first.
+std::optional<std::uint64_t> socketUnackedBytes(std::intptr_t fd) noexcept;
+
 // Is a process with this id alive? (Alive includes "exists but is not ours to signal".)
 // A pid can be reused after its process is reaped; prefer SharedSegment::ownerAlive()
 // where an exact answer exists.

@@ -2,6 +2,10 @@
 // resolution, one syscall, the same figure as getrusage user + system),
 // /proc/self/statm for RSS, /proc/meminfo for system memory.
 #include <errno.h>
+#include <sys/ioctl.h>
+#if defined(__linux__)
+#include <linux/sockios.h>
+#endif
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -79,6 +83,17 @@ std::optional<std::uint64_t> residentBytes() noexcept {
   if (std::sscanf(buf, "%llu %llu", &sizePages, &residentPages) != 2) return std::nullopt;
   const long page = ::sysconf(_SC_PAGESIZE);
   return static_cast<std::uint64_t>(residentPages) * static_cast<std::uint64_t>(page > 0 ? page : 4096);
+}
+
+std::optional<std::uint64_t> socketUnackedBytes(std::intptr_t fd) noexcept {
+#if defined(__linux__)
+  int queued = 0;
+  if (fd < 0 || ::ioctl(static_cast<int>(fd), SIOCOUTQ, &queued) != 0 || queued < 0) return std::nullopt;
+  return static_cast<std::uint64_t>(queued);
+#else
+  (void)fd;
+  return std::nullopt;
+#endif
 }
 
 std::optional<SystemMemory> systemMemory() noexcept {

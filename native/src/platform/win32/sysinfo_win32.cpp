@@ -43,6 +43,9 @@ std::uint64_t processCpuNs() noexcept {
   return win32::fileTimeNs(kernel) + win32::fileTimeNs(user);
 }
 
+// Windows keeps no per-socket count of unacknowledged bytes an application can read.
+std::optional<std::uint64_t> socketUnackedBytes(std::intptr_t) noexcept { return std::nullopt; }
+
 std::optional<std::uint64_t> residentBytes() noexcept {
   PROCESS_MEMORY_COUNTERS pmc{};
   pmc.cb = sizeof pmc;
