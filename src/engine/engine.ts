@@ -158,8 +158,10 @@ export class Engine {
     if (this.#closing !== undefined) return; // stopping drains every accepted event
     try {
       this.#native.wakeEvents();
-    } catch {
+    } catch (err) {
       // Closed meanwhile: the stop that closed it drained every accepted event.
+      const e = fromNative(err);
+      if (e.code !== 'ENGINE_CLOSED') throw e;
     }
   };
   readonly #fillSnapshot = (values: Float64Array, withBuckets: boolean): string =>
@@ -374,7 +376,6 @@ export async function pipeSend(
   }
 }
 
-/** The pipe socket path a server of that name listens on by default. */
 /**
  * Bytes a stream socket's kernel send queue holds that its peer has not acknowledged
  * (Linux SIOCOUTQ), or undefined where the platform will not say or `fd` is not one.
@@ -384,6 +385,7 @@ export function socketUnackedBytes(fd: number): number | undefined {
   return n >= 0 ? n : undefined;
 }
 
+/** The pipe socket path a server of that name listens on by default. */
 export function defaultPipePath(serverName = 'gamesrv'): string {
   return loadBinding().defaultPipePath(serverName);
 }

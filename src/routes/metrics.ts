@@ -228,17 +228,19 @@ function processRegistry(): Registry {
 }
 
 const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  // The snapshot of the scrape in progress. register.metrics() calls every family's
-  // get() in one synchronous pass before its first await, so all engine families read
-  // the snapshot taken just before it, and overlapping scrapes cannot mix.
+  // The snapshots of the scrape in progress (engine and telemetry hub). register.metrics()
+  // calls every family's get() in one synchronous pass before its first await, so all
+  // families read the snapshots taken just before it, and overlapping scrapes cannot mix.
   let scrape: EngineSnapshot | undefined;
   const snapshot = () => scrape ?? app.engine.snapshot();
+  let telemetryScrape: TelemetryStats | undefined;
+  const telemetryStats = () => telemetryScrape ?? app.telemetry.stats();
   const engine = new Registry();
   for (const family of ENGINE_FAMILIES) {
     engine.registerMetric(new SnapshotFamily(family, snapshot) as unknown as Metric);
   }
   for (const family of TELEMETRY_FAMILIES) {
-    engine.registerMetric(new SnapshotFamily(family, () => app.telemetry.stats()) as unknown as Metric);
+    engine.registerMetric(new SnapshotFamily(family, telemetryStats) as unknown as Metric);
   }
   const register = Registry.merge([processRegistry(), engine]);
 
@@ -255,11 +257,13 @@ const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (_request, reply) => {
       scrape = app.engine.snapshot();
+      telemetryScrape = app.telemetry.stats();
       let text: string;
       try {
         text = await register.metrics();
       } finally {
         scrape = undefined;
+        telemetryScrape = undefined;
       }
       return reply.type(register.contentType).send(text);
     },
