@@ -1,4 +1,5 @@
 #include <atomic>
+#include <latch>
 #include <thread>
 
 #include "gamesrv/world.hpp"
@@ -97,7 +98,9 @@ TEST(world_full_refuses_new_players) {
 TEST(readers_see_consistent_state_while_the_writer_runs) {
   World w;
   std::atomic<bool> done{false};
+  std::latch readerStarted(1);  // the writer starts once a reader is in its loop
   std::thread writer([&] {
+    readerStarted.wait();
     for (std::uint32_t i = 0; i < 20000; ++i) {
       w.apply(ev(EventType::PlayerLogin, i % 500), i);
       w.apply(ev(EventType::PlayerMove, i % 500, std::to_string(i) + "," + std::to_string(i)), i);
@@ -106,11 +109,12 @@ TEST(readers_see_consistent_state_while_the_writer_runs) {
     done = true;
   });
   std::size_t reads = 0;
-  while (!done.load()) {
+  readerStarted.count_down();
+  do {
     for (const Player& p : w.players()) CHECK(p.x == p.y);  // a move is never seen half-applied
     CHECK(w.onlineCount() <= 500u);
     ++reads;
-  }
+  } while (!done.load());
   writer.join();
   CHECK(reads > 0);
   CHECK_EQ(w.onlineCount(), 0u);
