@@ -7,21 +7,26 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 
 import { HttpProblem } from './problems.js';
+import { SAFE_METHODS } from './methods.js';
 import auth from './plugins/auth.js';
 import originGuard from './plugins/origin.js';
 import enginePlugin, { type EnginePluginOptions } from './plugins/engine.js';
 import jobs from './plugins/jobs.js';
 import problems from './plugins/problems.js';
 import schemas from './plugins/schemas.js';
-import telemetry, { type TelemetryOptions } from './plugins/telemetry.js';
+import telemetry from './plugins/telemetry.js';
+import type { TelemetryOptions } from './telemetry/options.js';
 import benchmarkRoutes from './routes/benchmarks.js';
 import dashboardRoutes from './routes/dashboard.js';
 import engineRoutes from './routes/engine.js';
 import eventRoutes from './routes/events.js';
 import health from './routes/health.js';
+import ipcRoutes from './routes/ipc.js';
+import jobRoutes from './routes/jobs.js';
 import metricsRoutes from './routes/metrics.js';
-import ioRoutes from './routes/monitor.js';
+import monitorRoutes from './routes/monitor.js';
 import playerRoutes from './routes/players.js';
+import statsRoutes from './routes/stats.js';
 import taskRoutes from './routes/tasks.js';
 import telemetryRoutes from './routes/telemetry.js';
 
@@ -44,7 +49,6 @@ export interface AppOptions extends EnginePluginOptions {
   docsUi?: boolean;
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 interface OpenApiDoc {
   paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: Record<string, unknown> }> } }>>;
@@ -164,7 +168,7 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
       // request.ip is undefined on a unix socket or an injected request.
       keyGenerator: (request) => request.ip ?? 'local',
       errorResponseBuilder: (_request, context) =>
-        new HttpProblem(429, 'Too many requests', `rate limit of ${context.max} mutating requests per ${context.after === '' ? 'window' : 'window'} exceeded; retry in ${context.after}`, {
+        new HttpProblem(429, 'Too many requests', `rate limit of ${context.max} mutating requests per window exceeded; retry in ${context.after}`, {
           code: 'RATE_LIMITED',
           retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
         }),
@@ -176,12 +180,15 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
   await app.register(telemetry, opts.telemetry ?? {});
 
   await app.register(health);
+  await app.register(statsRoutes);
   await app.register(engineRoutes);
   await app.register(eventRoutes);
   await app.register(taskRoutes);
   await app.register(playerRoutes);
-  await app.register(ioRoutes);
+  await app.register(monitorRoutes);
+  await app.register(ipcRoutes);
   await app.register(benchmarkRoutes);
+  await app.register(jobRoutes);
   await app.register(metricsRoutes);
   await app.register(telemetryRoutes);
   await app.register(dashboardRoutes);

@@ -12,6 +12,7 @@ import {
   runLockBenchmark,
   type MonitorStatus,
 } from './engine/index.js';
+import { formatBytes } from './format.js';
 
 const USAGE = `Usage:
   gamesrv monitor [--name NAME] [--watch] [--interval MS] [--json]
@@ -30,12 +31,6 @@ Exit codes: 0 ok, 1 the operation failed (e.g. no such server, ERROR reply), 2 b
 
 class UsageError extends Error {}
 
-function fmtBytes(n: number): string {
-  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(2)} GiB`;
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
-  return `${(n / 1024).toFixed(0)} KiB`;
-}
-
 function describe(s: MonitorStatus): string {
   const state = !s.running ? 'stopped' : s.paused ? 'paused' : 'running';
   const health = s.writer === 'dead' ? 'writer DEAD' : s.stale ? 'STALE' : 'live';
@@ -43,7 +38,7 @@ function describe(s: MonitorStatus): string {
     `server   ${s.serverName}  (pid ${s.pid}, ${state}, ${health}, updated ${s.ageMs} ms ago)`,
     `players  ${s.playerCount} / ${s.maxPlayers}`,
     `cpu      ${s.cpuPercent.toFixed(1)} % of one core (${s.cpuCount} cores)`,
-    `memory   ${fmtBytes(s.residentBytes)} resident`,
+    `memory   ${formatBytes(s.residentBytes)} resident`,
     `uptime   ${((s.lastUpdateMs - s.startedAtMs) / 1000).toFixed(0)} s, heartbeat ${s.heartbeat}`,
   ].join('\n');
 }

@@ -12,7 +12,7 @@ import { Value } from 'typebox/value';
 import type { WebSocket } from 'ws';
 
 import type { AppOptions } from '../src/app.js';
-import type { TelemetryHub, TickInfo } from '../src/plugins/telemetry.js';
+import type { TelemetryHub, TickInfo } from '../src/telemetry/hub.js';
 import { EngineStateName, Histogram } from '../src/schemas/common.js';
 import { Job, LockBenchmarkRequest, LockBenchmarkRow } from '../src/schemas/jobs.js';
 import { MonitorStatus } from '../src/schemas/monitor.js';

@@ -5,6 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
+import { SAFE_METHODS } from '../methods.js';
 import { HttpProblem } from '../problems.js';
 import { problems } from '../schemas/common.js';
 
@@ -20,7 +21,6 @@ export interface AuthOptions {
   token?: string | undefined;
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export function bearerOf(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;

@@ -1,10 +1,9 @@
 // Decorates the app with one Engine and a state watch; closing the app stops the engine
 // within the configured deadline, then closes it.
-import { EventEmitter } from 'node:events';
-
 import fp from 'fastify-plugin';
 
-import { Engine, EngineError, type EngineConfig, type EngineOptions, type EngineState, type TransitionResult } from '../engine/index.js';
+import { Engine, EngineError, type EngineConfig, type EngineOptions, type TransitionResult } from '../engine/index.js';
+import { StateWatch } from '../engine/state-watch.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,37 +32,6 @@ export interface EnginePluginOptions {
   stateCheckMs?: number;
 }
 
-export interface StateChange {
-  from: EngineState;
-  to: EngineState;
-  atMs: number;
-}
-
-/**
- * Emits 'change' (StateChange) when the engine's state moves. Routes call check() right
- * after every transition they make; a timer catches the ones the engine makes itself.
- */
-export class StateWatch extends EventEmitter<{ change: [StateChange] }> {
-  #last: EngineState;
-  readonly #engine: Engine;
-  constructor(engine: Engine) {
-    super();
-    this.#engine = engine;
-    this.#last = engine.state;
-  }
-  get last(): EngineState {
-    return this.#last;
-  }
-  check(): EngineState {
-    const now = this.#engine.closed ? 'stopped' : this.#engine.state;
-    if (now !== this.#last) {
-      const change = { from: this.#last, to: now, atMs: Date.now() };
-      this.#last = now;
-      this.emit('change', change);
-    }
-    return now;
-  }
-}
 
 export default fp<EnginePluginOptions>(
   async (app, opts) => {

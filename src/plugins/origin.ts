@@ -18,6 +18,7 @@ import { networkInterfaces } from 'node:os';
 import fp from 'fastify-plugin';
 
 import { isLoopback } from '../config.js';
+import { SAFE_METHODS } from '../methods.js';
 import { HttpProblem } from '../problems.js';
 import { problems } from '../schemas/common.js';
 
@@ -28,7 +29,6 @@ export interface OriginGuardOptions {
   allowedHosts?: readonly string[] | undefined;
 }
 
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
 /** The host part of a Host header or URL authority, lower case, brackets kept off IPv6. */

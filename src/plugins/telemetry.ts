@@ -7,13 +7,7 @@ import fp from 'fastify-plugin';
 import type { Job } from '../jobs.js';
 import { TelemetryHub } from '../telemetry/hub.js';
 import type { TelemetryOptions } from '../telemetry/options.js';
-import type { StateChange } from './engine.js';
-
-// This module's exports before the hub moved to src/telemetry/; importers keep working.
-export { TelemetryConnection } from '../telemetry/connection.js';
-export { TelemetryHub, type TelemetryStats, type TickInfo } from '../telemetry/hub.js';
-export { TELEMETRY_DEFAULTS, formatBytes, formatMs, type TelemetryLimits, type TelemetryOptions } from '../telemetry/options.js';
-export { eventsData, workersData } from '../telemetry/topics.js';
+import type { StateChange } from '../engine/state-watch.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,7 +17,10 @@ declare module 'fastify' {
 
 export default fp<TelemetryOptions>(
   async (app, opts) => {
-    const hub = new TelemetryHub(app, opts);
+    const hub = new TelemetryHub(
+      { engine: app.engine, state: () => app.engineState.last, runningJob: () => app.jobs.running, log: app.log },
+      opts,
+    );
     app.decorate('telemetry', hub);
     const onState = (change: StateChange) => hub.onStateChange(change);
     const onJob = (job: Job) => hub.onJobUpdate(job);

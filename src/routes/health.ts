@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 
 import { ref } from '../schemas/common.js';
 import { Health, Ready } from '../schemas/engine.js';
-import { EngineSnapshot } from '../schemas/stats.js';
 
+// /v1/health (liveness) and /v1/ready (readiness).
 const health: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/health',
@@ -25,18 +25,6 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       const ready = state === 'running';
       return reply.code(ready ? 200 : 503).send({ ready, state });
     },
-  );
-  app.get(
-    '/v1/stats',
-    {
-      schema: {
-        tags: ['stats'],
-        operationId: 'getStats',
-        summary: 'Every counter and histogram of every engine subsystem',
-        response: { 200: ref(EngineSnapshot) },
-      },
-    },
-    async () => app.engine.snapshot(),
   );
 };
 

@@ -1,7 +1,7 @@
 // The telemetry WebSocket (GET /v1/telemetry, docs/TELEMETRY.md): what clients send, the
 // frame every server message is, and the `data` of each topic. The WebSocket route is
 // hidden from OpenAPI, so these are not registered with app.addSchema; they type the hub
-// (src/plugins/telemetry.ts) and let the tests check frames field by field.
+// (src/telemetry/hub.ts) and let the tests check frames field by field.
 import { Type, type Static } from 'typebox';
 
 import { EVENT_TYPES } from '../engine/types.js';

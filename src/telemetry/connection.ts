@@ -7,7 +7,8 @@
 import type { WebSocket } from 'ws';
 
 import { CLOSE_CODES, type ErrorData, type FrameTopic, type PeriodicTopic, type TelemetryTopic } from '../schemas/telemetry.js';
-import { formatBytes, formatMs, type TelemetryLimits } from './options.js';
+import { formatBytes, formatMs } from '../format.js';
+import type { TelemetryLimits } from './options.js';
 import type { Baseline } from './topics.js';
 
 /**

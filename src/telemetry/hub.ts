@@ -5,15 +5,16 @@
 // state changes and job updates are pushed as they happen.
 import { EventEmitter } from 'node:events';
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 
-import { socketUnackedBytes, type EngineSnapshot } from '../engine/index.js';
+import { socketUnackedBytes, type Engine, type EngineSnapshot, type EngineState } from '../engine/index.js';
 import type { Job } from '../jobs.js';
-import type { StateChange } from '../plugins/engine.js';
+import type { StateChange } from '../engine/state-watch.js';
 import { CLOSE_CODES, PERIODIC_TOPICS, type PeriodicTopic, type StateData, type TelemetryTopic } from '../schemas/telemetry.js';
 import { TelemetryConnection, type ConnectionHost } from './connection.js';
-import { formatMs, resolveLimits, type TelemetryLimits, type TelemetryOptions } from './options.js';
+import { formatMs } from '../format.js';
+import { resolveLimits, type TelemetryLimits, type TelemetryOptions } from './options.js';
 import { RateBaselines, topicData, type Baseline } from './topics.js';
 
 export interface TickInfo {
@@ -54,6 +55,16 @@ export interface TelemetryStats {
   idleClosed: number;
 }
 
+/** What the hub reads from its app: no more, so it can be built and tested on its own. */
+export interface TelemetrySources {
+  engine: Pick<Engine, 'snapshot'>;
+  /** The engine state the control plane last saw (the state watch's). */
+  state(): EngineState;
+  /** The job running now, if any. */
+  runningJob(): Job | undefined;
+  log: Pick<FastifyBaseLogger, 'warn' | 'error'>;
+}
+
 /**
  * The one hub of an app. Emits 'tick' (TickInfo) after every tick, and 'closed' when a
  * registered connection is gone, for tests and metrics.
@@ -62,7 +73,7 @@ export interface TelemetryStats {
 export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [TelemetryConnection] }> implements ConnectionHost {
   readonly limits: TelemetryLimits;
   readonly counters = { snapshots: 0, serialized: 0, framesSent: 0, framesDropped: 0, slowClosed: 0, refused: 0, idleClosed: 0 };
-  readonly #app: FastifyInstance;
+  readonly #sources: TelemetrySources;
   readonly #bufferedAmount: (socket: WebSocket) => number;
   readonly #connections = new Set<TelemetryConnection>();
   /** Open connections per client address (for maxConnectionsPerAddress). */
@@ -87,9 +98,9 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
   #closing = false;
   #shutdown: Promise<void> | undefined;
 
-  constructor(app: FastifyInstance, opts: TelemetryOptions) {
+  constructor(sources: TelemetrySources, opts: TelemetryOptions) {
     super();
-    this.#app = app;
+    this.#sources = sources;
     this.limits = resolveLimits(opts);
     const testing = opts.bufferedAmountForTesting;
     this.#bufferedAmount = testing ?? unreadBytes;
@@ -139,7 +150,7 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
     this.#connections.add(conn);
     this.#perAddress.set(address, fromAddress + 1);
     this.#ensurePing();
-    const initial: StateData = { state: this.#app.engineState.last, from: null, atMs: Date.now() };
+    const initial: StateData = { state: this.#sources.state(), from: null, atMs: Date.now() };
     conn.reply('state', initial);
     return conn;
   }
@@ -194,7 +205,7 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
     this.#track(conn);
     this.#reschedule();
     conn.reply('subscribed', { topics: [...conn.topics], intervalMs: conn.intervalMs });
-    const running = this.#app.jobs.running;
+    const running = this.#sources.runningJob();
     if (added.includes('jobs') && running) conn.reply('jobs', running);
     if (conn.fresh.size > 0) this.#kickSoon();
   }
@@ -339,7 +350,7 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
     try {
       this.#tick(kind);
     } catch (err) {
-      this.#app.log.error({ err }, 'telemetry tick failed');
+      this.#sources.log.error({ err }, 'telemetry tick failed');
     }
   }
 
@@ -413,13 +424,13 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
 
   #snapshot(): EngineSnapshot | null {
     try {
-      const snap = this.#app.engine.snapshot({ buckets: true });
+      const snap = this.#sources.engine.snapshot({ buckets: true });
       this.counters.snapshots += 1;
       this.#snapshotFailing = false;
       return snap;
     } catch (err) {
       // The engine is closed (the app is closing): skip periodic frames; say so once.
-      if (!this.#snapshotFailing) this.#app.log.warn({ err }, 'telemetry: engine snapshot failed; periodic frames skipped');
+      if (!this.#snapshotFailing) this.#sources.log.warn({ err }, 'telemetry: engine snapshot failed; periodic frames skipped');
       this.#snapshotFailing = true;
       return null;
     }
