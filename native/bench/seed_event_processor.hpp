@@ -71,8 +71,7 @@ class SeedEventProcessor {
   }
 
   void addEvent(const gamesrv::GameEvent& event) {
-    gamesrv::GameEvent stamped = event;
-    stamped.enqueuedNs = gamesrv::nowNs();
+    Stamped stamped{event, gamesrv::nowNs()};
     {
       std::lock_guard lock(queueMu_);
       queue_.push(std::move(stamped));
@@ -94,17 +93,23 @@ class SeedEventProcessor {
   void processEvents() {
     std::lock_guard lock(queueMu_);  // held across every handler call: the seed's defect
     while (!queue_.empty()) {
-      gamesrv::GameEvent event = queue_.front();
+      Stamped item = queue_.front();
       queue_.pop();
-      handler_(event);
+      handler_(item.event);
       const std::uint64_t done = gamesrv::nowNs();
-      latency_.record(done > event.enqueuedNs ? done - event.enqueuedNs : 0);
+      latency_.record(done > item.enqueuedNs ? done - item.enqueuedNs : 0);
     }
   }
 
+  // The baseline's own enqueue stamp (the engine's GameEvent has none).
+  struct Stamped {
+    gamesrv::GameEvent event;
+    std::uint64_t enqueuedNs;
+  };
+
   const Handler handler_;
   std::mutex queueMu_;
-  std::queue<gamesrv::GameEvent> queue_;  // guarded by queueMu_
+  std::queue<Stamped> queue_;  // guarded by queueMu_
   AutoResetEvent available_;
   std::atomic<bool> running_{false};
   gamesrv::Histogram latency_;

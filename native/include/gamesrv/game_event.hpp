@@ -44,7 +44,6 @@ struct GameEvent {
   double num1 = 0;         // ATTACK: target id
   double num2 = 0;         // ATTACK: damage
   std::uint64_t seq = 0;   // assigned at enqueue
-  std::uint64_t enqueuedNs = 0;
 };
 
 }  // namespace gamesrv
