@@ -406,7 +406,6 @@ export interface NativeEngine {
   state(): EngineState;
   pipePath(): string;
   waitState(state: EngineState, options?: { timeoutMs?: number }): Promise<void>;
-  isClosed(): boolean;
 }
 
 export interface NativeBinding {

@@ -44,7 +44,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* addon = new Addon(env);
   env.SetInstanceData<Addon>(addon);
   Napi::Function ctor = EngineWrap::Define(env);
-  addon->engineConstructor = Napi::Persistent(ctor);
   exports.Set("Engine", ctor);
   registerIo(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));

@@ -22,8 +22,6 @@ class Addon {
   void adopt(const std::shared_ptr<Engine>& engine);
   void release(const std::shared_ptr<Engine>& engine);
 
-  Napi::FunctionReference engineConstructor;
-
   // Running lock benchmarks (JS thread only): cancelLockBenchmarks() and the cleanup hook
   // ask them to stop, so neither a close nor a process exit waits for a long run.
   std::uint64_t trackBenchmark(std::stop_source source);

@@ -203,7 +203,6 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::State>("state"),
                          InstanceMethod<&EngineWrap::PipePath>("pipePath"),
                          InstanceMethod<&EngineWrap::WaitState>("waitState"),
-                         InstanceMethod<&EngineWrap::IsClosed>("isClosed"),
                      });
 }
 
@@ -575,6 +574,5 @@ Napi::Value EngineWrap::State(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), toString(engine_->state()));
 }
 
-Napi::Value EngineWrap::IsClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), closed_); }
 
 }  // namespace gamesrv::addon

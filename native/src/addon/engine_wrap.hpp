@@ -43,7 +43,6 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value State(const Napi::CallbackInfo& info);
   Napi::Value PipePath(const Napi::CallbackInfo& info);
   Napi::Value WaitState(const Napi::CallbackInfo& info);
-  Napi::Value IsClosed(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Engine> engine_;
   bool closed_ = false;
