@@ -4,7 +4,7 @@
 //
 //   node --import tsx bench/http.bench.ts [--quick]
 //
-// Rows (DESIGN.md §6); medians over interleaved runs (ABBA pairs; a ratio is the median of
+// Rows (BENCHMARKS.md); medians over interleaved runs (ABBA pairs; a ratio is the median of
 // the pairs' ratios):
 // - post_event_rps: POST /v1/events, one event a request, 50 connections (autocannon);
 //   baseline bare_post_event_rps: bare Fastify in a child process with the same body

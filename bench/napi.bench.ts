@@ -2,7 +2,7 @@
 //
 //   node --import tsx bench/napi.bench.ts [--quick]
 //
-// Rows (DESIGN.md §6), each a median over REPS repetitions run in this process:
+// Rows (BENCHMARKS.md), each a median over REPS repetitions run in this process:
 // - napi_enqueue_ns_per_event: Engine.enqueueEvents() of prebuilt 1,000-event batches
 //   (validation, column packing, the native call, the copy into the queue), per event;
 //   baseline: JSON.stringify of the same batches, per event (what a JSON boundary would

@@ -1,5 +1,5 @@
 // The "engine" benchmark suite: each figure of ours against a seed-style baseline run in
-// the same process (DESIGN.md §6). Progress on stderr; one JSON line on stdout.
+// the same process (BENCHMARKS.md). Progress on stderr; one JSON line on stdout.
 //
 //   bench_engine [--quick] [--reps=N] [--pace=sleep|spin] [--only=events,enqueue,latency,pool,tick,timer]
 //

@@ -1,6 +1,6 @@
 // The "locks" benchmark suite: the seed's Critical Section vs Mutex comparison (4.4.1)
 // over every lock kind of this platform. A table on stderr; one JSON line on stdout
-// (DESIGN.md §6) with each kind's ops/s against the platform's in-process user-mode lock
+// (BENCHMARKS.md) with each kind's ops/s against the platform's in-process user-mode lock
 // (std_mutex on POSIX), measured in the same run.
 //
 //   bench_locks [--quick] [--threads N] [--iterations N] [--kinds a,b,...]

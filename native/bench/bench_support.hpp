@@ -1,4 +1,4 @@
-// Shared pieces of the native benchmarks: the result report (DESIGN.md §6), medians,
+// Shared pieces of the native benchmarks: the result report (the row format BENCHMARKS.md describes), medians,
 // progress logging, busy work and deadline pacing.
 //
 // Every suite prints exactly one JSON line on stdout; everything else goes to stderr.

@@ -89,7 +89,7 @@ export const GameEvent = discriminated(
     ),
   ]),
   'type',
-  { $id: 'GameEvent', description: 'one player event; `data` by type as in DESIGN.md "The World"' },
+  { $id: 'GameEvent', description: 'one player event, chosen by `type`; each type has its own `data`' },
 );
 export type GameEvent = Static<typeof GameEvent>;
 

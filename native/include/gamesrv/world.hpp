@@ -1,4 +1,4 @@
-// World: the game state that events change (DESIGN.md "The World").
+// World: the game state that events change (docs/PROTOCOL.md gives each event's payload).
 //
 // Thread safety: the event-processor thread is the only writer (apply()); any
 // thread may read. Readers take a shared lock and copy out, so they see a
