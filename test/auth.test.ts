@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 
 import { isLoopback, loadConfig } from '../src/config.js';
+import { sameSecret } from '../src/plugins/auth.js';
 import { defaultTokenPath, loadOrCreateToken } from '../src/local-token.js';
 import { build } from './helpers/app.js';
 
@@ -31,6 +32,17 @@ describe('bearer token', () => {
     const ok = await app.inject({ method: 'POST', url: '/v1/engine/pause', headers: { authorization: 'Bearer s3cret-token' } });
     assert.equal(ok.statusCode, 200);
     assert.equal((await app.inject({ method: 'POST', url: '/v1/engine/resume', headers: { authorization: 'bearer   s3cret-token' } })).statusCode, 200);
+  });
+
+  test('the comparison: equal strings only, whatever the length or the place of a difference', () => {
+    const token = 'Atml0O25yRKdqyaYCVCMWxIzo_YP9Gh94cJfSbAOC-U';
+    assert.equal(sameSecret(token, token), true);
+    assert.equal(sameSecret(`${token}`.slice(0), token), true);
+    for (const given of ['', token.slice(0, -1), `${token}x`, `x${token.slice(1)}`, `${token.slice(0, -1)}x`, token.toLowerCase(), `${token.slice(0, 20)}\u00e9${token.slice(21)}`, `${token}\u0000`]) {
+      assert.equal(sameSecret(given, token), false, JSON.stringify(given));
+    }
+    assert.equal(sameSecret('\u00e9t\u00e9', '\u00e9t\u00e9'), true);
+    assert.equal(sameSecret('\u00e9t\u00e8', '\u00e9t\u00e9'), false);
   });
 
   test('without a token every route is open', async (t) => {

@@ -33,6 +33,19 @@ describe('Host', () => {
     }
   });
 
+  test('verdicts stay right past the remembered Host values (the guard keeps a bounded memory of them)', async (t) => {
+    const app = await build(t);
+    // Twice as many distinct values as the guard remembers, allowed and foreign interleaved,
+    // each asked twice: the second answer (remembered or judged again) equals the first.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 128; i++) {
+        const host = i % 2 === 0 ? `127.0.0.${i}:${8000 + i}` : `attacker${i}.example`;
+        const res = await app.inject({ url: '/v1/health', headers: { host } });
+        assert.equal(res.statusCode, i % 2 === 0 ? 200 : 403, `round ${round} Host ${host}`);
+      }
+    }
+  });
+
   test('--allowed-hosts and the listen address are served', async (t) => {
     const app = await build(t, { allowedHosts: ['game.example', 'Ops.Example:9000'], listenHost: '192.0.2.7' });
     for (const host of ['game.example', 'game.example:8080', 'ops.example:1', '192.0.2.7:8080']) {

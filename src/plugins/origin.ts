@@ -60,7 +60,10 @@ export function allowedHostSet(opts: OriginGuardOptions): Set<string> {
   return set;
 }
 
+const MAX_REMEMBERED_HOSTS = 64;
+
 function isJson(contentType: string): boolean {
+  if (contentType === 'application/json') return true;
   const media = contentType.split(';', 1)[0]!.trim().toLowerCase();
   return media === 'application/json' || (media.startsWith('application/') && media.endsWith('+json'));
 }
@@ -81,7 +84,18 @@ export default fp<OriginGuardOptions>(
       route.schema = { ...route.schema, response: { ...problems(403, ...(mutating ? [415] : [])), ...(route.schema?.response as object) } };
     });
     const allowed = allowedHostSet(opts);
-    const hostAllowed = (host: string) => isLoopback(host) || allowed.has(host);
+    // The verdict per Host header as sent: a client sends the same one on every request.
+    // Bounded: past MAX_REMEMBERED_HOSTS distinct values, the rest are judged each time.
+    const verdicts = new Map<string, boolean>();
+    const hostAllowed = (header: string): boolean => {
+      let verdict = verdicts.get(header);
+      if (verdict === undefined) {
+        const host = hostnameOf(header);
+        verdict = isLoopback(host) || allowed.has(host);
+        if (verdicts.size < MAX_REMEMBERED_HOSTS) verdicts.set(header, verdict);
+      }
+      return verdict;
+    };
 
     // A callback hook, not an async one: it runs on every request, and a promise per
     // request is measurable (bench/http.bench.ts).
@@ -97,7 +111,7 @@ export default fp<OriginGuardOptions>(
       };
       // No Host at all only comes from non-browser clients (HTTP/1.0, in-process
       // injection): browsers always send one, so it cannot carry a rebinding attack.
-      if (host !== undefined && !hostAllowed(hostnameOf(host))) {
+      if (host !== undefined && !hostAllowed(host)) {
         return refuse(new HttpProblem(
           403,
           'Forbidden host',
