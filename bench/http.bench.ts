@@ -21,9 +21,9 @@
 //   while GET /v1/health is timed every 20 ms; ws_flood_over_cap_accepted: connections
 //   the server kept open beyond its per-address cap.
 // Progress goes to stderr; stdout gets exactly one JSON line.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -51,6 +51,28 @@ const PAIRS = quick ? 4 : 10;
 const SECONDS = quick ? 2 : 3;
 const ROOT = new URL('..', import.meta.url);
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+
+/**
+ * The load generator (autocannon and the WebSocket clients run in this process) on the
+ * last CPU, the servers on the others, when there are two or more and taskset exists
+ * (GAMESRV_BENCH_NO_PIN=1 turns it off): otherwise the scheduler moves the generator onto
+ * a server's core now and then, and pairs taken seconds apart differ by up to 20 % on
+ * this VM. Both servers get the same CPUs, so every thread of gamesrv (its engine's
+ * included) is charged to the server side.
+ */
+function pinning(): { load: string; servers: string } | undefined {
+  const cpus = availableParallelism();
+  if (cpus < 2 || process.platform !== 'linux' || process.env['GAMESRV_BENCH_NO_PIN'] === '1') return undefined;
+  const pin = { load: String(cpus - 1), servers: cpus === 2 ? '0' : `0-${cpus - 2}` };
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', pin.load, String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    return undefined; // no taskset: unpinned
+  }
+  return pin;
+}
+const PIN = pinning();
+log(PIN ? `pinned: load generator on CPU ${PIN.load}, servers on CPU ${PIN.servers}` : 'not pinned');
 
 function median(values: number[]): number {
   const v = [...values].sort((a, b) => a - b);
@@ -82,7 +104,9 @@ function rssMb(pid: number): number {
 }
 
 async function start(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; m: RegExpExecArray }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = ['--import', 'tsx', ...args];
+  // taskset execs node in place: the child's pid is the server's.
+  const child = spawn(PIN ? 'taskset' : process.execPath, PIN ? ['-c', PIN.servers, process.execPath, ...argv] : argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child[stream === 'stdout' ? 'stderr' : 'stdout']!.resume();
   const m = await new Promise<RegExpExecArray>((resolve, reject) => {
     createInterface({ input: child[stream]! }).on('line', (line) => {
