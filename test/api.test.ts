@@ -82,7 +82,7 @@ describe('events', () => {
     const app = await build(t);
     const one = await post(app, '/v1/events', { type: 'PLAYER_LOGIN', playerId: 7, data: 'alice' });
     assert.equal(one.statusCode, 202, one.body);
-    assert.deepEqual({ ...one.json(), available: 0 }, { accepted: 1, firstSeq: 1, lastSeq: 1, available: 0 });
+    assert.deepEqual({ ...one.json<Json>(), available: 0 }, { accepted: 1, firstSeq: 1, lastSeq: 1, available: 0 });
     const batch = await post(app, '/v1/events', {
       events: [
         { type: 'PLAYER_LOGIN', playerId: 8, data: 'bob' },

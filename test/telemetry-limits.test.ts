@@ -24,7 +24,7 @@ async function listening(t: TestContext, opts: AppOptions): Promise<{ app: Fasti
 
 interface Opened {
   ws: WebSocket;
-  frames: { topic: string; data: { code?: string } }[];
+  frames: { topic: string; ts?: number; data: { code?: string } }[];
   closed: Promise<{ code: number; reason: string }>;
 }
 
@@ -186,10 +186,11 @@ describe('telemetry sharing', () => {
     assert.equal(app.telemetry.stats().serialized - before, 3 * topics.length);
     // And what they got from one tick is the same data: take client 0's latest events
     // frame and wait for every client's frame of that tick (same ts).
-    const target = clients[0]!.frames.filter((f) => f.topic === 'events').at(-1) as { ts: number; data: unknown };
+    const target = clients[0]!.frames.filter((f) => f.topic === 'events').at(-1);
+    assert.ok(target?.ts !== undefined, 'client 0 got an events frame with its tick time');
     const sameTick = (c: Opened) =>
       new Promise<unknown>((resolve) => {
-        const find = () => (c.frames as { topic: string; ts?: number; data: unknown }[]).find((f) => f.topic === 'events' && f.ts === target.ts);
+        const find = () => c.frames.find((f) => f.topic === 'events' && f.ts === target.ts);
         const found = find();
         if (found) return resolve(found.data);
         const on = () => {
