@@ -6,8 +6,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 
 import { MAX_EVENTS_PER_REQUEST } from '../src/schemas/events.js';
 import { build } from './helpers/app.js';
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { Json } from './helpers/json.js';
 
 function problem(res: LightMyRequestResponse, status: number, code?: string): Json {
   assert.equal(res.statusCode, status, res.body);
