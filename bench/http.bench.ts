@@ -34,6 +34,7 @@ import { WebSocket } from 'ws';
 
 import { TELEMETRY_DEFAULTS } from '../src/telemetry/options.js';
 import { PERIODIC_TOPICS } from '../src/schemas/telemetry.js';
+import { messageText } from '../test/helpers/ws.js';
 
 interface Row {
   name: string;
@@ -203,7 +204,7 @@ async function subscribers(server: Server, count: number, seconds: number): Prom
       sockets.push(ws);
       let last: number | undefined;
       ws.on('message', (raw) => {
-        const frame = JSON.parse(String(raw)) as { topic: string };
+        const frame = JSON.parse(messageText(raw)) as { topic: string };
         if (frame.topic !== 'events') return;
         const now = performance.now();
         if (last !== undefined) gaps.push(now - last);

@@ -47,7 +47,7 @@ function median(values: number[]): number {
 const fmt = (values: number[]): string => values.map((x) => x.toPrecision(3)).join(' ');
 
 function moveBatch(offset: number): GameEventInput[] {
-  const batch: GameEventInput[] = new Array(BATCH);
+  const batch = new Array<GameEventInput>(BATCH);
   for (let i = 0; i < BATCH; i++) {
     batch[i] = { type: 'PLAYER_MOVE', playerId: (offset + i) % PLAYERS, data: `${i % 100},${(i * 7) % 100}` };
   }

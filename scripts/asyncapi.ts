@@ -25,9 +25,13 @@ export const ASYNCAPI_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '.
 
 type Json = Record<string, unknown>;
 
-const SCHEMAS_BY_ID = new Map<string, unknown>(
-  [...ALL_SCHEMAS, WindowHistogram].map((s) => [(s as { $id: string }).$id, s]),
-);
+function idOf(schema: object): string {
+  const id = (schema as { $id?: unknown }).$id;
+  if (typeof id !== 'string') throw new Error('asyncapi: a shared schema has no $id');
+  return id;
+}
+
+const SCHEMAS_BY_ID = new Map<string, unknown>([...ALL_SCHEMAS, WindowHistogram].map((s) => [idOf(s), s]));
 
 /** A plain JSON copy of a TypeBox schema: `$ref: "<$id>"` points into components, `$id` goes. */
 function plain(schema: unknown, needed: Set<string>): Json {

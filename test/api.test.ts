@@ -6,8 +6,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 
 import { MAX_EVENTS_PER_REQUEST } from '../src/schemas/events.js';
 import { build } from './helpers/app.js';
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+import type { Json } from './helpers/json.js';
 
 function problem(res: LightMyRequestResponse, status: number, code?: string): Json {
   assert.equal(res.statusCode, status, res.body);
@@ -82,7 +81,7 @@ describe('events', () => {
     const app = await build(t);
     const one = await post(app, '/v1/events', { type: 'PLAYER_LOGIN', playerId: 7, data: 'alice' });
     assert.equal(one.statusCode, 202, one.body);
-    assert.deepEqual({ ...one.json(), available: 0 }, { accepted: 1, firstSeq: 1, lastSeq: 1, available: 0 });
+    assert.deepEqual({ ...one.json<Json>(), available: 0 }, { accepted: 1, firstSeq: 1, lastSeq: 1, available: 0 });
     const batch = await post(app, '/v1/events', {
       events: [
         { type: 'PLAYER_LOGIN', playerId: 8, data: 'bob' },

@@ -73,7 +73,7 @@ test('every asset the page loads is served with its content type', async (t) => 
     const res = await app.inject(path);
     assert.equal(res.statusCode, 200, path);
     const ext = path.slice(path.lastIndexOf('.'));
-    assert.match(String(res.headers['content-type']), types[ext] ?? /^$/, `${path}: ${res.headers['content-type']}`);
+    assert.match(String(res.headers['content-type']), types[ext] ?? /^$/, `${path}: ${String(res.headers['content-type'])}`);
     assert.ok(res.body.length > 0, `${path} is not empty`);
   }
 });

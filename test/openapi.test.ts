@@ -17,11 +17,10 @@ import { buildApp } from '../src/app.js';
 import { ALL_SCHEMAS } from '../src/schemas/index.js';
 import { generateOpenApi, OPENAPI_PATH } from '../scripts/openapi.js';
 import { build } from './helpers/app.js';
+import type { Json } from './helpers/json.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'];
 

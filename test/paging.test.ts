@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 
 import { build } from './helpers/app.js';
 
@@ -12,7 +12,7 @@ async function walk<T extends { id: number }>(app: FastifyInstance, first: strin
   let url: string | null = first;
   let pages = 0;
   while (url !== null) {
-    const res = await app.inject(url);
+    const res: LightMyRequestResponse = await app.inject(url);
     assert.equal(res.statusCode, 200, res.body);
     const body = res.json() as Record<string, unknown> & { next: string | null };
     items.push(...(body[key] as T[]));

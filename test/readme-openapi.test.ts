@@ -7,8 +7,9 @@ import { test } from 'node:test';
 
 import { Ajv } from 'ajv';
 
+import type { Json } from './helpers/json.js';
+
 const ROOT = new URL('..', import.meta.url);
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 interface Request {
   method: string;

@@ -13,6 +13,7 @@ import { CLOSE_CODES } from '../src/schemas/telemetry.js';
 import { TelemetryConnection } from '../src/telemetry/connection.js';
 import { resolveLimits } from '../src/telemetry/options.js';
 import { build } from './helpers/app.js';
+import { messageText } from './helpers/ws.js';
 
 async function listening(t: TestContext, opts: AppOptions): Promise<{ app: FastifyInstance; url: string }> {
   const app = await build(t, opts);
@@ -24,7 +25,7 @@ async function listening(t: TestContext, opts: AppOptions): Promise<{ app: Fasti
 
 interface Opened {
   ws: WebSocket;
-  frames: { topic: string; data: { code?: string } }[];
+  frames: { topic: string; ts?: number; data: { code?: string } }[];
   closed: Promise<{ code: number; reason: string }>;
 }
 
@@ -38,7 +39,7 @@ async function connect(t: TestContext, url: string, options: ClientOptions = {})
   );
   const first = new Promise<void>((resolve) => {
     ws.on('message', (raw) => {
-      frames.push(JSON.parse(String(raw)) as Opened['frames'][number]);
+      frames.push(JSON.parse(messageText(raw)) as Opened['frames'][number]);
       resolve();
     });
     void closed.then(() => resolve());
@@ -81,7 +82,7 @@ describe('telemetry limits', () => {
     assert.equal((await refused.closed).code, CLOSE_CODES.overCapacity);
     const mute = await connect(t, url, { localAddress: '127.0.0.2', autoPong: false });
     assert.equal((await mute.closed).code, CLOSE_CODES.idle);
-    const framed = new Promise<void>((resolve) => open.ws.on('message', (raw) => JSON.parse(String(raw)).topic === 'events' && resolve()));
+    const framed = new Promise<void>((resolve) => open.ws.on('message', (raw) => JSON.parse(messageText(raw)).topic === 'events' && resolve()));
     open.ws.send(JSON.stringify({ op: 'subscribe', topics: ['events'], intervalMs: 50 }));
     await framed;
     const res = await app.inject('/metrics');
@@ -142,7 +143,7 @@ describe('telemetry limits', () => {
     const answers: { topic: string; data: { code?: string } }[] = [];
     const ten = new Promise<void>((resolve) =>
       c.ws.on('message', (raw) => {
-        answers.push(JSON.parse(String(raw)) as (typeof answers)[number]);
+        answers.push(JSON.parse(messageText(raw)) as (typeof answers)[number]);
         if (answers.filter((a) => a.topic === 'error' || a.topic === 'authenticated').length === 10) resolve();
       }),
     );
@@ -186,10 +187,11 @@ describe('telemetry sharing', () => {
     assert.equal(app.telemetry.stats().serialized - before, 3 * topics.length);
     // And what they got from one tick is the same data: take client 0's latest events
     // frame and wait for every client's frame of that tick (same ts).
-    const target = clients[0]!.frames.filter((f) => f.topic === 'events').at(-1) as { ts: number; data: unknown };
+    const target = clients[0]!.frames.filter((f) => f.topic === 'events').at(-1);
+    assert.ok(target?.ts !== undefined, 'client 0 got an events frame with its tick time');
     const sameTick = (c: Opened) =>
       new Promise<unknown>((resolve) => {
-        const find = () => (c.frames as { topic: string; ts?: number; data: unknown }[]).find((f) => f.topic === 'events' && f.ts === target.ts);
+        const find = () => c.frames.find((f) => f.topic === 'events' && f.ts === target.ts);
         const found = find();
         if (found) return resolve(found.data);
         const on = () => {

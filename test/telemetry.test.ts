@@ -19,12 +19,12 @@ import { MonitorStatus } from '../src/schemas/monitor.js';
 import { ControllerStats, IocpStats, MonitorStats, PoolStats } from '../src/schemas/stats.js';
 import { CLOSE_CODES, PERIODIC_TOPICS, TOPIC_DATA, TelemetryFrame, WindowHistogram } from '../src/schemas/telemetry.js';
 import { build } from './helpers/app.js';
+import type { Json } from './helpers/json.js';
+import { messageText } from './helpers/ws.js';
 
 /** Generous: the machine is shared; a failure still fails in seconds, not at the suite timeout. */
 const WAIT_MS = 10_000;
 const TEST = { timeout: 60_000 };
-
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 interface Frame {
   topic: string;
@@ -98,7 +98,7 @@ class Client {
         c.ws = ws;
         c.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
         ws.on('message', (raw) => {
-          const frame = JSON.parse(String(raw)) as Frame;
+          const frame = JSON.parse(messageText(raw)) as Frame;
           frame.stamp = stamp?.() ?? { ticks: 0, snapshots: 0 };
           c.frames.push(frame);
           for (const l of [...c.#listeners]) l();
@@ -226,7 +226,7 @@ describe('telemetry WebSocket', () => {
     const workers = await all.topic('workers');
     assert.equal(typeof workers.data['windowMs'], 'number');
     const names = (workers.data['threads'] as Json[]).map((w) => w['name'] as string);
-    for (const prefix of ['gs-loop-', 'gs-events-', 'gs-pool-', 'gs-iocp-']) assert.ok(names.some((n) => n.startsWith(prefix)), `${prefix} in ${names}`);
+    for (const prefix of ['gs-loop-', 'gs-events-', 'gs-pool-', 'gs-iocp-']) assert.ok(names.some((n) => n.startsWith(prefix)), `${prefix} in ${names.join(',')}`);
     for (const w of workers.data['threads'] as Json[]) {
       assert.ok(w['busyPercent'] >= 0 && w['busyPercent'] <= 100, JSON.stringify(w));
       assert.ok(w['cpuPercent'] >= 0 && w['cpuPercent'] <= 100, JSON.stringify(w));

@@ -365,7 +365,7 @@ export function readMonitor(serverName = 'gamesrv'): MonitorStatus {
 /** Sends one InterServerMessage over a pipe socket and returns the reply. */
 export async function pipeSend(
   path: string,
-  type: PipeRequestType | string,
+  type: PipeRequestType | (string & {}),
   data = '',
   options: { timeoutMs?: number } = {},
 ): Promise<PipeReply> {

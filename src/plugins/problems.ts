@@ -41,7 +41,7 @@ function fieldOf(issue: ValidationIssue, context: string | undefined): string {
 
 function messageOf(issue: ValidationIssue): string {
   if (issue.keyword === 'discriminator') {
-    const tag = String(issue.params?.['tag'] ?? '');
+    const tag = typeof issue.params?.['tag'] === 'string' ? issue.params['tag'] : '';
     const allowed = (issue.parentSchema?.oneOf ?? []).map((b) => b.properties?.[tag]?.const).filter((v) => v !== undefined);
     if (allowed.length > 0) return `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`;
   }

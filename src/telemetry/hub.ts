@@ -384,7 +384,7 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
       // Counters restart with the engine: a baseline from an earlier run is no baseline.
       const base = own !== undefined && own.snap.starts === snap.starts && now > own.at ? own : fallback;
       let byTopic = json.get(base);
-      if (byTopic === undefined) json.set(base, (byTopic = new Map()));
+      if (byTopic === undefined) json.set(base, (byTopic = new Map<PeriodicTopic, string>()));
       let s = byTopic.get(topic);
       if (s === undefined) {
         byTopic.set(topic, (s = JSON.stringify(topicData(topic, snap, base, now))));

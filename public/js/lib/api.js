@@ -46,7 +46,7 @@ async function send(method, path, body, token) {
     return { ok: false, status: 0, problem: { code: 'NETWORK', detail: `the server did not answer (${/** @type {Error} */ (err).message})` } };
   }
   const text = await response.text();
-  let data = null;
+  let data;
   try {
     data = text === '' ? null : JSON.parse(text);
   } catch {
@@ -57,6 +57,17 @@ async function send(method, path, body, token) {
     ? data
     : { detail: `${response.status} ${response.statusText}` };
   return { ok: false, status: response.status, problem };
+}
+
+/**
+ * Runs `task` from an event handler or a timer, where nobody awaits it: a failure (the
+ * connection dropping while a body is read, a dialog that cannot open) goes to `report`
+ * as one line instead of becoming an unhandled rejection.
+ * @param {Promise<unknown>} task
+ * @param {(message: string) => void} report
+ */
+export function settle(task, report) {
+  task.catch((/** @type {unknown} */ err) => report(err instanceof Error ? err.message : String(err)));
 }
 
 /**

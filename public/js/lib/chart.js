@@ -81,7 +81,7 @@ export class TimeChart {
   build() {
     this.#plot?.destroy();
     const css = getComputedStyle(document.documentElement);
-    const color = (name) => css.getPropertyValue(`--${name}`).trim() || name;
+    const color = (/** @type {string} */ name) => css.getPropertyValue(`--${name}`).trim() || name;
     const fg = color('muted');
     const grid = color('grid');
     const spec = this.spec;
@@ -97,7 +97,7 @@ export class TimeChart {
         ...Object.fromEntries(
           [...new Set(spec.series.map((s) => s.scale ?? 'y'))].map((scale) => [
             scale,
-            { range: (_u, _min, max) => (spec.ranges?.[scale] ?? zeroTo)(max) },
+            /** @type {uPlot.Scale} */ ({ range: (_u, _min, max) => (spec.ranges?.[scale] ?? zeroTo)(max) }),
           ]),
         ),
       },
@@ -114,7 +114,7 @@ export class TimeChart {
             ? { show: true, size: s.points ? 7 : 4, fill: color(s.color), stroke: color(s.color) }
             : { show: false },
           paths: s.points ? () => null : undefined,
-          value: (_u, v) => s.format(v),
+          value: (/** @type {uPlot} */ _u, /** @type {number | null} */ v) => s.format(v),
         })),
       ],
       axes: [
@@ -133,7 +133,7 @@ export class TimeChart {
           size: 56,
           grid: { show: a.side !== 'right', stroke: grid, width: 1 },
           ticks: { stroke: grid, width: 1 },
-          values: (_u, vals) => vals.map((v) => a.format(v)),
+          values: (/** @type {uPlot} */ _u, /** @type {number[]} */ vals) => vals.map((v) => a.format(v)),
         })),
       ],
     };
@@ -151,7 +151,10 @@ export class TimeChart {
     return min < max ? [Math.max(min, max - this.windowSec), max] : [max - 1, max];
   }
 
-  /** Drops samples older than `from` (seconds), keeping one so the line enters from the left. */
+  /**
+   * Drops samples older than `from` (seconds), keeping one so the line enters from the left.
+   * @param {number} from
+   */
   #trim(from) {
     let n = 0;
     while (n + 1 < this.#x.length && (this.#x[n + 1] ?? Infinity) < from) n += 1;
@@ -183,7 +186,7 @@ export class TimeChart {
   }
 }
 
-/** @param {number | null} max */
+/** @param {number | null} max @returns {[number, number]} */
 function zeroTo(max) {
   return [0, max != null && max > 0 ? max * 1.1 : 1];
 }

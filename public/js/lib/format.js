@@ -1,15 +1,17 @@
 // Number formatting for counters, axes and legends. Every formatter takes null (no data
 // yet, or a rate without a window) and shows it as a dash.
 
+/** @typedef {number | null | undefined} MaybeNumber */
+
 const DASH = '—';
 const grouped = new Intl.NumberFormat('en-US');
 
-/** 1234567 → "1,234,567" */
+/** 1234567 → "1,234,567" @param {MaybeNumber} v */
 export function count(v) {
   return v == null ? DASH : grouped.format(v);
 }
 
-/** Compact, for axes: 950, 1.2k, 3.4M */
+/** Compact, for axes: 950, 1.2k, 3.4M @param {MaybeNumber} v */
 export function compact(v) {
   if (v == null) return DASH;
   const a = Math.abs(v);
@@ -19,7 +21,7 @@ export function compact(v) {
   return trim(v);
 }
 
-/** Microseconds: 850 µs, 1.2 ms, 3.4 s */
+/** Microseconds: 850 µs, 1.2 ms, 3.4 s @param {MaybeNumber} v */
 export function micros(v) {
   if (v == null) return DASH;
   if (v >= 1e6) return `${trim(v / 1e6)} s`;
@@ -27,7 +29,7 @@ export function micros(v) {
   return `${trim(v)} µs`;
 }
 
-/** Milliseconds of CPU or busy time: 850 ms, 12.3 s, 4m 05s */
+/** Milliseconds of CPU or busy time: 850 ms, 12.3 s, 4m 05s @param {MaybeNumber} v */
 export function millis(v) {
   if (v == null) return DASH;
   if (v < 1000) return `${Math.round(v)} ms`;
@@ -36,7 +38,7 @@ export function millis(v) {
   return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
 }
 
-/** Bytes: 512 B, 12.3 MiB */
+/** Bytes: 512 B, 12.3 MiB @param {MaybeNumber} v */
 export function bytes(v) {
   if (v == null) return DASH;
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -49,20 +51,22 @@ export function bytes(v) {
   return `${trim(x)} ${units[i]}`;
 }
 
-/** Bytes on an axis: 512B, 191M */
+/** Bytes on an axis: 512B, 191M @param {MaybeNumber} v */
 export function bytesShort(v) {
   return bytes(v).replace(/ ([KMGT])iB$/, '$1').replace(' B', 'B');
 }
 
+/** @param {MaybeNumber} v */
 export function percent(v) {
   return v == null ? DASH : `${trim(v)} %`;
 }
 
+/** @param {MaybeNumber} v */
 export function hertz(v) {
   return v == null ? DASH : `${trim(v)} Hz`;
 }
 
-/** At most one decimal, none for large values. */
+/** At most one decimal, none for large values. @param {number} v */
 function trim(v) {
   const a = Math.abs(v);
   if (a >= 100 || Number.isInteger(v)) return String(Math.round(v));

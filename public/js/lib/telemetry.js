@@ -82,8 +82,11 @@ export class TelemetryClient extends EventTarget {
       case 'unsubscribed':
         return;
       case 'error':
-        if (frame.data.code === 'UNAUTHORIZED') this.#onUnauthorized(frame.data.detail);
-        else console.warn('telemetry:', frame.data.code, frame.data.detail);
+        if (frame.data.code === 'UNAUTHORIZED') {
+          this.#onUnauthorized(frame.data.detail).catch((/** @type {unknown} */ err) => console.error('telemetry: asking for the token failed:', err));
+        } else {
+          console.warn('telemetry:', frame.data.code, frame.data.detail);
+        }
         return;
       default:
         this.dispatchEvent(new CustomEvent('frame', { detail: frame }));
@@ -97,9 +100,12 @@ export class TelemetryClient extends EventTarget {
     if (refused) tokens.clear();
     this.#setStatus({ status: 'unauthorized', attempt: 0, detail });
     this.#asking = true;
-    const token = await tokens.ask(`${refused ? 'That token was refused. ' : ''}Live telemetry: ${detail}`);
-    this.#asking = false;
-    if (token !== null) this.#authenticateAndSubscribe();
+    try {
+      const token = await tokens.ask(`${refused ? 'That token was refused. ' : ''}Live telemetry: ${detail}`);
+      if (token !== null) this.#authenticateAndSubscribe();
+    } finally {
+      this.#asking = false;
+    }
   }
 
   /** @param {CloseEvent} ev */

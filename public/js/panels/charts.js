@@ -6,7 +6,7 @@ import * as fmt from '../lib/format.js';
 
 const EVENT_TYPES = ['PLAYER_LOGIN', 'PLAYER_LOGOUT', 'PLAYER_MOVE', 'PLAYER_ATTACK', 'PLAYER_CHAT'];
 const TYPE_COLORS = ['c1', 'c2', 'c3', 'c4', 'c5'];
-const short = (type) => type.replace('PLAYER_', '').toLowerCase();
+const short = (/** @type {string} */ type) => type.replace('PLAYER_', '').toLowerCase();
 
 // A window with nothing in it (no events of a type, no pool task) has no percentile: its
 // sample is undefined, which the line passes over; null (no window at all) breaks it.

@@ -1,6 +1,6 @@
 // Engine panel: the state (from `state` frames, pushed as it changes), the lifecycle
 // buttons (REST; a refusal shows the problem's detail), and the headline counters.
-import { api, describeProblem } from '../lib/api.js';
+import { api, describeProblem, settle } from '../lib/api.js';
 import * as fmt from '../lib/format.js';
 
 /** @type {Record<string, string[]>} which actions each state allows (src/routes/engine.ts) */
@@ -71,7 +71,16 @@ export function enginePanel(root, telemetry) {
     }
   };
 
-  for (const b of buttons) b.addEventListener('click', () => run(b.dataset.action ?? ''));
+  for (const b of buttons) {
+    const action = b.dataset.action ?? '';
+    b.addEventListener('click', () =>
+      settle(run(action), (failure) => {
+        busy = false;
+        refreshButtons();
+        show(`${action} failed: ${failure}`, 'error');
+      }),
+    );
+  }
 
   telemetry.addEventListener('frame', (ev) => {
     const { topic, data } = /** @type {CustomEvent} */ (ev).detail;
@@ -89,7 +98,7 @@ export function enginePanel(root, telemetry) {
   });
 
   // The first numbers before telemetry arrives.
-  api('GET', 'v1/engine').then((r) => {
+  const first = api('GET', 'v1/engine').then((r) => {
     if (!r.ok) return show(`GET /v1/engine: ${describeProblem(r.problem)}`, 'error');
     if (state === 'unknown') setState(r.data.state);
     if ($('#stat-processed').dataset.value === '') {
@@ -98,4 +107,5 @@ export function enginePanel(root, telemetry) {
       setCounter('#stat-players', r.data.players.online);
     }
   });
+  settle(first, (failure) => show(`GET /v1/engine: ${failure}`, 'error'));
 }

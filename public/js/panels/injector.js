@@ -1,6 +1,6 @@
 // Event injector: `count` copies of one event, sent as one batch to POST /v1/events
 // (all or nothing; up to 10,000 a request).
-import { api, describeProblem } from '../lib/api.js';
+import { api, describeProblem, settle } from '../lib/api.js';
 import * as fmt from '../lib/format.js';
 
 const MAX_BATCH = 10_000;
@@ -48,8 +48,7 @@ export function injectorPanel(root) {
     field('data').disabled = field('type').value === 'PLAYER_LOGOUT';
   });
 
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
+  const send = async () => {
     const type = field('type').value;
     const playerId = Number(field('playerId').value);
     const count = Number(field('count').value);
@@ -68,5 +67,12 @@ export function injectorPanel(root) {
     } else {
       show(`refused (${r.status}): ${describeProblem(r.problem)}`, 'error');
     }
+  };
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    settle(send(), (failure) => {
+      submit.disabled = false;
+      show(failure, 'error');
+    });
   });
 }

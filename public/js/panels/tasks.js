@@ -1,6 +1,6 @@
 // Task form and recent tasks: POST /v1/tasks, GET /v1/tasks (polled while a task is
 // queued or running; tasks have no telemetry topic), DELETE /v1/tasks/{id} to cancel.
-import { api, describeProblem } from '../lib/api.js';
+import { api, describeProblem, settle } from '../lib/api.js';
 
 const RECENT = 8;
 const POLL_MS = 1000;
@@ -49,26 +49,27 @@ export function tasksPanel(root) {
     return body;
   };
 
+  const failed = (/** @type {string} */ failure) => show(failure, 'error');
+
   const refresh = async () => {
     clearTimeout(poll);
     const r = await api('GET', `v1/tasks?limit=${RECENT}`);
     if (!r.ok) return;
     /** @type {{ id: number, kind: string, status: string, runs: number, result: string | null, error: string | null }[]} */
     const tasks = r.data.tasks;
-    tbody.replaceChildren(...tasks.map((t) => row(t, cancel)));
-    if (tasks.some((t) => ACTIVE.has(t.status))) poll = setTimeout(refresh, POLL_MS);
+    tbody.replaceChildren(...tasks.map((t) => row(t, (id) => settle(cancel(id), failed))));
+    if (tasks.some((t) => ACTIVE.has(t.status))) poll = setTimeout(() => settle(refresh(), failed), POLL_MS);
   };
 
   const cancel = async (/** @type {number} */ id) => {
     const r = await api('DELETE', `v1/tasks/${id}`);
     if (r.ok) show(`task ${id}: ${r.data.cancelled ? 'cancelled' : `already ${r.data.task.status}`}`, 'ok');
     else show(`cancel refused (${r.status}): ${describeProblem(r.problem)}`, 'error');
-    refresh();
+    await refresh();
   };
 
   field('kind').addEventListener('change', showKindFields);
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
+  const schedule = async () => {
     const r = await api('POST', 'v1/tasks', spec());
     if (r.ok) {
       result.dataset.taskId = String(r.data.id);
@@ -76,11 +77,15 @@ export function tasksPanel(root) {
     } else {
       show(`refused (${r.status}): ${describeProblem(r.problem)}`, 'error');
     }
-    refresh();
+    await refresh();
+  };
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    settle(schedule(), failed);
   });
 
   showKindFields();
-  refresh();
+  settle(refresh(), failed);
 }
 
 /**
