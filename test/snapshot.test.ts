@@ -21,7 +21,7 @@ const H = ['count', 'mean', 'min', 'p50', 'p90', 'p99', 'p999', 'max'];
 
 /** Every named schema the snapshot's schema refers to, by $id. */
 const REGISTRY: ReadonlyMap<string, TSchema> = new Map(
-  [EngineStateName, Histogram, ...Object.values(stats)].map((schema) => [(schema as { $id: string }).$id, schema]),
+  [EngineStateName, Histogram, ...Object.values(stats)].map((schema): [string, TSchema] => [String((schema as { $id?: unknown }).$id), schema]),
 );
 
 function histograms(s: EngineSnapshot): [string, EngineSnapshot['events']['latencyUs']][] {
@@ -62,11 +62,13 @@ describe('snapshot', () => {
     const extraLayout = { ...layout, fields: [...layout.fields, { path: 'events.madeUp', kind: 'counter' as const, at: layout.size }] };
     const events = REGISTRY.get('EventStats') as TSchema & { properties: Record<string, TSchema> };
     const extraRegistry = new Map(REGISTRY).set('EventStats', Type.Object({ ...events.properties, madeUp: Type.Number() }));
-    const missing = '(a field in one of them only)';
-    const only = (where: string): string => `events.madeUp: in the layout ${where === 'layout'}, in the schema ${where === 'schema'}, in the snapshot ${where === 'snapshot'}`;
-    assert.deepEqual(disagreements(extraLayout, stats.EngineSnapshot, REGISTRY, s), [only('layout')], missing);
-    assert.deepEqual(disagreements(layout, stats.EngineSnapshot, extraRegistry, s), [only('schema')], missing);
-    assert.deepEqual(disagreements(layout, stats.EngineSnapshot, REGISTRY, { ...s, events: { ...s.events, madeUp: 1 } }), [only('snapshot')], missing);
+    const only = (where: string): string[] => [
+      `events.madeUp: in the layout ${where === 'layout'}, in the schema ${where === 'schema'}, in the snapshot ${where === 'snapshot'}`,
+    ];
+    assert.deepEqual(disagreements(extraLayout, stats.EngineSnapshot, REGISTRY, s), only('layout'));
+    assert.deepEqual(disagreements(layout, stats.EngineSnapshot, extraRegistry, s), only('schema'));
+    const extraSnapshot = { ...s, events: { ...s.events, madeUp: 1 } };
+    assert.deepEqual(disagreements(layout, stats.EngineSnapshot, REGISTRY, extraSnapshot), only('snapshot'));
     // A type or an order that differs.
     const flagAsCounter = { ...layout, fields: layout.fields.map((f) => (f.path === 'pool.paused' ? { ...f, kind: 'counter' as const } : f)) };
     assert.deepEqual(disagreements(flagAsCounter, stats.EngineSnapshot, REGISTRY, s), [
