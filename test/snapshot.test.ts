@@ -1,168 +1,28 @@
-// Engine.snapshot() is decoded from a flat array the binding fills (writeSnapshot in
-// native/src/addon/convert.cpp, decodeSnapshot in src/engine/snapshot.ts). These tests
-// pin the public shape (keys and their order) and check distinct known values in every
-// section, so a field read out of order, or a section shifted by one, fails here.
+// Engine.snapshot() is decoded from a flat array the binding fills, guided by the
+// layout the binding exports (the table in native/src/addon/snapshot_layout.cpp,
+// compiled into a decoder by src/engine/snapshot.ts). These tests check that the layout,
+// the TypeBox schema (src/schemas/stats.ts) and a live snapshot agree key for key, and
+// check distinct known values in every section, so a field read from the wrong slot fails.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
+import { Type, type TSchema } from 'typebox';
+
 import { Engine, bucketsOf, type EngineSnapshot, type GameEventInput } from '../src/engine/index.js';
+import { loadBinding } from '../src/engine/native.js';
+import { EngineStateName, Histogram } from '../src/schemas/common.js';
+import * as stats from '../src/schemas/stats.js';
 import { windowHistogram } from '../src/telemetry/topics.js';
+import { disagreements } from './helpers/snapshot-shape.js';
 
 const name = `test-snapshot-${process.pid}`;
 
 const H = ['count', 'mean', 'min', 'p50', 'p90', 'p99', 'p999', 'max'];
-const TYPE_STATS = { processed: 0, applied: 0, invalid: 0, latencyUs: H };
 
-/** The public contract: every key, in JSON order. Arrays of names are leaves' keys. */
-const SHAPE = {
-  state: 0,
-  timestampMs: 0,
-  uptimeMs: 0,
-  starts: 0,
-  controller: {
-    state: 0,
-    tickRateHz: 0,
-    achievedRateHz: 0,
-    ticks: 0,
-    overruns: 0,
-    skippedTicks: 0,
-    runningMs: 0,
-    tickWorkUs: 0,
-    loopThreads: 0,
-    tickDurationUs: H,
-    tickJitterUs: H,
-  },
-  events: {
-    accepted: 0,
-    processed: 0,
-    applied: 0,
-    invalid: 0,
-    rejectedBatches: 0,
-    rejectedEvents: 0,
-    batches: 0,
-    maxBatch: 0,
-    heartbeats: 0,
-    lastSeq: 0,
-    queueDepth: 0,
-    queueCapacity: 0,
-    accepting: 0,
-    paused: 0,
-    invalidByReason: [
-      'bad_coordinates',
-      'unknown_target',
-      'target_offline',
-      'bad_attack',
-      'attacker_offline',
-      'already_online',
-      'not_online',
-      'bad_chat',
-      'world_full',
-    ],
-    byType: {
-      PLAYER_LOGIN: TYPE_STATS,
-      PLAYER_LOGOUT: TYPE_STATS,
-      PLAYER_MOVE: TYPE_STATS,
-      PLAYER_ATTACK: TYPE_STATS,
-      PLAYER_CHAT: TYPE_STATS,
-    },
-    latencyUs: H,
-  },
-  pool: {
-    threads: 0,
-    idleThreads: 0,
-    peakThreads: 0,
-    minThreads: 0,
-    maxThreads: 0,
-    queueDepth: 0,
-    queueCapacity: 0,
-    submitted: 0,
-    completed: 0,
-    failed: 0,
-    cancelled: 0,
-    rejected: 0,
-    threadsCreated: 0,
-    threadsRetired: 0,
-    timersActive: 0,
-    timersFired: 0,
-    timersCancelled: 0,
-    timerSkipped: 0,
-    paused: 0,
-    queueWaitUs: H,
-    runUs: H,
-    timerLateUs: H,
-  },
-  tasks: {
-    submitted: 0,
-    done: 0,
-    failed: 0,
-    cancelled: 0,
-    active: 0,
-    history: 0,
-    gameLogicTicks: 0,
-    byKind: ['player-update', 'game-logic', 'database'],
-  },
-  players: ['online', 'known'],
-  workers: 0,
-  iocp: {
-    enabled: 0,
-    threads: 0,
-    posted: 0,
-    postRejected: 0,
-    dequeued: 0,
-    ioCompletions: 0,
-    completionsByKind: ['readable', 'writable', 'hangup', 'error'],
-    bytes: 0,
-    queueDepth: 0,
-    activeThreads: 0,
-    peakActive: 0,
-    maxConcurrency: 0,
-    handled: 0,
-    failed: 0,
-    dequeueWaitUs: H,
-    handlerUs: H,
-  },
-  pipe: {
-    enabled: 0,
-    path: 0,
-    accepted: 0,
-    refused: 0,
-    active: 0,
-    peakActive: 0,
-    framesIn: 0,
-    framesOut: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    requestsByType: ['PLAYER_LOGIN', 'PLAYER_LOGOUT', 'PLAYER_MOVE', 'SERVER_STATUS', 'SHUTDOWN'],
-    errors: ['badLength', 'badSize', 'unknownType', 'badPadding', 'badPayload', 'handlerFailed', 'io'],
-    handlerUs: H,
-  },
-  monitor: {
-    enabled: 0,
-    serverName: 0,
-    segment: 0,
-    updates: 0,
-    failures: 0,
-    recoveries: 0,
-    cpuPercent: 0,
-    residentBytes: 0,
-  },
-};
-
-/** "a.b.c" for every leaf of the expected shape, in order. */
-function shapePaths(shape: unknown, prefix = ''): string[] {
-  if (Array.isArray(shape)) return shape.map((k: string) => `${prefix}${k}`);
-  if (shape !== null && typeof shape === 'object') {
-    return Object.entries(shape).flatMap(([k, v]) => shapePaths(v, `${prefix}${k}${typeof v === 'number' ? '' : '.'}`));
-  }
-  return [prefix];
-}
-
-/** The same for a real snapshot; `workers` is one leaf (an array checked on its own). */
-function snapshotPaths(value: unknown, prefix = ''): string[] {
-  return Object.entries(value as object).flatMap(([k, v]) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? snapshotPaths(v, `${prefix}${k}.`) : [`${prefix}${k}`],
-  );
-}
+/** Every named schema the snapshot's schema refers to, by $id. */
+const REGISTRY: ReadonlyMap<string, TSchema> = new Map(
+  [EngineStateName, Histogram, ...Object.values(stats)].map((schema): [string, TSchema] => [String((schema as { $id?: unknown }).$id), schema]),
+);
 
 function histograms(s: EngineSnapshot): [string, EngineSnapshot['events']['latencyUs']][] {
   const out: [string, EngineSnapshot['events']['latencyUs']][] = [];
@@ -176,12 +36,13 @@ function histograms(s: EngineSnapshot): [string, EngineSnapshot['events']['laten
 }
 
 describe('snapshot', () => {
-  test('has every public field, in order, with the right types', async (t) => {
+  test('the layout, the schema and a live snapshot agree key for key, in order, with the right types', async (t) => {
     const engine = new Engine();
     t.after(() => engine.close());
     await engine.start({ serverName: name });
     const s = engine.snapshot();
-    assert.deepEqual(snapshotPaths(s), shapePaths(SHAPE));
+    assert.deepEqual(disagreements(loadBinding().snapshotLayout, stats.EngineSnapshot, REGISTRY, s), []);
+    assert.deepEqual(Object.keys(s.events.latencyUs), H);
     for (const [path, h] of histograms(s)) {
       assert.deepEqual(Object.keys(h), H, path);
       for (const k of H) assert.equal(typeof h[k as keyof typeof h], 'number', `${path}.${k}`);
@@ -190,6 +51,32 @@ describe('snapshot', () => {
       const [section, key] = path.split('.') as [keyof EngineSnapshot, string];
       assert.equal(typeof (s[section] as unknown as Record<string, unknown>)[key], 'boolean', path);
     }
+  });
+
+  test('a field in only one of the layout, the schema or the snapshot is a disagreement', async (t) => {
+    const engine = new Engine();
+    t.after(() => engine.close());
+    await engine.start({ serverName: name });
+    const layout = loadBinding().snapshotLayout;
+    const s = engine.snapshot();
+    const extraLayout = { ...layout, fields: [...layout.fields, { path: 'events.madeUp', kind: 'counter' as const, at: layout.size }] };
+    const events = REGISTRY.get('EventStats') as TSchema & { properties: Record<string, TSchema> };
+    const extraRegistry = new Map(REGISTRY).set('EventStats', Type.Object({ ...events.properties, madeUp: Type.Number() }));
+    const only = (where: string): string[] => [
+      `events.madeUp: in the layout ${where === 'layout'}, in the schema ${where === 'schema'}, in the snapshot ${where === 'snapshot'}`,
+    ];
+    assert.deepEqual(disagreements(extraLayout, stats.EngineSnapshot, REGISTRY, s), only('layout'));
+    assert.deepEqual(disagreements(layout, stats.EngineSnapshot, extraRegistry, s), only('schema'));
+    const extraSnapshot = { ...s, events: { ...s.events, madeUp: 1 } };
+    assert.deepEqual(disagreements(layout, stats.EngineSnapshot, REGISTRY, extraSnapshot), only('snapshot'));
+    // A type or an order that differs.
+    const flagAsCounter = { ...layout, fields: layout.fields.map((f) => (f.path === 'pool.paused' ? { ...f, kind: 'counter' as const } : f)) };
+    assert.deepEqual(disagreements(flagAsCounter, stats.EngineSnapshot, REGISTRY, s), [
+      'pool.paused: number in the layout, boolean in the schema',
+      'pool.paused: number in the layout, a boolean in the snapshot',
+    ]);
+    const { starts, ...rest } = s;
+    assert.deepEqual(disagreements(layout, stats.EngineSnapshot, REGISTRY, { ...rest, starts }), ['the snapshot does not follow the layout order']);
   });
 
   test('decodes known values in every section', async (t) => {

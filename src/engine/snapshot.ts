@@ -1,40 +1,15 @@
-// Rebuilds EngineSnapshot from the flat form the binding writes: one Float64Array of
-// numbers and one string of text fields joined by '\0'. Object literals in a fixed
-// order give V8 one shape per sub-object, far cheaper than the binding setting each
-// property (and creating each key string) through Node-API on every call.
+// Rebuilds EngineSnapshot from the flat form the binding writes (one Float64Array of
+// numbers, one string of text fields joined by '\0'), guided by the layout descriptor
+// the binding exports once at load (binding.snapshotLayout, made from the one table of
+// snapshot fields in native/src/addon/snapshot_layout.cpp). Nothing here names a field.
 //
-// THE LAYOUT: decodeSnapshot() reads exactly the sequence writeSnapshot() writes in
-// native/src/addon/convert.cpp. Change both together: test/snapshot.test.ts checks
-// the decoded values, and read() checks that it consumed exactly the count written.
+// From the descriptor it compiles, once per process, a function that returns a single
+// object literal in the public key order with every value read at its offset: V8 gives
+// each sub-object one shape, as it would a hand-written literal, which is far cheaper
+// than setting properties one by one in a loop (or through Node-API).
 import { EngineError } from './errors.js';
-import type { EngineSnapshot, EngineState, EventTypeStats, Histogram, HistogramBuckets, WorkerInfo } from './types.js';
-
-/** Codes of gamesrv::EngineState, in enum order (static_assert'ed in convert.cpp). */
-const ENGINE_STATES: readonly EngineState[] = ['stopped', 'starting', 'running', 'paused', 'stopping'];
-/** Codes of gamesrv::WorkerState, in enum order (static_assert'ed in convert.cpp). */
-const WORKER_STATES: readonly WorkerInfo['state'][] = ['idle', 'busy', 'paused', 'stopped'];
-
-/** Text fields before the worker names (see writeSnapshot in convert.hpp). */
-const FIXED_TEXTS = 3;
-
-// The array being decoded and the read position. decodeSnapshot() is synchronous and
-// never re-entered, so one module-level cursor is safe and keeps the readers tiny.
-const EMPTY = new Float64Array(0);
-let v = EMPTY;
-let at = 0;
-
-const num = (): number => v[at++] as number;
-const bool = (): boolean => v[at++] !== 0;
-const engineState = (): EngineState => ENGINE_STATES[v[at++] as number] as EngineState;
-
-// Every histogram decoded, in layout order, when the snapshot carries buckets (null otherwise).
-let decoded: Histogram[] | null = null;
-
-function hist(): Histogram {
-  const h = { count: num(), mean: num(), min: num(), p50: num(), p90: num(), p99: num(), p999: num(), max: num() };
-  decoded?.push(h);
-  return h;
-}
+import { loadBinding } from './native.js';
+import type { EngineSnapshot, Histogram, HistogramBuckets, SnapshotLayout, SnapshotLayoutField } from './types.js';
 
 /** The buckets of histograms from snapshots taken with `{ buckets: true }`; kept out of the objects' JSON. */
 const BUCKETS = new WeakMap<Histogram, HistogramBuckets>();
@@ -44,210 +19,157 @@ export function bucketsOf(h: Histogram): HistogramBuckets | undefined {
   return BUCKETS.get(h);
 }
 
-/** The bucket section after the fixed layout: per histogram, n, then n × (index, count, upperUs). */
-function readBuckets(hists: readonly Histogram[]): void {
+/** The bucket section after the rows: per histogram, n, then n × (index, count, upperUs). Returns the end. */
+function readBuckets(v: Float64Array, at: number, hists: readonly Histogram[]): number {
   for (const h of hists) {
-    const n = num();
+    const n = v[at++] as number;
     const b: HistogramBuckets = { index: new Array<number>(n), count: new Array<number>(n), upperUs: new Array<number>(n) };
     for (let k = 0; k < n; k++) {
-      b.index[k] = num();
-      b.count[k] = num();
-      b.upperUs[k] = num();
+      b.index[k] = v[at++] as number;
+      b.count[k] = v[at++] as number;
+      b.upperUs[k] = v[at++] as number;
     }
     BUCKETS.set(h, b);
   }
+  return at;
 }
 
-function typeStats(): EventTypeStats {
-  return { processed: num(), applied: num(), invalid: num(), latencyUs: hist() };
+interface Decoder {
+  /** Builds the snapshot from values and texts; end[0] gets the offset after the rows. */
+  decode(v: Float64Array, t: readonly string[], end: Float64Array): unknown;
+  /** Every histogram of a decoded snapshot, in layout order (the order of the bucket section). */
+  histograms(snapshot: unknown): Histogram[];
 }
 
-function workers(names: readonly string[]): WorkerInfo[] {
-  const n = num();
-  const out: WorkerInfo[] = new Array<WorkerInfo>(n);
-  for (let k = 0; k < n; k++) {
-    out[k] = {
-      name: names[FIXED_TEXTS + k] ?? '',
-      tid: num(),
-      state: WORKER_STATES[num()] as WorkerInfo['state'],
-      items: num(),
-      busyMs: num(),
-      cpuMs: num(),
-    };
-  }
-  return out;
+type Tree = Map<string, Tree | SnapshotLayoutField>;
+
+function layoutError(detail: string): EngineError {
+  return new EngineError('INTERNAL', `snapshot layout: ${detail}`);
 }
 
-function decodeSnapshot(texts: readonly string[]): EngineSnapshot {
-  // Property order is the public JSON order; each value is read where it appears.
-  return {
-    state: engineState(),
-    timestampMs: num(),
-    uptimeMs: num(),
-    starts: num(),
-    controller: {
-      state: engineState(),
-      tickRateHz: num(),
-      achievedRateHz: num(),
-      ticks: num(),
-      overruns: num(),
-      skippedTicks: num(),
-      runningMs: num(),
-      tickWorkUs: num(),
-      loopThreads: num(),
-      tickDurationUs: hist(),
-      tickJitterUs: hist(),
-    },
-    events: {
-      accepted: num(),
-      processed: num(),
-      applied: num(),
-      invalid: num(),
-      rejectedBatches: num(),
-      rejectedEvents: num(),
-      batches: num(),
-      maxBatch: num(),
-      heartbeats: num(),
-      lastSeq: num(),
-      queueDepth: num(),
-      queueCapacity: num(),
-      accepting: bool(),
-      paused: bool(),
-      // InvalidReason 1..9, enum order (INVALID_REASONS).
-      invalidByReason: {
-        bad_coordinates: num(),
-        unknown_target: num(),
-        target_offline: num(),
-        bad_attack: num(),
-        attacker_offline: num(),
-        already_online: num(),
-        not_online: num(),
-        bad_chat: num(),
-        world_full: num(),
-      },
-      // EventType enum order (EVENT_TYPES).
-      byType: {
-        PLAYER_LOGIN: typeStats(),
-        PLAYER_LOGOUT: typeStats(),
-        PLAYER_MOVE: typeStats(),
-        PLAYER_ATTACK: typeStats(),
-        PLAYER_CHAT: typeStats(),
-      },
-      latencyUs: hist(),
-    },
-    pool: {
-      threads: num(),
-      idleThreads: num(),
-      peakThreads: num(),
-      minThreads: num(),
-      maxThreads: num(),
-      queueDepth: num(),
-      queueCapacity: num(),
-      submitted: num(),
-      completed: num(),
-      failed: num(),
-      cancelled: num(),
-      rejected: num(),
-      threadsCreated: num(),
-      threadsRetired: num(),
-      timersActive: num(),
-      timersFired: num(),
-      timersCancelled: num(),
-      timerSkipped: num(),
-      paused: bool(),
-      queueWaitUs: hist(),
-      runUs: hist(),
-      timerLateUs: hist(),
-    },
-    tasks: {
-      submitted: num(),
-      done: num(),
-      failed: num(),
-      cancelled: num(),
-      active: num(),
-      history: num(),
-      gameLogicTicks: num(),
-      // TaskKind enum order.
-      byKind: { 'player-update': num(), 'game-logic': num(), database: num() },
-    },
-    players: { online: num(), known: num() },
-    // Loop threads, the event thread, pool threads, iocp threads.
-    workers: workers(texts),
-    iocp: {
-      enabled: bool(),
-      threads: num(),
-      posted: num(),
-      postRejected: num(),
-      dequeued: num(),
-      ioCompletions: num(),
-      completionsByKind: { readable: num(), writable: num(), hangup: num(), error: num() },
-      bytes: num(),
-      queueDepth: num(),
-      activeThreads: num(),
-      peakActive: num(),
-      maxConcurrency: num(),
-      handled: num(),
-      failed: num(),
-      dequeueWaitUs: hist(),
-      handlerUs: hist(),
-    },
-    pipe: {
-      enabled: bool(),
-      path: texts[0] ?? '',
-      accepted: num(),
-      refused: num(),
-      active: num(),
-      peakActive: num(),
-      framesIn: num(),
-      framesOut: num(),
-      bytesIn: num(),
-      bytesOut: num(),
-      // Pipe message types 1..5 (PIPE_REQUEST_TYPES).
-      requestsByType: {
-        PLAYER_LOGIN: num(),
-        PLAYER_LOGOUT: num(),
-        PLAYER_MOVE: num(),
-        SERVER_STATUS: num(),
-        SHUTDOWN: num(),
-      },
-      errors: {
-        badLength: num(),
-        badSize: num(),
-        unknownType: num(),
-        badPadding: num(),
-        badPayload: num(),
-        handlerFailed: num(),
-        io: num(),
-      },
-      handlerUs: hist(),
-    },
-    monitor: {
-      enabled: bool(),
-      serverName: texts[1] ?? '',
-      segment: texts[2] ?? '',
-      updates: num(),
-      failures: num(),
-      recoveries: num(),
-      cpuPercent: num(),
-      residentBytes: num(),
-    },
+/** Compiles the decoder for one layout. Keys and labels enter the code only as JSON literals. */
+function compile(layout: SnapshotLayout): Decoder {
+  const labels: (readonly string[])[] = [];
+  const label = (names: readonly string[] | undefined, read: string): string => {
+    if (names === undefined) throw layoutError('a label without labels');
+    labels.push(names);
+    return `L[${labels.length - 1}][${read}]`;
   };
+  const histogram = (read: (i: number) => string): string =>
+    `{${layout.histogram.map((part, i) => `${JSON.stringify(part)}: ${read(i)}`).join(', ')}}`;
+  const scalar = (kind: string, names: readonly string[] | undefined, num: (i: number) => string, text: string): string => {
+    switch (kind) {
+      case 'counter':
+      case 'gauge':
+        return num(0);
+      case 'flag':
+        return `${num(0)} !== 0`;
+      case 'label':
+        return label(names, num(0));
+      case 'histogram':
+        return histogram(num);
+      case 'text':
+        return text;
+      default:
+        throw layoutError(`unknown kind '${kind}'`);
+    }
+  };
+
+  // Rows come after the fixed part, in layout order; r and q walk their numbers and texts.
+  const before: string[] = [`let r = ${layout.size}, q = ${layout.texts};`];
+  const rows = (f: SnapshotLayoutField): string => {
+    const columns = f.columns ?? [];
+    const name = `rows${before.length}`;
+    let nums = 0;
+    let texts = 0;
+    const cells = columns.map((c) => {
+      if (c.kind === 'rows' || c.kind === 'histogram') throw layoutError(`a ${c.kind} column`);
+      const at = c.kind === 'text' ? texts++ : nums++;
+      return `${JSON.stringify(c.name)}: ${scalar(c.kind, c.labels, () => `v[r + ${at}]`, `t[q + ${at}]`)}`;
+    });
+    before.push(
+      `const ${name} = new Array(v[${f.at}]);`,
+      `for (let i = 0; i < ${name}.length; i++, r += ${nums}, q += ${texts}) ${name}[i] = {${cells.join(', ')}};`,
+    );
+    return name;
+  };
+
+  const root: Tree = new Map();
+  const histPaths: string[] = [];
+  for (const f of layout.fields) {
+    const keys = f.path.split('.');
+    const last = keys.pop() as string;
+    let node = root;
+    for (const k of keys) {
+      const next = node.get(k) ?? new Map();
+      if (!(next instanceof Map)) throw layoutError(`'${f.path}' is inside a field`);
+      node.set(k, next);
+      node = next;
+    }
+    if (node.has(last)) throw layoutError(`'${f.path}' twice`);
+    node.set(last, f);
+    if (f.kind === 'histogram') histPaths.push(f.path);
+  }
+  const literal = (node: Tree): string =>
+    `{${[...node]
+      .map(([k, x]) => {
+        const value =
+          x instanceof Map
+            ? literal(x)
+            : x.kind === 'rows'
+              ? rows(x)
+              : scalar(x.kind, x.labels, (i) => `v[${x.at + i}]`, `t[${x.at}]`);
+        return `${JSON.stringify(k)}: ${value}`;
+      })
+      .join(', ')}}`;
+  const body = literal(root);
+  const access = (path: string): string => `s${path.split('.').map((k) => `[${JSON.stringify(k)}]`).join('')}`;
+
+  // Code generation from our own addon's descriptor, never from input: the only way to
+  // get literal-speed objects from a layout that is data.
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const decode = new Function('L', `return (v, t, end) => { ${before.join(' ')} const o = ${body}; end[0] = r; return o; };`)(
+    labels,
+  ) as Decoder['decode'];
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const histograms = new Function('s', `return [${histPaths.map(access).join(', ')}];`) as Decoder['histograms'];
+  return { decode, histograms };
 }
 
-/** Fills `values` (see writeSnapshot in convert.hpp) and returns the text fields. */
+const decoders = new WeakMap<SnapshotLayout, Decoder>();
+
+function decoderFor(layout: SnapshotLayout): Decoder {
+  let d = decoders.get(layout);
+  if (d === undefined) {
+    d = compile(layout);
+    decoders.set(layout, d);
+  }
+  return d;
+}
+
+/** Fills `values` (see writeSnapshot in native/src/addon/snapshot_layout.hpp) and returns the text fields. */
 export type SnapshotSource = (values: Float64Array, withBuckets: boolean) => string;
 
 /**
  * Owns the Float64Array the binding writes into, reused across calls. It never leaves
- * this object (the binding fills it synchronously and decodeSnapshot() copies every
- * number into the plain object it returns), so reuse cannot leak into results.
+ * this object (the binding fills it synchronously and the decoder copies every number
+ * into the plain object it returns), so reuse cannot leak into results.
  */
 export class SnapshotReader {
   #values = new Float64Array(1024);
+  readonly #end = new Float64Array(1);
   #text = '';
   #texts: readonly string[] = [];
+  #decoder: Decoder | undefined;
+  readonly #layout: () => SnapshotLayout;
+
+  /** `layout` defaults to the loaded addon's (binding.snapshotLayout). */
+  constructor(layout: () => SnapshotLayout = () => loadBinding().snapshotLayout) {
+    this.#layout = layout;
+  }
 
   read(fill: SnapshotSource, withBuckets = false): EngineSnapshot {
+    this.#decoder ??= decoderFor(this.#layout());
     let text = fill(this.#values, withBuckets);
     // values[0] is the count the snapshot needs; more workers and buckets can make it grow.
     while ((this.#values[0] as number) > this.#values.length) {
@@ -258,22 +180,13 @@ export class SnapshotReader {
       this.#text = text;
       this.#texts = text.split('\0');
     }
-    v = this.#values;
-    at = 1;
-    const hists: Histogram[] = [];
-    decoded = withBuckets ? hists : null;
-    let snapshot: EngineSnapshot;
-    try {
-      snapshot = decodeSnapshot(this.#texts);
-      if (withBuckets) readBuckets(hists);
-    } finally {
-      decoded = null;
+    const v = this.#values;
+    const snapshot = this.#decoder.decode(v, this.#texts, this.#end);
+    let at = this.#end[0] as number;
+    if (withBuckets) at = readBuckets(v, at, this.#decoder.histograms(snapshot));
+    if (at !== v[0]) {
+      throw new EngineError('INTERNAL', `snapshot layout mismatch: the binding wrote ${v[0]} numbers, ${at} were read`);
     }
-    const count = v[0] as number;
-    v = EMPTY;
-    if (at !== count) {
-      throw new EngineError('INTERNAL', `snapshot layout mismatch: the binding wrote ${count} numbers, ${at} were read`);
-    }
-    return snapshot;
+    return snapshot as EngineSnapshot;
   }
 }

@@ -1,7 +1,15 @@
 // Shapes of everything that crosses the engine API. The binding builds these
-// objects in native/src/addon/convert.cpp, except EngineSnapshot, which
-// src/engine/snapshot.ts rebuilds from the flat form convert.cpp writes; keep both
-// sides in step.
+// objects in native/src/addon/convert.cpp, except EngineSnapshot: its types are
+// Static<> of the TypeBox schema (src/schemas/stats.ts), and src/engine/snapshot.ts
+// rebuilds it from the flat form native/src/addon/snapshot_layout.cpp writes.
+import type { Static } from 'typebox';
+
+import type { Histogram as HistogramSchema } from '../schemas/common.js';
+import type {
+  EngineSnapshot as EngineSnapshotSchema,
+  EventTypeStats as EventTypeStatsSchema,
+  WorkerInfo as WorkerInfoSchema,
+} from '../schemas/stats.js';
 
 export const EVENT_TYPES = ['PLAYER_LOGIN', 'PLAYER_LOGOUT', 'PLAYER_MOVE', 'PLAYER_ATTACK', 'PLAYER_CHAT'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -138,16 +146,7 @@ export interface Player {
 }
 
 /** Latency summary in microseconds. */
-export interface Histogram {
-  count: number;
-  mean: number;
-  min: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
+export type Histogram = Static<typeof HistogramSchema>;
 
 /**
  * The non-empty buckets of a histogram, ascending by index (snapshot({ buckets: true })).
@@ -161,148 +160,10 @@ export interface HistogramBuckets {
   upperUs: number[];
 }
 
-export interface WorkerInfo {
-  name: string;
-  tid: number;
-  state: 'idle' | 'busy' | 'paused' | 'stopped';
-  items: number;
-  busyMs: number;
-  cpuMs: number;
-}
-
-export interface EventTypeStats {
-  processed: number;
-  applied: number;
-  invalid: number;
-  latencyUs: Histogram;
-}
-
-export interface EngineSnapshot {
-  state: EngineState;
-  timestampMs: number;
-  uptimeMs: number;
-  starts: number;
-  controller: {
-    state: EngineState;
-    tickRateHz: number;
-    achievedRateHz: number;
-    ticks: number;
-    overruns: number;
-    skippedTicks: number;
-    runningMs: number;
-    tickWorkUs: number;
-    loopThreads: number;
-    tickDurationUs: Histogram;
-    tickJitterUs: Histogram;
-  };
-  events: {
-    accepted: number;
-    processed: number;
-    applied: number;
-    invalid: number;
-    rejectedBatches: number;
-    rejectedEvents: number;
-    batches: number;
-    maxBatch: number;
-    heartbeats: number;
-    lastSeq: number;
-    queueDepth: number;
-    queueCapacity: number;
-    accepting: boolean;
-    paused: boolean;
-    invalidByReason: Record<InvalidReason, number>;
-    byType: Record<EventType, EventTypeStats>;
-    latencyUs: Histogram;
-  };
-  pool: {
-    threads: number;
-    idleThreads: number;
-    peakThreads: number;
-    minThreads: number;
-    maxThreads: number;
-    queueDepth: number;
-    queueCapacity: number;
-    submitted: number;
-    completed: number;
-    failed: number;
-    cancelled: number;
-    rejected: number;
-    threadsCreated: number;
-    threadsRetired: number;
-    timersActive: number;
-    timersFired: number;
-    timersCancelled: number;
-    timerSkipped: number;
-    paused: boolean;
-    queueWaitUs: Histogram;
-    runUs: Histogram;
-    timerLateUs: Histogram;
-  };
-  tasks: {
-    submitted: number;
-    done: number;
-    failed: number;
-    cancelled: number;
-    active: number;
-    history: number;
-    gameLogicTicks: number;
-    byKind: Record<TaskKind, number>;
-  };
-  players: { online: number; known: number };
-  iocp: {
-    enabled: boolean;
-    threads: number;
-    posted: number;
-    postRejected: number;
-    dequeued: number;
-    ioCompletions: number;
-    completionsByKind: { readable: number; writable: number; hangup: number; error: number };
-    bytes: number;
-    queueDepth: number;
-    activeThreads: number;
-    peakActive: number;
-    maxConcurrency: number;
-    handled: number;
-    failed: number;
-    dequeueWaitUs: Histogram;
-    handlerUs: Histogram;
-  };
-  pipe: {
-    enabled: boolean;
-    path: string;
-    accepted: number;
-    refused: number;
-    active: number;
-    peakActive: number;
-    framesIn: number;
-    framesOut: number;
-    bytesIn: number;
-    bytesOut: number;
-    requestsByType: Record<PipeRequestType, number>;
-    errors: {
-      badLength: number;
-      badSize: number;
-      unknownType: number;
-      badPadding: number;
-      badPayload: number;
-      handlerFailed: number;
-      io: number;
-    };
-    handlerUs: Histogram;
-  };
-  monitor: {
-    enabled: boolean;
-    serverName: string;
-    segment: string;
-    updates: number;
-    failures: number;
-    recoveries: number;
-    cpuPercent: number;
-    residentBytes: number;
-  };
-  /** Every engine thread: loop threads, the event thread, pool threads, iocp threads. */
-  workers: WorkerInfo[];
-}
+export type WorkerInfo = Static<typeof WorkerInfoSchema>;
+export type EventTypeStats = Static<typeof EventTypeStatsSchema>;
+/** Every counter and histogram of every subsystem (Engine.snapshot(), GET /v1/stats). */
+export type EngineSnapshot = Static<typeof EngineSnapshotSchema>;
 
 export const PIPE_REQUEST_TYPES = ['PLAYER_LOGIN', 'PLAYER_LOGOUT', 'PLAYER_MOVE', 'SERVER_STATUS', 'SHUTDOWN'] as const;
 export type PipeRequestType = (typeof PIPE_REQUEST_TYPES)[number];
@@ -397,7 +258,7 @@ export interface NativeEngine {
   player(id: number): Player | null;
   /**
    * Writes every number of the snapshot into `values` and returns its text fields
-   * joined by '\0' (layout: writeSnapshot in native/src/addon/convert.cpp, decoded by
+   * joined by '\0', at the places NativeBinding.snapshotLayout names (decoded by
    * src/engine/snapshot.ts). values[0] is the count needed: when it exceeds
    * values.length, nothing else is complete; call again with a larger array.
    * withBuckets appends each histogram's non-empty buckets (read by bucketsOf()).
@@ -408,9 +269,38 @@ export interface NativeEngine {
   waitState(state: EngineState, options?: { timeoutMs?: number }): Promise<void>;
 }
 
+/**
+ * One field of the snapshot in the binding's flat form. `at`: the offset of its first
+ * number in the values (a rows field: of its row count), or a text field's index in
+ * the texts. Counter, gauge, flag and label take one number, a histogram one per
+ * SnapshotLayout.histogram part; a label's number is an index into `labels`.
+ */
+export interface SnapshotLayoutField {
+  /** Dot-separated keys in the public object. */
+  path: string;
+  kind: 'counter' | 'gauge' | 'flag' | 'label' | 'histogram' | 'text' | 'rows';
+  at: number;
+  labels?: string[];
+  /** A rows field: each row's columns; its numbers and texts follow the fixed part. */
+  columns?: { name: string; kind: SnapshotLayoutField['kind']; labels?: string[] }[];
+}
+
+/** The snapshot's flat form, described by the binding's table (native/src/addon/snapshot_layout.cpp). */
+export interface SnapshotLayout {
+  /** Numbers before the rows: values[0] (the count) and every field's. */
+  size: number;
+  /** Text fields before the rows' texts. */
+  texts: number;
+  /** A histogram's parts, in the order of its numbers. */
+  histogram: string[];
+  /** Every field, in the order of the public object's keys. */
+  fields: SnapshotLayoutField[];
+}
+
 export interface NativeBinding {
   Engine: new (options?: EngineOptions) => NativeEngine;
   napiVersion: number;
+  snapshotLayout: SnapshotLayout;
   readMonitor(serverName: string): MonitorStatus;
   /** The kernel's unacknowledged bytes of a stream socket's fd; -1 where the platform will not say. */
   socketUnackedBytes(fd: number): number;

@@ -1,6 +1,9 @@
-// The engine snapshot (GET /v1/stats), property for property as src/engine/types.ts
-// EngineSnapshot; a test compares the two so neither drifts.
-import { Type } from 'typebox';
+// The engine snapshot (GET /v1/stats): the one TypeScript description of it.
+// EngineSnapshot in src/engine/types.ts is Static<> of these, and test/snapshot.test.ts
+// checks them key for key against the binding's layout (the table in
+// native/src/addon/snapshot_layout.cpp) and a live snapshot. Property order here is the
+// order of GET /v1/stats; CONTRIBUTING.md shows how to add a field.
+import { Type, type TSchema } from 'typebox';
 
 import { INVALID_REASONS, EVENT_TYPES, PIPE_REQUEST_TYPES } from '../engine/types.js';
 import { EngineStateName, Histogram, ref } from './common.js';
@@ -10,8 +13,9 @@ const N = () => Type.Number();
 const I = () => Type.Integer();
 const B = () => Type.Boolean();
 const H = () => ref(Histogram);
-const record = (keys: readonly string[], value: () => ReturnType<typeof Type.Any> | ReturnType<typeof N>) =>
-  Type.Object(Object.fromEntries(keys.map((k) => [k, value()])));
+/** An object with one property a key, every value `value()`. */
+const record = <const K extends readonly string[], T extends TSchema>(keys: K, value: () => T) =>
+  Type.Object(Object.fromEntries(keys.map((k) => [k, value()])) as { [P in K[number]]: T });
 
 export const WorkerInfo = Type.Object(
   {
@@ -64,7 +68,7 @@ export const EventStats = Type.Object(
     accepting: B(),
     paused: B(),
     invalidByReason: record(INVALID_REASONS, N),
-    byType: Type.Object(Object.fromEntries(EVENT_TYPES.map((t) => [t, Type.Ref('EventTypeStats')]))),
+    byType: record(EVENT_TYPES, () => ref(EventTypeStats)),
     latencyUs: H(),
   },
   { $id: 'EventStats' },

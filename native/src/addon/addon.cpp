@@ -2,6 +2,7 @@
 
 #include "engine_wrap.hpp"
 #include "io_binding.hpp"
+#include "snapshot_layout.hpp"
 
 namespace gamesrv::addon {
 
@@ -47,6 +48,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", ctor);
   registerIo(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  exports.Set("snapshotLayout", snapshotLayout(env));
   return exports;
 }
 

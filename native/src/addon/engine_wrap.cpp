@@ -10,6 +10,7 @@
 #include "convert.hpp"
 #include "errors.hpp"
 #include "gamesrv/monitor.hpp"
+#include "snapshot_layout.hpp"
 
 namespace gamesrv::addon {
 
@@ -518,11 +519,12 @@ Napi::Value EngineWrap::Player(const Napi::CallbackInfo& info) {
 }
 
 // snapshotInto(values: Float64Array, withBuckets?: boolean) -> string. Fills `values` as
-// writeSnapshot() does (convert.hpp): values[0] is the count needed, and when it exceeds
-// values.length the caller grows the array and calls again. Returns the text fields
-// joined by '\0'. withBuckets appends each histogram's non-empty buckets.
-// The facade rebuilds the nested object from these (src/engine/snapshot.ts); building
-// it here would cost a property set, and a key string, per field.
+// writeSnapshot() does (snapshot_layout.hpp): values[0] is the count needed, and when it
+// exceeds values.length the caller grows the array and calls again. Returns the text
+// fields joined by '\0'. withBuckets appends each histogram's non-empty buckets.
+// The facade rebuilds the nested object from these with binding.snapshotLayout
+// (src/engine/snapshot.ts); building it here would cost a property set, and a key
+// string, per field.
 Napi::Value EngineWrap::Snapshot(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto engine = live(env);
