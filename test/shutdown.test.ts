@@ -152,6 +152,9 @@ test('a second signal forces exit 1 while a slow client holds the graceful close
   await once(slow, 'connect');
   slow.write('POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"type":');
   slow.on('error', () => {});
+  // Only a request the server has begun counts as active: before that the connection is
+  // idle, and the graceful close (forceCloseConnections: 'idle') would end it at once.
+  await server.logged('incoming request');
   server.child.kill('SIGTERM');
   await server.logged('shutting down');
   server.child.kill('SIGTERM');
