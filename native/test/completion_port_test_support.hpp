@@ -8,6 +8,7 @@
 
 #include "gamesrv/clock.hpp"
 #include "gamesrv/platform/completion_port.hpp"
+#include "eventually.hpp"
 #include "harness.hpp"
 
 namespace cptest {
@@ -22,17 +23,8 @@ inline CompletionPortConfig portConfig(std::size_t maxConcurrency, std::size_t c
   return c;
 }
 
-// Observes a state that has no event of its own (a thread blocked inside dequeue):
-// a bounded loop with a short pause, never an open-ended sleep.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-  const auto until = SteadyClock::now() + limit;
-  while (SteadyClock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return pred();
-}
+// Observes a state that has no event of its own (a thread blocked inside dequeue).
+using gstest::eventually;
 
 // A counter that can be waited on.
 class Count {

@@ -15,6 +15,7 @@
 
 #include "gamesrv/iocp_workers.hpp"
 #include "gamesrv/pipe.hpp"
+#include "eventually.hpp"
 #include "harness.hpp"
 
 namespace gamesrv {
@@ -80,16 +81,8 @@ inline PipeClient connected(const std::string& path) {
   return c;
 }
 
-// Waits (bounded) for a condition the server reaches asynchronously.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 5000ms) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+// For a condition the server reaches asynchronously; pipe tests wait up to 5 s.
+using gstest::eventually;
 
 // std::latch's arrive_and_wait, on a mutex: GCC 12's std::atomic wait (which std::latch
 // uses) can miss a wake-up on mingw-w64, where it has no futex.

@@ -458,7 +458,7 @@ TEST(clients_beyond_max_clients_get_server_busy) {
   CHECK(!e.connected());
   CHECK_EQ(rig.server.stats().refused, 2u);
   a.close();
-  CHECK(eventually([&] { return rig.server.stats().active == 1; }));
+  CHECK(eventually([&] { return rig.server.stats().active == 1; }, 5s));
   PipeClient d = connected(rig.server.path());
   CHECK(d.request(PipeMessageType::ServerStatus, "d").ok());
 }
@@ -516,7 +516,7 @@ TEST(a_client_giving_up_mid_request_is_a_clean_close_and_others_are_served) {
   CHECK(gaveUp.error == PipeError::Timeout);
   CHECK(!leaving.connected());  // the timeout closed it: the late reply goes nowhere
   release.set();
-  CHECK(eventually([&] { return rig.server.stats().closed == 1; }));
+  CHECK(eventually([&] { return rig.server.stats().closed == 1; }, 5s));
   const PipeReplyResult r = staying.request(PipeMessageType::ServerStatus, "still here");
   CHECK(r.ok());
   CHECK_EQ(r.reply.data, "still here");

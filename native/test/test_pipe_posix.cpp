@@ -55,7 +55,7 @@ TEST(pipelined_requests_with_a_slow_reader_are_answered_in_order) {
     }
   });
   // The server must hit a full socket and hold the reply back before we read.
-  CHECK(eventually([&] { return rig.server.stats().deferredWrites > 0; }));
+  CHECK(eventually([&] { return rig.server.stats().deferredWrites > 0; }, 5s));
   std::uint8_t buf[2048];
   for (int i = 0; i < kFrames; ++i) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, 0);

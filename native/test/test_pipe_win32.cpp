@@ -159,7 +159,7 @@ TEST(pipelined_requests_with_a_slow_reader_are_answered_in_order) {
     }
   });
   // The server must find the client's buffer full and hold the reply back before we read.
-  CHECK(eventually([&] { return rig.server.stats().deferredWrites > 0; }));
+  CHECK(eventually([&] { return rig.server.stats().deferredWrites > 0; }, 5s));
   std::uint8_t buf[2048];
   for (int i = 0; i < kFrames; ++i) {
     DWORD n = 0;
@@ -231,7 +231,7 @@ TEST(stop_cancels_every_pending_operation_promptly) {
       if (transfer(flooder, true, f.data(), static_cast<DWORD>(f.size()), done) != ERROR_SUCCESS) break;
     }
   });
-  CHECK(eventually([&] { return rig.server.stats().deferredWrites > 0; }));
+  CHECK(eventually([&] { return rig.server.stats().deferredWrites > 0; }, 5s));
   const auto t0 = std::chrono::steady_clock::now();
   rig.server.stop();
   const auto took = std::chrono::steady_clock::now() - t0;

@@ -13,6 +13,7 @@
 #include "gamesrv/clock.hpp"
 #include "gamesrv/event.hpp"
 #include "gamesrv/thread_pool.hpp"
+#include "eventually.hpp"
 #include "harness.hpp"
 #include "timing_support.hpp"
 
@@ -36,17 +37,6 @@ ThreadPoolConfig cfg(std::size_t minT, std::size_t maxT, std::chrono::millisecon
   return c;
 }
 
-// Polls a condition on pool stats. Only used to observe thread retirement, which has
-// no event of its own: a bounded loop with a short pause, never an open-ended sleep.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-  const auto until = SteadyClock::now() + limit;
-  while (SteadyClock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
 
 void checkBalanced(const ThreadPoolStats& s) {
   CHECK_MSG(s.completed + s.failed + s.cancelled == s.submitted,
@@ -133,7 +123,8 @@ TEST(elastic_growth_to_max_and_shrink_back_to_min) {
   auto s = pool.stats();
   CHECK_EQ(s.peakThreads, static_cast<std::size_t>(kMax));
   CHECK_EQ(s.threadsCreated, static_cast<std::uint64_t>(kMax));
-  CHECK(eventually([&] { return pool.stats().threads == 1; }));
+  // Thread retirement has no event of its own: poll the pool's stats.
+  CHECK(gstest::eventually([&] { return pool.stats().threads == 1; }, 10s, 5ms));
   s = pool.stats();
   CHECK_EQ(s.threads, 1u);
   CHECK_EQ(s.threadsRetired, static_cast<std::uint64_t>(kMax - 1));

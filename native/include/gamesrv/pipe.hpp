@@ -1,8 +1,9 @@
 // PipeServer / PipeClient: the inter-server pipe (seed 4.3.1), message-mode, many clients
 // at once, its I/O driven by a CompletionPort. Frames and payloads: pipe_protocol.hpp.
-// POSIX: AF_UNIX SOCK_SEQPACKET (native/src/platform/posix/pipe_posix.cpp). Win32: a
-// PIPE_TYPE_MESSAGE named pipe, overlapped I/O on the completion port
-// (native/src/platform/win32/pipe_win32.cpp). No OS header is included here.
+// POSIX: AF_UNIX SOCK_SEQPACKET (native/src/platform/posix/pipe_{server,client}_posix.cpp).
+// Win32: a PIPE_TYPE_MESSAGE named pipe, overlapped I/O on the completion port
+// (native/src/platform/win32/pipe_{server,client}_win32.cpp). What is answered, and the
+// counting, is the same on both: gamesrv/pipe_session.hpp. No OS header is included here.
 //
 // Server
 // - start() binds `path` (owner-only: mode 0600, checked before listening; a socket file

@@ -10,44 +10,12 @@
 #include "convert.hpp"
 #include "errors.hpp"
 #include "gamesrv/monitor.hpp"
+#include "promise_worker.hpp"
 #include "snapshot_layout.hpp"
 
 namespace gamesrv::addon {
 
 namespace {
-
-// Runs `run` on a libuv worker thread and settles a promise with `settle` on the
-// JS thread. `run` sees only plain C++ data (the batons it captured).
-template <typename Result>
-class PromiseWorker final : public Napi::AsyncWorker {
- public:
-  using Run = std::function<Result()>;
-  using Settle = std::function<void(Napi::Env, Napi::Promise::Deferred&, Result&)>;
-
-  static Napi::Promise Start(Napi::Env env, Run run, Settle settle) {
-    auto* w = new PromiseWorker(env, std::move(run), std::move(settle));
-    Napi::Promise p = w->deferred_.Promise();
-    w->Queue();
-    return p;
-  }
-
- private:
-  PromiseWorker(Napi::Env env, Run run, Settle settle)
-      : Napi::AsyncWorker(env, "gamesrv:engine"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        run_(std::move(run)),
-        settle_(std::move(settle)) {}
-  void Execute() override { result_ = run_(); }
-  void OnOK() override { settle_(Env(), deferred_, result_); }
-  void OnError(const Napi::Error& e) override {
-    deferred_.Reject(engineError(Env(), "INTERNAL", e.Message()).Value());
-  }
-
-  Napi::Promise::Deferred deferred_;
-  Run run_;
-  Settle settle_;
-  Result result_{};
-};
 
 // --- reading plain values out of JS objects, with clear errors -------------------
 

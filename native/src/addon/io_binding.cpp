@@ -15,6 +15,7 @@
 #include "gamesrv/world.hpp"
 #include "gamesrv/pipe_protocol.hpp"
 #include "gamesrv/platform/sysinfo.hpp"
+#include "promise_worker.hpp"
 
 namespace gamesrv::addon {
 
@@ -74,54 +75,6 @@ struct PipeOutcome {
   PipeMessage reply;
 };
 
-class PipeSendWorker final : public Napi::AsyncWorker {
- public:
-  PipeSendWorker(Napi::Env env, std::string path, PipeMessageType type, std::string data, std::chrono::milliseconds timeout)
-      : Napi::AsyncWorker(env, "gamesrv:pipe"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        path_(std::move(path)),
-        type_(type),
-        data_(std::move(data)),
-        timeout_(timeout) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    PipeClient client;
-    PipeResult c = client.connect(path_, timeout_);
-    if (!c.ok()) {
-      out_.error = c.error;
-      out_.detail = c.detail;
-      return;
-    }
-    PipeReplyResult r = client.request(type_, data_, timeout_);
-    out_.error = r.error;
-    out_.detail = r.detail;
-    out_.reply = std::move(r.reply);
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (out_.error != PipeError::None) {
-      Napi::Error err = engineError(env, "PIPE_ERROR", out_.detail.empty() ? toString(out_.error) : out_.detail);
-      err.Set("reason", Napi::String::New(env, toString(out_.error)));
-      deferred_.Reject(err.Value());
-      return;
-    }
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("type", toString(out_.reply.type));
-    o.Set("typeCode", static_cast<double>(static_cast<std::uint32_t>(out_.reply.type)));
-    o.Set("data", out_.reply.data);
-    deferred_.Resolve(o);
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(engineError(Env(), "INTERNAL", e.Message()).Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::string path_;
-  PipeMessageType type_;
-  std::string data_;
-  std::chrono::milliseconds timeout_;
-  PipeOutcome out_;
-};
-
 // pipeSend(path, type, data, timeoutMs) -> Promise<{type, typeCode, data}>
 Napi::Value PipeSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -140,10 +93,37 @@ Napi::Value PipeSend(const Napi::CallbackInfo& info) {
   }
   double ms = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().DoubleValue() : 5000;
   if (!(ms >= 1 && ms <= 600000)) ms = 5000;
-  auto* w = new PipeSendWorker(env, path, *type, std::move(data), std::chrono::milliseconds(static_cast<long long>(ms)));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  const std::chrono::milliseconds timeout(static_cast<long long>(ms));
+  return PromiseWorker<PipeOutcome>::Start(
+      env,
+      [path, type = *type, data = std::move(data), timeout] {
+        PipeOutcome out;
+        PipeClient client;
+        if (PipeResult c = client.connect(path, timeout); !c.ok()) {
+          out.error = c.error;
+          out.detail = std::move(c.detail);
+          return out;
+        }
+        PipeReplyResult r = client.request(type, data, timeout);
+        out.error = r.error;
+        out.detail = std::move(r.detail);
+        out.reply = std::move(r.reply);
+        return out;
+      },
+      [](Napi::Env env, Napi::Promise::Deferred& deferred, PipeOutcome& out) {
+        if (out.error != PipeError::None) {
+          Napi::Error err = engineError(env, "PIPE_ERROR", out.detail.empty() ? toString(out.error) : out.detail);
+          err.Set("reason", Napi::String::New(env, toString(out.error)));
+          deferred.Reject(err.Value());
+          return;
+        }
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("type", toString(out.reply.type));
+        o.Set("typeCode", static_cast<double>(static_cast<std::uint32_t>(out.reply.type)));
+        o.Set("data", out.reply.data);
+        deferred.Resolve(o);
+      },
+      "gamesrv:pipe");
 }
 
 Napi::Value DefaultPipePath(const Napi::CallbackInfo& info) {

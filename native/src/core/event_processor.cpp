@@ -28,6 +28,7 @@
 #include <utility>
 
 #include "gamesrv/clock.hpp"
+#include "gamesrv/spin.hpp"
 #include "gamesrv/tsc_clock.hpp"
 
 namespace gamesrv {
@@ -36,7 +37,6 @@ namespace {
 
 // How many events are processed between two releases of capacity to producers.
 constexpr std::size_t kReleaseEvery = 256;
-constexpr int kLockSpins = 64;  // try_lock rounds before blocking on mu_
 // After a batch smaller than this, the consumer yields its CPU once before it takes the
 // queue again. With more runnable threads than cores (two producers and the consumer on
 // two cores), taking a handful of events at a time costs a lock hand-off per handful and
@@ -55,22 +55,6 @@ constexpr std::uint64_t kMinSpinNs = 2'000;
 // Completion-time groups (see process()).
 constexpr std::uint64_t kTimingGroupNs = 250;
 constexpr std::size_t kMaxTimingGroup = 16;
-
-inline void cpuRelax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
-void lockAdaptive(std::unique_lock<std::mutex>& lock) {
-  for (int i = 0; i < kLockSpins; ++i) {
-    if (lock.try_lock()) return;
-    cpuRelax();
-  }
-  lock.lock();
-}
 
 // Adds d to a counter that only the calling thread writes (or only under one lock).
 inline void bump(std::atomic<std::uint64_t>& a, std::uint64_t d) noexcept {

@@ -53,6 +53,7 @@
 
 #include "gamesrv/clock.hpp"
 #include "gamesrv/histogram.hpp"
+#include "gamesrv/spin.hpp"
 #include "gamesrv/thread_pool.hpp"
 #include "gamesrv/tsc_clock.hpp"
 #include "gamesrv/worker_group.hpp"
@@ -96,9 +97,8 @@ inline std::uint64_t parked(std::uint64_t s) noexcept { return (s >> 20) & kCoun
 // it is invariant, else the steady clock); intervals are converted to ns when stats are read.
 inline std::uint64_t ticks() noexcept { return TscClock::now(); }
 
-// Adaptive acquisition: the pool's locks are held for tens of nanoseconds, far less than
-// a futex sleep and wake-up costs the waiter.
-void lockAdaptive(std::unique_lock<std::mutex>& lock);
+// Adaptive acquisition (lockAdaptive, gamesrv/spin.hpp): the pool's locks are held for
+// tens of nanoseconds, far less than a futex sleep and wake-up costs the waiter.
 
 inline std::uint64_t deadlineAfter(std::uint64_t now, std::chrono::nanoseconds d) noexcept {
   if (d.count() <= 0) return now;

@@ -9,23 +9,6 @@ namespace gamesrv {
 
 using namespace detail;
 
-namespace detail {
-
-void lockAdaptive(std::unique_lock<std::mutex>& lock) {
-  constexpr int kLockSpins = 64;  // try_lock attempts before blocking on a briefly held lock
-  for (int i = 0; i < kLockSpins; ++i) {
-    if (lock.try_lock()) return;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
-  }
-  lock.lock();
-}
-
-}  // namespace detail
-
 SubmitStatus ThreadPool::submit(WorkItem item) {
   if (backend_) [[unlikely]]
     return backend_->submit(std::move(item), nullptr);

@@ -1,7 +1,8 @@
 // CompletionPort: an I/O completion port (seed 4.2.2) behind one small interface.
 // POSIX: epoll + eventfd (native/src/platform/posix/completion_port_posix.cpp).
-// Win32: an IOCP (native/src/platform/win32/completion_port_win32*.cpp). No OS header is
-// included here.
+// Win32: an IOCP (native/src/platform/win32/completion_port_win32*.cpp). Their common
+// part (counters, stats, running-thread records): gamesrv/completion_port_core.hpp. No OS
+// header is included here.
 //
 // A port hands out packets to the threads that call dequeue():
 // - Posted packets: post(key, bytes, ptr), delivered FIFO, each to exactly one thread.

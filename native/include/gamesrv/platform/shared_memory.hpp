@@ -94,6 +94,8 @@ class SharedSegment {
   void close() noexcept;
 
  private:
+  void forget() noexcept;  // the state of a closed segment (after the backend let go)
+
   void* data_ = nullptr;
   std::size_t size_ = 0;
   std::size_t previousSize_ = 0;

@@ -1,5 +1,6 @@
 // CompletionPort over epoll + eventfd. See completion_port.hpp for the contract; the
-// notes here say how it is kept.
+// notes here say how it is kept. The counters, stats() and the running-thread records
+// are the portable base's (gamesrv/completion_port_core.hpp).
 //
 // - One mutex `mu_` guards the packet FIFO (posted and harvested I/O packets together),
 //   the counters and the thread bookkeeping. No syscall runs under it except epoll_ctl
@@ -31,13 +32,10 @@
 #include <thread>
 #include <vector>
 
-#include "gamesrv/clock.hpp"
-#include "gamesrv/platform/completion_port.hpp"
+#include "gamesrv/completion_port_core.hpp"
 
 namespace gamesrv {
 namespace {
-
-std::atomic<std::uint64_t> gNextPortId{1};
 
 constexpr int kMaxEventsPerPoll = 64;
 
@@ -70,24 +68,18 @@ PortStatus statusOfErrno(int err) {
 
 }  // namespace
 
-struct CompletionPort::Impl : std::enable_shared_from_this<CompletionPort::Impl> {
-  explicit Impl(const CompletionPortConfig& config);
-  ~Impl();
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
+struct EpollPort final : CompletionPort::Impl {
+  explicit EpollPort(const CompletionPortConfig& config);
+  ~EpollPort() override;
 
-  PortStatus associate(NativeHandle handle, CompletionKey key, IoEvents interest);
-  PortStatus rearm(NativeHandle handle, CompletionKey key, IoEvents interest);
-  PortStatus disassociate(NativeHandle handle);
-  PortStatus post(CompletionPacket packet);
-  PortStatus dequeue(std::span<CompletionPacket> out, std::size_t& count, std::chrono::nanoseconds timeout);
-  void releaseRunning();  // the calling thread was running on this port; it no longer is
-  void shutdown();
-  void close();
-  void waitUntilNoCaller();
-  CompletionPortStats stats() const;
-
-  const std::uint64_t id_;
+  PortStatus associate(NativeHandle handle, CompletionKey key, IoEvents interest) override;
+  PortStatus rearm(NativeHandle handle, CompletionKey key, IoEvents interest) override;
+  PortStatus disassociate(NativeHandle handle) override;
+  PortStatus post(const CompletionPacket& packet) override;
+  PortStatus dequeue(std::span<CompletionPacket> out, std::size_t& count, std::chrono::nanoseconds timeout) override;
+  void releaseRunning() override;
+  void shutdown() override;
+  void close() override;
 
  private:
   struct Sleeper {
@@ -107,61 +99,38 @@ struct CompletionPort::Impl : std::enable_shared_from_this<CompletionPort::Impl>
   void writeWakeFd() const;
   void drainWakeFd() const;
 
-  const std::size_t capacity_;
-  const std::size_t limit_;
+  std::size_t queueDepthLocked() const override { return queue_.size(); }
+  std::size_t associatedLocked() const override { return associated_; }
+  std::size_t waitingLocked() const override { return sleepers_.size() + woken_ + (pollerActive_ ? 1 : 0); }
+
   int epfd_ = -1;
   int wakefd_ = -1;
   std::atomic<bool> refusing_{false};  // mirrors closed_ || draining_ for the lock-free rearm()
 
-  mutable std::mutex mu_;
-  std::condition_variable noCallerCv_;
   std::deque<CompletionPacket> queue_;  // guarded by mu_
   std::size_t postedQueued_ = 0;        // guarded by mu_: Posted packets in queue_ (the bounded kind)
   std::vector<Sleeper*> sleepers_;      // guarded by mu_; back() waited last and is woken first
   std::size_t woken_ = 0;               // guarded by mu_: sleepers signalled, not yet awake
   bool pollerActive_ = false;           // guarded by mu_: a thread is in (or entering) epoll_wait
   bool pollerSignaled_ = false;         // guarded by mu_: the eventfd was (or is about to be) written for it
-  std::size_t active_ = 0;              // guarded by mu_: threads running packets
-  std::size_t peakActive_ = 0;          // guarded by mu_
   std::size_t associated_ = 0;          // guarded by mu_
-  std::size_t callers_ = 0;             // guarded by mu_: threads inside dequeue()
-  bool closed_ = false;                 // guarded by mu_
-  bool draining_ = false;               // guarded by mu_
-
-  // Counters, guarded by mu_.
-  std::uint64_t posted_ = 0, postRejected_ = 0, quitPosted_ = 0, ioCompletions_ = 0;
-  std::uint64_t ioReadable_ = 0, ioWritable_ = 0, ioHangup_ = 0, ioError_ = 0;
-  std::uint64_t dequeued_ = 0, bytes_ = 0, discarded_ = 0, timeouts_ = 0;
-  Histogram waitNs_;  // thread-safe on its own
 };
 
 namespace {
 
-// Which port the calling thread is running packets on (IOCP ties a thread to one port).
-struct RunningOn {
-  std::uint64_t portId = 0;  // 0: none
-  std::uint64_t weakId = 0;  // the port `weak` refers to
-  std::weak_ptr<CompletionPort::Impl> weak;
-  ~RunningOn() {
-    if (portId == 0) return;
-    if (auto port = weak.lock()) port->releaseRunning();
-  }
+// The calling thread's record; its destructor gives back a slot held at thread exit.
+struct ThreadRunning : RunningOn {
+  ~ThreadRunning() { releaseAtExit(); }
 };
-thread_local RunningOn tlsRunning;
-
-// Gives back a slot held on another port before waiting on `portId`.
-void leaveOtherPort(std::uint64_t portId) {
-  if (tlsRunning.portId == 0 || tlsRunning.portId == portId) return;
-  tlsRunning.portId = 0;
-  if (auto port = tlsRunning.weak.lock()) port->releaseRunning();
-}
+thread_local ThreadRunning tlsRunning;
 
 }  // namespace
 
-CompletionPort::Impl::Impl(const CompletionPortConfig& config)
-    : id_(gNextPortId.fetch_add(1, std::memory_order_relaxed)),
-      capacity_(config.queueCapacity),
-      limit_(config.maxConcurrency ? config.maxConcurrency : std::max(1u, std::thread::hardware_concurrency())) {
+std::shared_ptr<CompletionPort::Impl> CompletionPort::Impl::create(const CompletionPortConfig& config) {
+  return std::make_shared<EpollPort>(config);
+}
+
+EpollPort::EpollPort(const CompletionPortConfig& config) : Impl(config) {
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   wakefd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -181,12 +150,12 @@ CompletionPort::Impl::Impl(const CompletionPortConfig& config)
   }
 }
 
-CompletionPort::Impl::~Impl() {
+EpollPort::~EpollPort() {
   ::close(wakefd_);
   ::close(epfd_);
 }
 
-void CompletionPort::Impl::writeWakeFd() const {
+void EpollPort::writeWakeFd() const {
   const std::uint64_t one = 1;
   ssize_t r;
   do {
@@ -195,7 +164,7 @@ void CompletionPort::Impl::writeWakeFd() const {
   // EAGAIN would mean the counter is near 2^64: the fd is readable anyway.
 }
 
-void CompletionPort::Impl::drainWakeFd() const {
+void EpollPort::drainWakeFd() const {
   std::uint64_t value;
   ssize_t r;
   do {
@@ -203,7 +172,7 @@ void CompletionPort::Impl::drainWakeFd() const {
   } while (r < 0 && errno == EINTR);
 }
 
-PortStatus CompletionPort::Impl::associate(NativeHandle handle, CompletionKey key, IoEvents interest) {
+PortStatus EpollPort::associate(NativeHandle handle, CompletionKey key, IoEvents interest) {
   if (handle < 0 || handle > std::numeric_limits<int>::max() || key == kReservedKey) return PortStatus::InvalidArgument;
   std::unique_lock lock(mu_);
   if (closed_ || draining_) return PortStatus::Closed;
@@ -218,7 +187,7 @@ PortStatus CompletionPort::Impl::associate(NativeHandle handle, CompletionKey ke
   return PortStatus::Ok;
 }
 
-PortStatus CompletionPort::Impl::rearm(NativeHandle handle, CompletionKey key, IoEvents interest) {
+PortStatus EpollPort::rearm(NativeHandle handle, CompletionKey key, IoEvents interest) {
   if (handle < 0 || handle > std::numeric_limits<int>::max() || key == kReservedKey) return PortStatus::InvalidArgument;
   if (refusing_.load(std::memory_order_acquire)) return PortStatus::Closed;
   epoll_event ev{};
@@ -228,7 +197,7 @@ PortStatus CompletionPort::Impl::rearm(NativeHandle handle, CompletionKey key, I
   return PortStatus::Ok;
 }
 
-PortStatus CompletionPort::Impl::disassociate(NativeHandle handle) {
+PortStatus EpollPort::disassociate(NativeHandle handle) {
   if (handle < 0 || handle > std::numeric_limits<int>::max()) return PortStatus::InvalidArgument;
   std::lock_guard lock(mu_);
   if (::epoll_ctl(epfd_, EPOLL_CTL_DEL, static_cast<int>(handle), nullptr) != 0) return statusOfErrno(errno);
@@ -236,7 +205,7 @@ PortStatus CompletionPort::Impl::disassociate(NativeHandle handle) {
   return PortStatus::Ok;
 }
 
-PortStatus CompletionPort::Impl::post(CompletionPacket packet) {
+PortStatus EpollPort::post(const CompletionPacket& packet) {
   std::unique_lock lock(mu_);
   if (closed_ || draining_) {
     ++postRejected_;
@@ -259,7 +228,7 @@ PortStatus CompletionPort::Impl::post(CompletionPacket packet) {
   return PortStatus::Ok;
 }
 
-void CompletionPort::Impl::signalTopSleeperLocked() {
+void EpollPort::signalTopSleeperLocked() {
   Sleeper* s = sleepers_.back();
   sleepers_.pop_back();
   s->signaled = true;
@@ -268,7 +237,7 @@ void CompletionPort::Impl::signalTopSleeperLocked() {
   s->cv.notify_one();
 }
 
-bool CompletionPort::Impl::wakeLocked() {
+bool EpollPort::wakeLocked() {
   if (releasedLocked()) {
     while (!sleepers_.empty()) signalTopSleeperLocked();
     if (pollerActive_ && !pollerSignaled_) {
@@ -296,7 +265,7 @@ bool CompletionPort::Impl::wakeLocked() {
   return false;
 }
 
-std::size_t CompletionPort::Impl::takeLocked(std::span<CompletionPacket> out) {
+std::size_t EpollPort::takeLocked(std::span<CompletionPacket> out) {
   std::size_t n = 0;
   while (n < out.size() && !queue_.empty()) {
     const CompletionPacket& p = out[n++] = queue_.front();
@@ -309,7 +278,7 @@ std::size_t CompletionPort::Impl::takeLocked(std::span<CompletionPacket> out) {
   return n;
 }
 
-void CompletionPort::Impl::pollLocked(std::unique_lock<std::mutex>& lock, int timeoutMs) {
+void EpollPort::pollLocked(std::unique_lock<std::mutex>& lock, int timeoutMs) {
   pollerActive_ = true;
   lock.unlock();
   epoll_event events[kMaxEventsPerPoll];
@@ -324,11 +293,7 @@ void CompletionPort::Impl::pollLocked(std::unique_lock<std::mutex>& lock, int ti
       continue;
     }
     const IoEvents e = ioEventsOf(ev.events);
-    ++ioCompletions_;
-    if (any(e & IoEvents::Readable)) ++ioReadable_;
-    if (any(e & IoEvents::Writable)) ++ioWritable_;
-    if (any(e & IoEvents::Hangup)) ++ioHangup_;
-    if (any(e & IoEvents::Error)) ++ioError_;
+    countIoLocked(e);
     if (closed_) {
       ++discarded_;
       continue;
@@ -337,7 +302,7 @@ void CompletionPort::Impl::pollLocked(std::unique_lock<std::mutex>& lock, int ti
   }
 }
 
-void CompletionPort::Impl::sleepLocked(std::unique_lock<std::mutex>& lock, TimePoint deadline, bool infinite) {
+void EpollPort::sleepLocked(std::unique_lock<std::mutex>& lock, TimePoint deadline, bool infinite) {
   Sleeper me;
   sleepers_.push_back(&me);
   if (infinite) {
@@ -352,21 +317,15 @@ void CompletionPort::Impl::sleepLocked(std::unique_lock<std::mutex>& lock, TimeP
   }
 }
 
-PortStatus CompletionPort::Impl::dequeue(std::span<CompletionPacket> out, std::size_t& count,
+PortStatus EpollPort::dequeue(std::span<CompletionPacket> out, std::size_t& count,
                                          std::chrono::nanoseconds timeout) {
   count = 0;
   if (out.empty()) return PortStatus::InvalidArgument;
-  const std::uint64_t startNs = nowNs();
-  constexpr auto kForever = std::chrono::hours(24 * 365 * 100);
-  const bool infinite = timeout >= kForever;
-  const TimePoint deadline = infinite ? TimePoint::max() : fromNs(startNs) + std::max(timeout, Nanos::zero());
+  const auto [startNs, infinite, deadline] = windowOf(timeout);
 
-  leaveOtherPort(id_);
+  leaveOtherPort(tlsRunning);
   std::unique_lock lock(mu_);
-  if (tlsRunning.portId == id_) {  // coming back: no longer running
-    tlsRunning.portId = 0;
-    --active_;
-  }
+  comeBackLocked(tlsRunning);  // coming back: no longer running
   ++callers_;
   PortStatus status;
   bool polled = false;
@@ -377,12 +336,7 @@ PortStatus CompletionPort::Impl::dequeue(std::span<CompletionPacket> out, std::s
     }
     if (!queue_.empty() && active_ < limit_) {
       count = takeLocked(out);
-      peakActive_ = std::max(peakActive_, ++active_);
-      if (tlsRunning.weakId != id_) {
-        tlsRunning.weak = weak_from_this();
-        tlsRunning.weakId = id_;
-      }
-      tlsRunning.portId = id_;
+      runLocked(tlsRunning);
       status = PortStatus::Ok;
       break;
     }
@@ -418,7 +372,7 @@ PortStatus CompletionPort::Impl::dequeue(std::span<CompletionPacket> out, std::s
   return status;
 }
 
-void CompletionPort::Impl::releaseRunning() {
+void EpollPort::releaseRunning() {
   std::unique_lock lock(mu_);
   if (active_ > 0) --active_;
   const bool kick = wakeLocked();
@@ -426,7 +380,7 @@ void CompletionPort::Impl::releaseRunning() {
   if (kick) writeWakeFd();
 }
 
-void CompletionPort::Impl::shutdown() {
+void EpollPort::shutdown() {
   std::unique_lock lock(mu_);
   draining_ = true;
   refusing_.store(true, std::memory_order_release);
@@ -438,7 +392,7 @@ void CompletionPort::Impl::shutdown() {
   if (kick) writeWakeFd();
 }
 
-void CompletionPort::Impl::close() {
+void EpollPort::close() {
   std::unique_lock lock(mu_);
   if (closed_) return;
   closed_ = true;
@@ -451,81 +405,6 @@ void CompletionPort::Impl::close() {
   if (kick) writeWakeFd();
 }
 
-void CompletionPort::Impl::waitUntilNoCaller() {
-  std::unique_lock lock(mu_);
-  noCallerCv_.wait(lock, [&] { return callers_ == 0; });
-}
-
-CompletionPortStats CompletionPort::Impl::stats() const {
-  CompletionPortStats s;
-  {
-    std::lock_guard lock(mu_);
-    s.posted = posted_;
-    s.postRejected = postRejected_;
-    s.quitPosted = quitPosted_;
-    s.ioCompletions = ioCompletions_;
-    s.ioReadable = ioReadable_;
-    s.ioWritable = ioWritable_;
-    s.ioHangup = ioHangup_;
-    s.ioError = ioError_;
-    s.dequeued = dequeued_;
-    s.bytes = bytes_;
-    s.discarded = discarded_;
-    s.timeouts = timeouts_;
-    s.queueDepth = queue_.size();
-    s.queueCapacity = capacity_;
-    s.associated = associated_;
-    s.activeThreads = active_;
-    s.peakActive = peakActive_;
-    s.maxConcurrency = limit_;
-    s.waitingThreads = sleepers_.size() + woken_ + (pollerActive_ ? 1 : 0);
-    s.closed = closed_ || draining_;
-  }
-  s.dequeueWaitNs = waitNs_.summary();
-  return s;
-}
-
-// --- the public face ------------------------------------------------------------
-
-CompletionPort::CompletionPort(CompletionPortConfig config) : impl_(std::make_shared<Impl>(config)) {}
-
-CompletionPort::~CompletionPort() {
-  impl_->close();
-  impl_->waitUntilNoCaller();
-}
-
-PortStatus CompletionPort::associate(NativeHandle handle, CompletionKey key, IoEvents interest) {
-  return impl_->associate(handle, key, interest);
-}
-PortStatus CompletionPort::rearm(NativeHandle handle, CompletionKey key, IoEvents interest) {
-  return impl_->rearm(handle, key, interest);
-}
-PortStatus CompletionPort::disassociate(NativeHandle handle) { return impl_->disassociate(handle); }
-
-PortStatus CompletionPort::post(CompletionKey key, std::uint64_t bytes, void* ptr) {
-  return impl_->post(CompletionPacket{key, bytes, ptr, CompletionKind::Posted, IoEvents::None});
-}
-PortStatus CompletionPort::postQuit() {
-  return impl_->post(CompletionPacket{0, 0, nullptr, CompletionKind::Quit, IoEvents::None});
-}
-
-PortStatus CompletionPort::dequeue(CompletionPacket& out, std::chrono::nanoseconds timeout) {
-  std::size_t count = 0;
-  return impl_->dequeue(std::span<CompletionPacket>(&out, 1), count, timeout);
-}
-PortStatus CompletionPort::dequeueBatch(std::span<CompletionPacket> out, std::size_t& count,
-                                        std::chrono::nanoseconds timeout) {
-  return impl_->dequeue(out, count, timeout);
-}
-
-void CompletionPort::leave() noexcept {
-  if (tlsRunning.portId != impl_->id_) return;
-  tlsRunning.portId = 0;
-  impl_->releaseRunning();
-}
-
-void CompletionPort::shutdown() { impl_->shutdown(); }
-void CompletionPort::close() { impl_->close(); }
-CompletionPortStats CompletionPort::stats() const { return impl_->stats(); }
+void CompletionPort::leave() noexcept { impl_->leave(&tlsRunning); }
 
 }  // namespace gamesrv

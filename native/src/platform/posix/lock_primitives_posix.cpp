@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "gamesrv/platform/lock_primitives.hpp"
+#include "gamesrv/spin.hpp"
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
@@ -95,14 +96,6 @@ class StdMutexLock final : public LockPrimitive {
  private:
   std::mutex mu_;
 };
-
-inline void cpuRelax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__) || defined(__arm__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
 
 // Spinning is the point of this kind: it is the lock that never enters the kernel to wait.
 // Waiters read (not write) the flag while it is held, pausing 1, 2, 4 .. 64 times, then

@@ -25,28 +25,6 @@ namespace gamesrv::platform {
 static_assert(sizeof(pthread_mutex_t) <= kProcessMutexStorageSize, "ProcessMutex storage too small");
 static_assert(alignof(pthread_mutex_t) <= kProcessMutexStorageAlign, "ProcessMutex storage under-aligned");
 
-const char* toString(ShmError e) noexcept {
-  switch (e) {
-    case ShmError::None: return "none";
-    case ShmError::InvalidName: return "invalid-name";
-    case ShmError::NotFound: return "not-found";
-    case ShmError::AlreadyOwned: return "already-owned";
-    case ShmError::PermissionDenied: return "permission-denied";
-    case ShmError::Empty: return "empty";
-    case ShmError::System: return "system";
-  }
-  return "unknown";
-}
-
-const char* toString(LockResult r) noexcept {
-  switch (r) {
-    case LockResult::Ok: return "ok";
-    case LockResult::Recovered: return "recovered";
-    case LockResult::Failed: return "failed";
-  }
-  return "unknown";
-}
-
 namespace {
 
 constexpr std::size_t kMaxNameLength = 200;  // well under NAME_MAX (255) with the "/"
@@ -119,30 +97,10 @@ bool nameRefersTo(int fd, const std::string& os) {
 
 }  // namespace
 
-SharedSegment::SharedSegment(SharedSegment&& other) noexcept { *this = std::move(other); }
-
-SharedSegment& SharedSegment::operator=(SharedSegment&& other) noexcept {
-  if (this != &other) {
-    close();
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    previousSize_ = std::exchange(other.previousSize_, 0);
-    owner_ = std::exchange(other.owner_, false);
-    handle_ = std::exchange(other.handle_, -1);
-    name_ = std::move(other.name_);
-  }
-  return *this;
-}
-
-SharedSegment::~SharedSegment() { close(); }
-
 void SharedSegment::close() noexcept {
   if (data_ != nullptr) ::munmap(data_, size_);
   if (handle_ >= 0) ::close(static_cast<int>(handle_));
-  data_ = nullptr;
-  size_ = 0;
-  handle_ = -1;
-  owner_ = false;
+  forget();
 }
 
 ShmResult SharedSegment::acquireOwner(std::string_view name, std::size_t size, SharedSegment& out) {

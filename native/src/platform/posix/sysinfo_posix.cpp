@@ -22,12 +22,6 @@ namespace gamesrv::platform {
 
 namespace {
 
-std::uint64_t monotonicNs() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
 // Reads a small /proc file into buf (NUL-terminated). Returns bytes read or -1.
 ssize_t readSmallFile(const char* path, char* buf, std::size_t cap) noexcept {
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
@@ -110,26 +104,6 @@ bool processAlive(std::uint32_t pid) noexcept {
   if (pid == 0) return false;
   if (::kill(static_cast<pid_t>(pid), 0) == 0) return true;
   return errno == EPERM;  // exists, belongs to someone else
-}
-
-CpuSampler::CpuSampler() noexcept : lastCpuNs_(processCpuNs()), lastWallNs_(monotonicNs()) {
-  last_.cores = cpuCount();
-}
-
-CpuSampler::Sample CpuSampler::sample() noexcept {
-  const std::uint64_t cpu = processCpuNs();
-  const std::uint64_t wall = monotonicNs();
-  if (wall <= lastWallNs_) return last_;
-  Sample s;
-  s.cores = cpuCount();
-  s.wallNs = wall - lastWallNs_;
-  s.cpuNs = cpu >= lastCpuNs_ ? cpu - lastCpuNs_ : 0;
-  s.percent = 100.0 * static_cast<double>(s.cpuNs) / static_cast<double>(s.wallNs);
-  s.percentOfHost = s.percent / static_cast<double>(s.cores);
-  lastCpuNs_ = cpu;
-  lastWallNs_ = wall;
-  last_ = s;
-  return s;
 }
 
 }  // namespace gamesrv::platform

@@ -1,5 +1,7 @@
 // The Win32 CompletionPort: posting, the concurrency slots, dequeue, close and drain.
 // How the contract is kept over an IOCP, and where it differs: completion_port_win32.hpp.
+// The counters, stats() and the running-thread records are the portable base's
+// (gamesrv/completion_port_core.hpp).
 #include <algorithm>
 #include <atomic>
 #include <limits>
@@ -14,15 +16,6 @@ using win32port::Node;
 
 namespace {
 
-std::atomic<std::uint64_t> gNextPortId{1};
-
-// Which port the calling thread is running packets on (IOCP ties a thread to one port).
-struct RunningOn {
-  std::uint64_t portId = 0;  // 0: none
-  std::uint64_t weakId = 0;  // the port `weak` refers to
-  std::weak_ptr<CompletionPort::Impl> weak;
-};
-
 // A thread that exits while running gives its slot back. A thread_local with a
 // destructor cannot do it here: with mingw's emulated TLS, that destructor and
 // winpthreads' release of the TLS block run in an order that corrupts the heap at
@@ -32,8 +25,7 @@ struct RunningOn {
 // winpthreads did not create, such as a system thread-pool worker).
 void WINAPI releaseAtThreadExit(void* record) {
   auto* r = static_cast<RunningOn*>(record);
-  if (r->portId != 0)
-    if (auto port = r->weak.lock()) port->releaseRunning();
+  r->releaseAtExit();
   delete r;
 }
 
@@ -48,31 +40,25 @@ RunningOn& running() {
   return *tlsRunning;
 }
 
-void leaveOtherPort(std::uint64_t portId) {
-  RunningOn& r = running();
-  if (r.portId == 0 || r.portId == portId) return;
-  r.portId = 0;
-  if (auto port = r.weak.lock()) port->releaseRunning();
-}
-
 }  // namespace
 
-CompletionPort::Impl::Impl(const CompletionPortConfig& config)
-    : id_(gNextPortId.fetch_add(1, std::memory_order_relaxed)),
-      capacity_(config.queueCapacity),
-      limit_(config.maxConcurrency ? config.maxConcurrency : std::max(1u, std::thread::hardware_concurrency())) {
+std::shared_ptr<CompletionPort::Impl> CompletionPort::Impl::create(const CompletionPortConfig& config) {
+  return std::make_shared<IocpPort>(config);
+}
+
+IocpPort::IocpPort(const CompletionPortConfig& config) : Impl(config) {
   const DWORD concurrency = static_cast<DWORD>(std::min<std::size_t>(limit_, std::numeric_limits<DWORD>::max()));
   port_ = ::CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, concurrency);
   if (port_ == nullptr)
     throw std::system_error(static_cast<int>(::GetLastError()), std::system_category(), "CreateIoCompletionPort");
 }
 
-CompletionPort::Impl::~Impl() {
+IocpPort::~IocpPort() {
   drainKernel();
   ::CloseHandle(port_);
 }
 
-void CompletionPort::Impl::drainKernel() {
+void IocpPort::drainKernel() {
   OVERLAPPED_ENTRY entries[64];
   ULONG n = 0;
   while (::GetQueuedCompletionStatusEx(port_, entries, 64, &n, 0, FALSE) && n > 0) {
@@ -81,7 +67,7 @@ void CompletionPort::Impl::drainKernel() {
   }
 }
 
-PortStatus CompletionPort::Impl::post(const CompletionPacket& packet) {
+PortStatus IocpPort::post(const CompletionPacket& packet) {
   const bool quit = packet.kind == CompletionKind::Quit;
   {
     std::lock_guard lock(mu_);
@@ -120,7 +106,7 @@ PortStatus CompletionPort::Impl::post(const CompletionPacket& packet) {
   return PortStatus::SystemError;
 }
 
-void CompletionPort::Impl::wakeAllSleepersLocked() {
+void IocpPort::wakeAllSleepersLocked() {
   while (!sleepers_.empty()) {
     Sleeper* s = sleepers_.back();
     sleepers_.pop_back();
@@ -130,7 +116,7 @@ void CompletionPort::Impl::wakeAllSleepersLocked() {
   }
 }
 
-void CompletionPort::Impl::releaseSlotLocked() {
+void IocpPort::releaseSlotLocked() {
   if (!terminalLocked() && !sleepers_.empty()) {
     Sleeper* s = sleepers_.back();  // LIFO: the slot passes straight to the last waiter
     sleepers_.pop_back();
@@ -143,7 +129,7 @@ void CompletionPort::Impl::releaseSlotLocked() {
   --slots_;
 }
 
-std::size_t CompletionPort::Impl::wakesNeededLocked() {
+std::size_t IocpPort::wakesNeededLocked() {
   std::size_t want = 0;
   if (terminalLocked()) {
     wakeAllSleepersLocked();
@@ -156,18 +142,18 @@ std::size_t CompletionPort::Impl::wakesNeededLocked() {
   return n;
 }
 
-void CompletionPort::Impl::postWakes(std::size_t n) {
+void IocpPort::postWakes(std::size_t n) {
   for (; n > 0; --n) ::PostQueuedCompletionStatus(port_, 0, static_cast<ULONG_PTR>(kReservedKey), nullptr);
 }
 
-void CompletionPort::Impl::countTakenLocked(const CompletionPacket& p) {
+void IocpPort::countTakenLocked(const CompletionPacket& p) {
   ++dequeued_;
   bytes_ += p.bytes;
   if (p.kind == CompletionKind::Posted) --pendingPosted_;
   if (p.kind == CompletionKind::Quit) --pendingQuit_;
 }
 
-bool CompletionPort::Impl::sleepForSlotLocked(Lock& lock, TimePoint deadline, bool infinite) {
+bool IocpPort::sleepForSlotLocked(Lock& lock, TimePoint deadline, bool infinite) {
   Sleeper me;
   sleepers_.push_back(&me);
   if (infinite) {
@@ -183,7 +169,7 @@ bool CompletionPort::Impl::sleepForSlotLocked(Lock& lock, TimePoint deadline, bo
   return me.gotSlot;
 }
 
-DWORD CompletionPort::Impl::harvestLocked(Lock& lock, std::span<CompletionPacket> out, std::size_t& count, DWORD ms) {
+DWORD IocpPort::harvestLocked(Lock& lock, std::span<CompletionPacket> out, std::size_t& count, DWORD ms) {
   OVERLAPPED_ENTRY entries[64];
   const ULONG want = static_cast<ULONG>(std::min<std::size_t>(out.size(), 64));
   ULONG n = 0;
@@ -209,9 +195,7 @@ DWORD CompletionPort::Impl::harvestLocked(Lock& lock, std::span<CompletionPacket
       if (closed_) continue;  // close() counted it as discarded already
     } else {
       p = win32port::ioPacket(e);
-      ++ioCompletions_;
-      if (any(p.events & IoEvents::Hangup)) ++ioHangup_;
-      if (any(p.events & IoEvents::Error)) ++ioError_;
+      countIoLocked(p.events);
       if (closed_) {
         ++discarded_;
         continue;
@@ -229,24 +213,17 @@ DWORD CompletionPort::Impl::harvestLocked(Lock& lock, std::span<CompletionPacket
   return ERROR_SUCCESS;
 }
 
-PortStatus CompletionPort::Impl::dequeue(std::span<CompletionPacket> out, std::size_t& count,
+PortStatus IocpPort::dequeue(std::span<CompletionPacket> out, std::size_t& count,
                                          std::chrono::nanoseconds timeout) {
   count = 0;
   if (out.empty()) return PortStatus::InvalidArgument;
-  const std::uint64_t startNs = nowNs();
-  constexpr auto kForever = std::chrono::hours(24 * 365 * 100);
-  const bool infinite = timeout >= kForever;
-  const TimePoint deadline = infinite ? TimePoint::max() : fromNs(startNs) + std::max(timeout, Nanos::zero());
+  const auto [startNs, infinite, deadline] = windowOf(timeout);
 
-  leaveOtherPort(id_);
-  Lock lock(mu_);
   RunningOn& me = running();
-  bool haveSlot = false;
-  if (me.portId == id_) {  // coming back: the running slot becomes a waiting one
-    me.portId = 0;
-    --active_;
-    haveSlot = true;
-  }
+  leaveOtherPort(me);
+  Lock lock(mu_);
+  // Coming back: the running slot becomes a waiting one.
+  bool haveSlot = comeBackLocked(me);
   ++callers_;
   PortStatus status = PortStatus::Timeout;
   DWORD kernelError = ERROR_SUCCESS;
@@ -303,12 +280,7 @@ PortStatus CompletionPort::Impl::dequeue(std::span<CompletionPacket> out, std::s
     // only wake-ups came: re-evaluate.
   }
   if (status == PortStatus::Ok) {
-    peakActive_ = std::max(peakActive_, ++active_);
-    if (me.weakId != id_) {
-      me.weak = weak_from_this();
-      me.weakId = id_;
-    }
-    me.portId = id_;
+    runLocked(me);
   } else if (haveSlot) {
     releaseSlotLocked();
   }
@@ -322,7 +294,7 @@ PortStatus CompletionPort::Impl::dequeue(std::span<CompletionPacket> out, std::s
   return status;
 }
 
-void CompletionPort::Impl::releaseRunning() {
+void IocpPort::releaseRunning() {
   Lock lock(mu_);
   if (active_ > 0) {
     --active_;
@@ -333,7 +305,7 @@ void CompletionPort::Impl::releaseRunning() {
   postWakes(wakes);
 }
 
-void CompletionPort::Impl::shutdown() {
+void IocpPort::shutdown() {
   Lock lock(mu_);
   draining_ = true;
   const std::size_t wakes = wakesNeededLocked();
@@ -341,7 +313,7 @@ void CompletionPort::Impl::shutdown() {
   postWakes(wakes);
 }
 
-void CompletionPort::Impl::close() {
+void IocpPort::close() {
   Lock lock(mu_);
   if (closed_) return;
   closed_ = true;
@@ -353,42 +325,6 @@ void CompletionPort::Impl::close() {
   postWakes(wakes);
 }
 
-void CompletionPort::Impl::waitUntilNoCaller() {
-  Lock lock(mu_);
-  noCallerCv_.wait(lock, [&] { return callers_ == 0; });
-}
-
-CompletionPortStats CompletionPort::Impl::stats() const {
-  CompletionPortStats s;
-  {
-    std::lock_guard lock(mu_);
-    s.posted = posted_;
-    s.postRejected = postRejected_;
-    s.quitPosted = quitPosted_;
-    s.ioCompletions = ioCompletions_;
-    s.ioHangup = ioHangup_;
-    s.ioError = ioError_;
-    s.dequeued = dequeued_;
-    s.bytes = bytes_;
-    s.discarded = discarded_;
-    s.timeouts = timeouts_;
-    s.queueDepth = queuedLocked();
-    s.queueCapacity = capacity_;
-    s.associated = associated_.size();
-    s.activeThreads = active_;
-    s.peakActive = peakActive_;
-    s.maxConcurrency = limit_;
-    s.waitingThreads = sleepers_.size() + woken_ + inKernel_;
-    s.closed = closed_ || draining_;
-  }
-  s.dequeueWaitNs = waitNs_.summary();
-  return s;
-}
-
-void CompletionPort::Impl::leave() noexcept {
-  if (tlsRunning == nullptr || tlsRunning->portId != id_) return;
-  tlsRunning->portId = 0;
-  releaseRunning();
-}
+void CompletionPort::leave() noexcept { impl_->leave(tlsRunning); }
 
 }  // namespace gamesrv

@@ -45,8 +45,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "gamesrv/clock.hpp"
-#include "gamesrv/platform/completion_port.hpp"
+#include "gamesrv/completion_port_core.hpp"
 
 namespace gamesrv {
 
@@ -62,25 +61,19 @@ CompletionPacket ioPacket(const OVERLAPPED_ENTRY& entry) noexcept;
 
 }  // namespace win32port
 
-struct CompletionPort::Impl : std::enable_shared_from_this<CompletionPort::Impl> {
-  explicit Impl(const CompletionPortConfig& config);
-  ~Impl();
-  Impl(const Impl&) = delete;
-  Impl& operator=(const Impl&) = delete;
+struct IocpPort final : CompletionPort::Impl {
+  explicit IocpPort(const CompletionPortConfig& config);
+  ~IocpPort() override;
 
-  PortStatus associate(NativeHandle handle, CompletionKey key);
-  PortStatus rearm(NativeHandle handle, CompletionKey key);
-  PortStatus disassociate(NativeHandle handle);
-  PortStatus post(const CompletionPacket& packet);
-  PortStatus dequeue(std::span<CompletionPacket> out, std::size_t& count, std::chrono::nanoseconds timeout);
-  void releaseRunning();  // the calling thread was running on this port; it no longer is
-  void leave() noexcept;  // CompletionPort::leave() for the calling thread
-  void shutdown();
-  void close();
-  void waitUntilNoCaller();
-  CompletionPortStats stats() const;
-
-  const std::uint64_t id_;
+  // `interest` is ignored: there is no readiness to arm (see above).
+  PortStatus associate(NativeHandle handle, CompletionKey key, IoEvents interest) override;
+  PortStatus rearm(NativeHandle handle, CompletionKey key, IoEvents interest) override;
+  PortStatus disassociate(NativeHandle handle) override;
+  PortStatus post(const CompletionPacket& packet) override;
+  PortStatus dequeue(std::span<CompletionPacket> out, std::size_t& count, std::chrono::nanoseconds timeout) override;
+  void releaseRunning() override;
+  void shutdown() override;
+  void close() override;
 
  private:
   struct Sleeper {
@@ -103,12 +96,12 @@ struct CompletionPort::Impl : std::enable_shared_from_this<CompletionPort::Impl>
   DWORD harvestLocked(Lock& lock, std::span<CompletionPacket> out, std::size_t& count, DWORD ms);
   void drainKernel();  // frees every Node still queued; only when no thread can wait
 
-  const std::size_t capacity_;
-  const std::size_t limit_;
+  std::size_t queueDepthLocked() const override { return queuedLocked(); }
+  std::size_t associatedLocked() const override { return associated_.size(); }
+  std::size_t waitingLocked() const override { return sleepers_.size() + woken_ + inKernel_; }
+
   HANDLE port_ = nullptr;
 
-  mutable std::mutex mu_;
-  std::condition_variable noCallerCv_;
   std::unordered_map<NativeHandle, CompletionKey> associated_;  // guarded by mu_
   std::deque<CompletionPacket> stash_;  // guarded by mu_: taken from the kernel after a Quit, not yet handed out
   std::size_t stashIo_ = 0;             // guarded by mu_: I/O packets in stash_
@@ -119,17 +112,6 @@ struct CompletionPort::Impl : std::enable_shared_from_this<CompletionPort::Impl>
   std::size_t slots_ = 0;               // guarded by mu_: held by threads in the kernel, running, or between
   std::size_t inKernel_ = 0;            // guarded by mu_: threads inside GetQueuedCompletionStatusEx
   std::size_t wakesPending_ = 0;        // guarded by mu_: wake-ups posted, not yet taken
-  std::size_t active_ = 0;              // guarded by mu_: threads running packets
-  std::size_t peakActive_ = 0;          // guarded by mu_
-  std::size_t callers_ = 0;             // guarded by mu_: threads inside dequeue()
-  bool closed_ = false;                 // guarded by mu_
-  bool draining_ = false;               // guarded by mu_
-
-  // Counters, guarded by mu_.
-  std::uint64_t posted_ = 0, postRejected_ = 0, quitPosted_ = 0, ioCompletions_ = 0;
-  std::uint64_t ioHangup_ = 0, ioError_ = 0;
-  std::uint64_t dequeued_ = 0, bytes_ = 0, discarded_ = 0, timeouts_ = 0;
-  Histogram waitNs_;  // thread-safe on its own
 };
 
 }  // namespace gamesrv

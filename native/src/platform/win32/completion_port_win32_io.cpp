@@ -1,5 +1,6 @@
-// The Win32 CompletionPort: handle association, what an I/O completion becomes, and the
-// public face. How the contract is kept over an IOCP: completion_port_win32.hpp.
+// The Win32 CompletionPort: handle association and what an I/O completion becomes (the
+// public face is portable: native/src/core/completion_port_core.cpp). How the contract
+// is kept over an IOCP: completion_port_win32.hpp.
 #include "completion_port_win32.hpp"
 
 namespace gamesrv {
@@ -48,7 +49,7 @@ CompletionPacket win32port::ioPacket(const OVERLAPPED_ENTRY& entry) noexcept {
   return p;
 }
 
-PortStatus CompletionPort::Impl::associate(NativeHandle handle, CompletionKey key) {
+PortStatus IocpPort::associate(NativeHandle handle, CompletionKey key, IoEvents) {
   if (invalidHandle(handle) || key == kReservedKey) return PortStatus::InvalidArgument;
   Lock lock(mu_);
   if (closed_ || draining_) return PortStatus::Closed;
@@ -64,7 +65,7 @@ PortStatus CompletionPort::Impl::associate(NativeHandle handle, CompletionKey ke
   return PortStatus::Ok;
 }
 
-PortStatus CompletionPort::Impl::rearm(NativeHandle handle, CompletionKey key) {
+PortStatus IocpPort::rearm(NativeHandle handle, CompletionKey key, IoEvents) {
   if (invalidHandle(handle) || key == kReservedKey) return PortStatus::InvalidArgument;
   std::lock_guard lock(mu_);
   if (closed_ || draining_) return PortStatus::Closed;
@@ -74,47 +75,10 @@ PortStatus CompletionPort::Impl::rearm(NativeHandle handle, CompletionKey key) {
   return PortStatus::Ok;
 }
 
-PortStatus CompletionPort::Impl::disassociate(NativeHandle handle) {
+PortStatus IocpPort::disassociate(NativeHandle handle) {
   if (invalidHandle(handle)) return PortStatus::InvalidArgument;
   std::lock_guard lock(mu_);
   return associated_.erase(handle) != 0 ? PortStatus::Ok : PortStatus::InvalidArgument;
 }
-
-// --- the public face ------------------------------------------------------------
-
-CompletionPort::CompletionPort(CompletionPortConfig config) : impl_(std::make_shared<Impl>(config)) {}
-
-CompletionPort::~CompletionPort() {
-  impl_->close();
-  impl_->waitUntilNoCaller();
-}
-
-PortStatus CompletionPort::associate(NativeHandle handle, CompletionKey key, IoEvents) {
-  return impl_->associate(handle, key);
-}
-PortStatus CompletionPort::rearm(NativeHandle handle, CompletionKey key, IoEvents) { return impl_->rearm(handle, key); }
-PortStatus CompletionPort::disassociate(NativeHandle handle) { return impl_->disassociate(handle); }
-
-PortStatus CompletionPort::post(CompletionKey key, std::uint64_t bytes, void* ptr) {
-  return impl_->post(CompletionPacket{key, bytes, ptr, CompletionKind::Posted, IoEvents::None});
-}
-PortStatus CompletionPort::postQuit() {
-  return impl_->post(CompletionPacket{0, 0, nullptr, CompletionKind::Quit, IoEvents::None});
-}
-
-PortStatus CompletionPort::dequeue(CompletionPacket& out, std::chrono::nanoseconds timeout) {
-  std::size_t count = 0;
-  return impl_->dequeue(std::span<CompletionPacket>(&out, 1), count, timeout);
-}
-PortStatus CompletionPort::dequeueBatch(std::span<CompletionPacket> out, std::size_t& count,
-                                        std::chrono::nanoseconds timeout) {
-  return impl_->dequeue(out, count, timeout);
-}
-
-void CompletionPort::leave() noexcept { impl_->leave(); }
-
-void CompletionPort::shutdown() { impl_->shutdown(); }
-void CompletionPort::close() { impl_->close(); }
-CompletionPortStats CompletionPort::stats() const { return impl_->stats(); }
 
 }  // namespace gamesrv

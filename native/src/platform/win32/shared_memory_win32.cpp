@@ -40,28 +40,6 @@ namespace gamesrv::platform {
 using win32::UniqueHandle;
 using namespace win32shm;
 
-const char* toString(ShmError e) noexcept {
-  switch (e) {
-    case ShmError::None: return "none";
-    case ShmError::InvalidName: return "invalid-name";
-    case ShmError::NotFound: return "not-found";
-    case ShmError::AlreadyOwned: return "already-owned";
-    case ShmError::PermissionDenied: return "permission-denied";
-    case ShmError::Empty: return "empty";
-    case ShmError::System: return "system";
-  }
-  return "unknown";
-}
-
-const char* toString(LockResult r) noexcept {
-  switch (r) {
-    case LockResult::Ok: return "ok";
-    case LockResult::Recovered: return "recovered";
-    case LockResult::Failed: return "failed";
-  }
-  return "unknown";
-}
-
 namespace {
 
 constexpr std::size_t kMaxNameLength = 200;  // + "Local\" and suffixes stays under MAX_PATH
@@ -122,29 +100,9 @@ ShmResult mapData(Segment& seg, DWORD access, const std::string& os, std::size_t
 
 }  // namespace
 
-SharedSegment::SharedSegment(SharedSegment&& other) noexcept { *this = std::move(other); }
-
-SharedSegment& SharedSegment::operator=(SharedSegment&& other) noexcept {
-  if (this != &other) {
-    close();
-    data_ = std::exchange(other.data_, nullptr);
-    size_ = std::exchange(other.size_, 0);
-    previousSize_ = std::exchange(other.previousSize_, 0);
-    owner_ = std::exchange(other.owner_, false);
-    handle_ = std::exchange(other.handle_, -1);
-    name_ = std::move(other.name_);
-  }
-  return *this;
-}
-
-SharedSegment::~SharedSegment() { close(); }
-
 void SharedSegment::close() noexcept {
   delete segmentOf(handle_);  // unmaps, then closes claim and alive: ownership ends here
-  data_ = nullptr;
-  size_ = 0;
-  handle_ = -1;
-  owner_ = false;
+  forget();
 }
 
 ShmResult SharedSegment::acquireOwner(std::string_view name, std::size_t size, SharedSegment& out) {

@@ -14,15 +14,6 @@
 
 namespace gamesrv::platform {
 
-namespace {
-
-std::uint64_t monotonicNs() noexcept {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
-}  // namespace
-
 std::uint32_t currentProcessId() noexcept { return ::GetCurrentProcessId(); }
 
 // The affinity mask covers the process's processor group (at most 64 CPUs); a process
@@ -73,26 +64,6 @@ bool processAlive(std::uint32_t pid) noexcept {
   if (alive) alive = ::WaitForSingleObject(h, 0) == WAIT_TIMEOUT;
   ::CloseHandle(h);
   return alive;
-}
-
-CpuSampler::CpuSampler() noexcept : lastCpuNs_(processCpuNs()), lastWallNs_(monotonicNs()) {
-  last_.cores = cpuCount();
-}
-
-CpuSampler::Sample CpuSampler::sample() noexcept {
-  const std::uint64_t cpu = processCpuNs();
-  const std::uint64_t wall = monotonicNs();
-  if (wall <= lastWallNs_) return last_;
-  Sample s;
-  s.cores = cpuCount();
-  s.wallNs = wall - lastWallNs_;
-  s.cpuNs = cpu >= lastCpuNs_ ? cpu - lastCpuNs_ : 0;
-  s.percent = 100.0 * static_cast<double>(s.cpuNs) / static_cast<double>(s.wallNs);
-  s.percentOfHost = s.percent / static_cast<double>(s.cores);
-  lastCpuNs_ = cpu;
-  lastWallNs_ = wall;
-  last_ = s;
-  return s;
 }
 
 }  // namespace gamesrv::platform
