@@ -7,14 +7,15 @@ import { test } from 'node:test';
 
 import type { TSchema } from 'typebox';
 
+import { HELP, SETTINGS, loadConfig } from '../src/config.js';
 import { Engine, EngineError } from '../src/engine/index.js';
 import { engineConfig, engineOptions, stopDeadlineMs, timeoutMs } from '../src/engine/arguments.js';
 import { loadBinding } from '../src/engine/native.js';
-import { ENGINE_CONFIG_DEFAULTS, EngineConfig, EngineOptions, WaitOptions } from '../src/schemas/engine-config.js';
+import { ENGINE_CONFIG_DEFAULTS, ENGINE_OPTION_DEFAULTS, EngineConfig, EngineOptions, WaitOptions } from '../src/schemas/engine-config.js';
 import { StopOptions } from '../src/schemas/engine.js';
 import { build, uniqueServerName } from './helpers/app.js';
 
-type Fields = Record<string, TSchema & { minimum?: number; maximum?: number; maxLength?: number; pattern?: string }>;
+type Fields = Record<string, TSchema & { type?: string; minimum?: number; maximum?: number; maxLength?: number; pattern?: string }>;
 const TABLES: [string, Fields][] = [
   ['EngineOptions', EngineOptions.properties as Fields],
   ['EngineConfig', EngineConfig.properties as Fields],
@@ -194,3 +195,31 @@ test("README's engine configuration tables follow the schema table", () => {
   }
 });
 
+test('the server flags take their ranges and defaults from the same schemas, and so do --help and README', () => {
+  const d = loadConfig([], { HOME: '/h' });
+  assert.ok(d !== 'help');
+  const { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, shutdownDeadlineMs } = ENGINE_CONFIG_DEFAULTS;
+  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads });
+  assert.deepEqual(d.engineOptions, { queueCapacity: ENGINE_OPTION_DEFAULTS.queueCapacity });
+  assert.equal(d.stopDeadlineMs, shutdownDeadlineMs);
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const serverTable = readme.slice(readme.indexOf('### Configuration\n'), readme.indexOf('### Security defaults'));
+  let checked = 0;
+  for (const s of Object.values(SETTINGS) as { flag?: string; env?: string; schema?: TSchema }[]) {
+    const f = s.schema as { minimum?: number; maximum?: number; default?: unknown } | undefined;
+    if (!s.flag || f?.default === undefined) continue;
+    const row = serverTable.split('\n').find((l) => l.includes(`\`--${s.flag}\``));
+    assert.ok(row, `README lists --${s.flag}`);
+    const flags = row.split('|')[1]!.split('/').map((x) => x.trim());
+    const defaults = row.split('|')[3]!.split('/').map((x) => x.trim());
+    assert.equal(defaults[flags.indexOf(`\`--${s.flag}\``)], `\`${String(f.default)}\``, `README's default of --${s.flag}`);
+    if (f.minimum === undefined) continue;
+    checked += 1;
+    assert.match(HELP, new RegExp(`--${s.flag} .*\\n\\s+${f.minimum}-${f.maximum}, default ${String(f.default)}.*\\[${s.env}\\]`));
+    const flagged = loadConfig([`--${s.flag}`, String(f.maximum)], { HOME: '/h' });
+    assert.ok(flagged !== 'help');
+    assert.throws(() => loadConfig([`--${s.flag}`, String(f.maximum! + 1)], { HOME: '/h' }), new RegExp(`${s.flag} must be an integer between ${f.minimum} and ${f.maximum}`));
+    assert.throws(() => loadConfig([], { HOME: '/h', [s.env!]: String(f.minimum! - 1) }), new RegExp(`${s.flag} must be an integer between`));
+  }
+  assert.ok(checked >= 8, `every numeric flag was tried (${checked})`);
+});
