@@ -1,8 +1,133 @@
-// Server configuration from flags and environment. Flags win over environment.
+// Server configuration from flags and environment. Flags win over environment. One
+// table (SETTINGS) names each setting's flag, environment variable and schema; ranges,
+// defaults and meanings come from the schema (for the engine's settings, the engine's
+// own table in src/schemas/engine-config.ts), and so do the parsing and --help.
 import { parseArgs } from 'node:util';
+
+import { Type, type TSchema } from 'typebox';
 
 import type { EngineConfig, EngineOptions } from './engine/index.js';
 import { defaultTokenPath, readTokenFile } from './local-token.js';
+import { ENGINE_CONFIG_DEFAULTS, EngineConfig as EngineConfigSchema, EngineOptions as EngineOptionsSchema, MAX_DEADLINE_MS } from './schemas/engine-config.js';
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+interface Setting {
+  /** The flag without its dashes; none for a setting only the environment carries. */
+  flag?: string;
+  env?: string;
+  /** The flag's value placeholder; none for a switch. */
+  arg?: string;
+  /** Range, default and meaning of a value; a switch or a free text has `help` instead. */
+  schema?: TSchema;
+  help?: string;
+  /** Help lines after the first. */
+  more?: string[];
+  /** Follows the default in --help. */
+  defaultNote?: string;
+}
+
+const engineField = (name: keyof typeof EngineConfigSchema.properties) => EngineConfigSchema.properties[name] as TSchema;
+
+/** Every server setting, in --help order. */
+export const SETTINGS = {
+  host: { flag: 'host', env: 'GAMESRV_HOST', arg: '<addr>', schema: Type.String({ default: '127.0.0.1', description: 'listen address' }) },
+  port: { flag: 'port', env: 'GAMESRV_PORT', arg: '<n>', schema: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'listen port (0: any free port)' }) },
+  noStart: { flag: 'no-start', help: 'do not start the engine at boot' },
+  loopThreads: { flag: 'loop-threads', env: 'GAMESRV_LOOP_THREADS', arg: '<n>', schema: engineField('loopThreads') },
+  tickRate: { flag: 'tick-rate', env: 'GAMESRV_TICK_RATE', arg: '<hz>', schema: engineField('tickRateHz') },
+  poolMin: { flag: 'pool-min', env: 'GAMESRV_POOL_MIN', arg: '<n>', schema: engineField('poolMinThreads') },
+  poolMax: { flag: 'pool-max', env: 'GAMESRV_POOL_MAX', arg: '<n>', schema: engineField('poolMaxThreads'), defaultNote: '(at least --pool-min)' },
+  queueCapacity: { flag: 'queue-capacity', env: 'GAMESRV_QUEUE_CAPACITY', arg: '<n>', schema: EngineOptionsSchema.properties.queueCapacity as TSchema },
+  stopDeadline: {
+    flag: 'stop-deadline',
+    env: 'GAMESRV_STOP_DEADLINE_MS',
+    arg: '<ms>',
+    schema: Type.Integer({
+      minimum: 0,
+      maximum: MAX_DEADLINE_MS,
+      default: ENGINE_CONFIG_DEFAULTS.shutdownDeadlineMs,
+      description: 'engine stop deadline (drain and join), ms; also its shutdownDeadlineMs',
+    }),
+  },
+  allowedHosts: {
+    flag: 'allowed-hosts',
+    env: 'GAMESRV_ALLOWED_HOSTS',
+    arg: '<list>',
+    help: 'comma list of more Host names the server answers to (a DNS',
+    more: ['name it is reached by); loopback names and the listen address', 'are always allowed'],
+  },
+  token: { env: 'GAMESRV_TOKEN', help: 'bearer token for mutating routes and WebSocket control' },
+  tokenFile: {
+    flag: 'token-file',
+    env: 'GAMESRV_TOKEN_FILE',
+    arg: '<path>',
+    help: 'read the bearer token from this file (mode 600)',
+    more: [
+      'With neither, the token is generated at first start into',
+      '$XDG_STATE_HOME/gamesrv/token (else ~/.local/state/gamesrv/token)',
+      'and the start-up log prints a dashboard URL carrying it.',
+    ],
+  },
+  noAuth: { flag: 'no-auth', env: 'GAMESRV_NO_AUTH=1', help: 'no token: any local user may change the server (loopback only)' },
+  rateLimit: {
+    flag: 'rate-limit',
+    env: 'GAMESRV_RATE_LIMIT',
+    arg: '<n>',
+    schema: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 6000, description: 'mutating requests per minute per client address, 0 = off' }),
+  },
+  logLevel: {
+    flag: 'log-level',
+    env: 'GAMESRV_LOG_LEVEL',
+    arg: '<level>',
+    schema: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info', description: LOG_LEVELS.join('|') }),
+  },
+} satisfies Record<string, Setting>;
+
+interface Described {
+  description?: string;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+}
+const described = (schema: TSchema) => schema as Described;
+
+function helpOf(s: Setting): string {
+  const left = s.flag ? `--${s.flag}${s.arg ? ` ${s.arg}` : ''}` : '(env only)';
+  const d = s.schema ? described(s.schema) : {};
+  const value = [
+    d.minimum !== undefined ? `${d.minimum}-${d.maximum}` : '',
+    d.default !== undefined ? `default ${String(d.default)}${s.defaultNote ? ` ${s.defaultNote}` : ''}` : '',
+  ].filter((f) => f !== '');
+  const facts = [value.join(', '), s.env ? `[${s.env}]` : ''].filter((f) => f !== '').join('  ');
+  const lines = [s.help ?? d.description ?? '', ...(s.more ?? []), facts].filter((l) => l !== '');
+  return lines.map((l, i) => `  ${(i === 0 ? left : '').padEnd(25)}${l}`).join('\n');
+}
+
+export const HELP = `gamesrv server
+
+Usage: npm start -- [options]     (or: node dist/server.js [options])
+
+Options (environment variable in brackets):
+${Object.values(SETTINGS as Record<string, Setting>).map(helpOf).join('\n')}
+  -h, --help               this text
+`;
+
+/** A setting's integer from its flag or environment value, or its default; in its schema's range. */
+function int(setting: Setting, raw: string | undefined, fallback?: number): number {
+  const { minimum, maximum, default: def } = described(setting.schema!);
+  if (raw === undefined || raw === '') return fallback ?? (def as number);
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < minimum! || n > maximum!) {
+    throw new Error(`${setting.flag} must be an integer between ${minimum} and ${maximum} (got "${raw}")`);
+  }
+  return n;
+}
 
 /**
  * Where the bearer token comes from: GAMESRV_TOKEN, --token-file, the generated local
@@ -33,56 +158,6 @@ export interface ServerConfig {
   logLevel: string;
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-/** True for addresses only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
-}
-
-export const HELP = `gamesrv server
-
-Usage: npm start -- [options]     (or: node dist/server.js [options])
-
-Options (environment variable in brackets):
-  --host <addr>            listen address            [GAMESRV_HOST]     default 127.0.0.1
-  --port <n>               listen port               [GAMESRV_PORT]     default 8080
-  --no-start               do not start the engine at boot
-  --loop-threads <n>       game-loop threads         [GAMESRV_LOOP_THREADS]   default 1
-  --tick-rate <hz>         game-loop tick rate       [GAMESRV_TICK_RATE]      default 60
-  --pool-min <n>           thread-pool minimum       [GAMESRV_POOL_MIN]       default 2
-  --pool-max <n>           thread-pool maximum       [GAMESRV_POOL_MAX]       default 8
-  --queue-capacity <n>     event queue capacity      [GAMESRV_QUEUE_CAPACITY] default 65536
-  --stop-deadline <ms>     engine stop deadline      [GAMESRV_STOP_DEADLINE_MS] default 5000
-  --allowed-hosts <list>   comma list of more Host names the server answers to (a DNS
-                           name it is reached by); loopback names and the listen address
-                           are always allowed                 [GAMESRV_ALLOWED_HOSTS]
-  (env only)               bearer token for mutating routes and WebSocket control
-                                                     [GAMESRV_TOKEN]
-  --token-file <path>      read the bearer token from this file (mode 600)
-                                                     [GAMESRV_TOKEN_FILE]
-                           With neither, the token is generated at first start into
-                           $XDG_STATE_HOME/gamesrv/token (else ~/.local/state/gamesrv/token)
-                           and the start-up log prints a dashboard URL carrying it.
-  --no-auth                no token: any local user may change the server (loopback only)
-                                                     [GAMESRV_NO_AUTH=1]
-  --rate-limit <n>         mutating requests per minute per client address, 0 = off
-                                                     [GAMESRV_RATE_LIMIT] default 6000
-  --log-level <level>      fatal|error|warn|info|debug|trace|silent
-                                                     [GAMESRV_LOG_LEVEL] default info
-  -h, --help               this text
-`;
-
-function int(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new Error(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
-  }
-  return n;
-}
-
 function tokenSourceOf(file: string | undefined, noAuth: boolean, env: NodeJS.ProcessEnv): TokenSource {
   const fromEnv = env['GAMESRV_TOKEN'];
   const chosen = [fromEnv !== undefined && fromEnv !== '', file !== undefined, noAuth].filter(Boolean).length;
@@ -94,69 +169,59 @@ function tokenSourceOf(file: string | undefined, noAuth: boolean, env: NodeJS.Pr
 }
 
 export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): ServerConfig | 'help' {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'no-start': { type: 'boolean' },
-      'loop-threads': { type: 'string' },
-      'tick-rate': { type: 'string' },
-      'pool-min': { type: 'string' },
-      'pool-max': { type: 'string' },
-      'queue-capacity': { type: 'string' },
-      'stop-deadline': { type: 'string' },
-      token: { type: 'string' },
-      'token-file': { type: 'string' },
-      'no-auth': { type: 'boolean' },
-      'allowed-hosts': { type: 'string' },
-      'rate-limit': { type: 'string' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
-  if (values.help) return 'help';
-  const poolMin = int('pool-min', values['pool-min'] ?? env['GAMESRV_POOL_MIN'], 2, 0, 512);
-  const poolMax = int('pool-max', values['pool-max'] ?? env['GAMESRV_POOL_MAX'], Math.max(8, poolMin), 1, 512);
+  const settings: Setting[] = Object.values(SETTINGS);
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    // Refused below with a reason: a token on the command line is readable by every local user.
+    token: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const s of settings) if (s.flag) options[s.flag] = { type: s.arg ? 'string' : 'boolean' };
+  const { values } = parseArgs({ args: argv, options, strict: true }) as { values: Record<string, string | boolean | undefined> };
+  if (values['help']) return 'help';
+  /** The setting's text from its flag, else its environment variable ('' counts as unset). */
+  const text = (s: Setting): string | undefined => (values[s.flag!] as string | undefined) ?? ((s.env && env[s.env]) || undefined);
+  const on = (s: Setting): boolean => {
+    const [name, value] = s.env!.split('=');
+    return (values[s.flag!] as boolean | undefined) ?? env[name!] === value;
+  };
+  const poolMin = int(SETTINGS.poolMin, text(SETTINGS.poolMin));
+  const poolMax = int(SETTINGS.poolMax, text(SETTINGS.poolMax), Math.max(described(SETTINGS.poolMax.schema).default as number, poolMin));
   if (poolMin > poolMax) throw new Error(`pool-min (${poolMin}) must not exceed pool-max (${poolMax})`);
-  const host = values.host ?? (env['GAMESRV_HOST'] || undefined) ?? '127.0.0.1';
-  if (values.token !== undefined) {
+  const host = text(SETTINGS.host) ?? (described(SETTINGS.host.schema).default as string);
+  if (values['token'] !== undefined) {
     throw new Error(
       '--token would leave the token readable by every local user in /proc/<pid>/cmdline; ' +
         'set GAMESRV_TOKEN, or put it in a file (mode 600) and pass --token-file',
     );
   }
-  const tokenSource = tokenSourceOf(values['token-file'] ?? (env['GAMESRV_TOKEN_FILE'] || undefined), values['no-auth'] ?? env['GAMESRV_NO_AUTH'] === '1', env);
+  const tokenSource = tokenSourceOf(text(SETTINGS.tokenFile), on(SETTINGS.noAuth), env);
   if (tokenSource.kind === 'none' && !isLoopback(host)) {
     throw new Error(
       `refusing to listen on ${host} without a token: anyone who can reach it could stop the engine. ` +
         'Drop --no-auth (a token is then generated), set GAMESRV_TOKEN, or listen on 127.0.0.1.',
     );
   }
-  const allowedHosts = (values['allowed-hosts'] ?? env['GAMESRV_ALLOWED_HOSTS'] ?? '')
+  const allowedHosts = ((values['allowed-hosts'] as string | undefined) ?? env['GAMESRV_ALLOWED_HOSTS'] ?? '')
     .split(',')
     .map((h) => h.trim())
     .filter((h) => h !== '');
-  const logLevel = values['log-level'] ?? (env['GAMESRV_LOG_LEVEL'] || undefined) ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  const logLevel = text(SETTINGS.logLevel) ?? (described(SETTINGS.logLevel.schema).default as string);
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new Error(`log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
   return {
     host,
     tokenSource,
     allowedHosts,
-    rateLimitPerMin: int('rate-limit', values['rate-limit'] ?? env['GAMESRV_RATE_LIMIT'], 6000, 0, 10_000_000),
+    rateLimitPerMin: int(SETTINGS.rateLimit, text(SETTINGS.rateLimit)),
     logLevel,
-    port: int('port', values.port ?? env['GAMESRV_PORT'], 8080, 0, 65535),
+    port: int(SETTINGS.port, text(SETTINGS.port)),
     autoStart: !values['no-start'],
-    engineOptions: {
-      queueCapacity: int('queue-capacity', values['queue-capacity'] ?? env['GAMESRV_QUEUE_CAPACITY'], 65536, 1, 1 << 24),
-    },
+    engineOptions: { queueCapacity: int(SETTINGS.queueCapacity, text(SETTINGS.queueCapacity)) },
     engineConfig: {
-      loopThreads: int('loop-threads', values['loop-threads'] ?? env['GAMESRV_LOOP_THREADS'], 1, 1, 256),
-      tickRateHz: int('tick-rate', values['tick-rate'] ?? env['GAMESRV_TICK_RATE'], 60, 1, 1000),
+      loopThreads: int(SETTINGS.loopThreads, text(SETTINGS.loopThreads)),
+      tickRateHz: int(SETTINGS.tickRate, text(SETTINGS.tickRate)),
       poolMinThreads: poolMin,
       poolMaxThreads: poolMax,
     },
-    stopDeadlineMs: int('stop-deadline', values['stop-deadline'] ?? env['GAMESRV_STOP_DEADLINE_MS'], 5000, 0, 3_600_000),
+    stopDeadlineMs: int(SETTINGS.stopDeadline, text(SETTINGS.stopDeadline)),
   };
 }

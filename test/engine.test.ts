@@ -272,7 +272,7 @@ describe('tasks', () => {
     assert.ok(s.pool.completed >= 4);
   });
 
-  test('poolBackend picks the thread pool: native is the Windows Threadpool API, refused elsewhere', async (t) => {
+  test('poolBackend picks the thread pool: win32-threadpool is the Windows Threadpool API ("native" its deprecated alias), refused elsewhere', async (t) => {
     const portable = await started({}, { poolBackend: 'portable' });
     t.after(() => portable.close());
     assert.equal((await finished(portable, portable.submitTask({ kind: 'database', query: 'q' }).id)).status, 'done');
@@ -280,16 +280,26 @@ describe('tasks', () => {
     await rejectsWith(native.start({ ...fast, poolBackend: 'bogus' as 'native' }), 'INVALID_ARGUMENT');
     t.after(() => native.close());
     if (process.platform !== 'win32') {
-      const err = await rejectsWith(native.start({ ...fast, poolBackend: 'native' }), 'INVALID_ARGUMENT');
-      assert.match(err.message, /not available here \(available: portable\)/);
+      for (const name of ['win32-threadpool', 'native'] as const) {
+        const err = await rejectsWith(native.start({ ...fast, poolBackend: name }), 'INVALID_ARGUMENT');
+        assert.match(err.message, /not available here \(available: portable\)/);
+      }
       return;
     }
-    await native.start({ ...fast, serverName: `${fast.serverName}-native`, poolBackend: 'native' });
+    await native.start({ ...fast, serverName: `${fast.serverName}-native`, poolBackend: 'win32-threadpool' });
     const ids = Array.from({ length: 20 }, (_, i) => native.submitTask({ kind: 'database', query: `q${i}` }).id);
     for (const id of ids) assert.equal((await finished(native, id)).status, 'done');
     const s = native.snapshot();
     assert.equal(s.pool.completed, 20);
     assert.equal(s.tasks.done, 20);
+    // The deprecated name still starts the same backend (on an engine of its own: restarting
+    // an engine whose last run used the Windows Threadpool crashes under wine, a defect of
+    // its own to fix in the win32 pool).
+    const alias = new Engine();
+    t.after(() => alias.close());
+    await alias.start({ ...fast, serverName: `${fast.serverName}-alias`, poolBackend: 'native' });
+    assert.equal((await finished(alias, alias.submitTask({ kind: 'database', query: 'alias' }).id)).status, 'done');
+    assert.equal(alias.snapshot().pool.completed, 1);
   });
 
   test('a delayed task can be cancelled before it runs', async (t) => {

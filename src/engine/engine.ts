@@ -1,6 +1,7 @@
 // The typed, promise-based facade over the native engine. Lifecycle calls run
 // off the JS thread and resolve when the transition is done; everything else is
 // a short synchronous call. Every failure is an EngineError with a stable code.
+import { engineConfig, engineOptions, stopDeadlineMs, timeoutMs } from './arguments.js';
 import { EngineError, fromNative } from './errors.js';
 import { loadBinding } from './native.js';
 import { SnapshotReader } from './snapshot.js';
@@ -148,6 +149,7 @@ function moveText(index: number, data: unknown): string {
 
 export class Engine {
   readonly #native: NativeEngine;
+  readonly #poolBackends: readonly string[];
   readonly #snapshots = new SnapshotReader();
   readonly #columns = new EventColumns(REUSED_COLUMNS);
   /** enqueueEvents' result from the binding: accepted, firstSeq, lastSeq, available. */
@@ -168,10 +170,13 @@ export class Engine {
     this.#native.snapshotInto(values, withBuckets);
   #closing: Promise<void> | undefined;
 
+  /** Throws INVALID_ARGUMENT when `options` break the schema (src/schemas/engine-config.ts). */
   constructor(options: EngineOptions = {}) {
-    const { Engine: NativeCtor } = loadBinding();
+    const complete = engineOptions(options);
+    const { Engine: NativeCtor, threadPoolBackends } = loadBinding();
+    this.#poolBackends = threadPoolBackends;
     try {
-      this.#native = new NativeCtor(options);
+      this.#native = new NativeCtor(complete);
     } catch (err) {
       throw fromNative(err);
     }
@@ -185,9 +190,11 @@ export class Engine {
     return this.#closing !== undefined;
   }
 
+  /** Rejects with INVALID_ARGUMENT when `config` breaks the schema (src/schemas/engine-config.ts). */
   async start(config: EngineConfig = {}): Promise<TransitionResult> {
+    const complete = engineConfig(config, this.#poolBackends);
     try {
-      return await this.#native.start(config);
+      return await this.#native.start(complete);
     } catch (err) {
       throw fromNative(err);
     }
@@ -211,8 +218,9 @@ export class Engine {
 
   /** Stops accepting, drains every accepted event, cancels unfinished tasks, joins every thread. */
   async stop(options: { deadlineMs?: number } = {}): Promise<StopReport> {
+    const deadlineMs = stopDeadlineMs(options);
     try {
-      return await this.#native.stop(options);
+      return await this.#native.stop({ deadlineMs });
     } catch (err) {
       throw fromNative(err);
     }
@@ -249,8 +257,9 @@ export class Engine {
    * rejects with TIMEOUT after `timeoutMs` (default 30 s), e.g. while paused.
    */
   async flush(options: { timeoutMs?: number } = {}): Promise<void> {
+    const wait = { timeoutMs: timeoutMs(options) };
     try {
-      await this.#native.flush(options);
+      await this.#native.flush(wait);
     } catch (err) {
       throw fromNative(err);
     }
@@ -270,8 +279,9 @@ export class Engine {
 
   /** Resolves with the task once it is done, failed or cancelled; NOT_FOUND / TIMEOUT otherwise. */
   async waitTask(id: number, options: { timeoutMs?: number } = {}): Promise<TaskInfo> {
+    const wait = { timeoutMs: timeoutMs(options) };
     try {
-      return await this.#native.waitTask(id, options);
+      return await this.#native.waitTask(id, wait);
     } catch (err) {
       throw fromNative(err);
     }
@@ -311,8 +321,9 @@ export class Engine {
 
   /** Resolves once the engine is in `state` (e.g. after a pipe SHUTDOWN); TIMEOUT otherwise. */
   async waitForState(state: EngineState, options: { timeoutMs?: number } = {}): Promise<void> {
+    const wait = { timeoutMs: timeoutMs(options) };
     try {
-      await this.#native.waitState(state, options);
+      await this.#native.waitState(state, wait);
     } catch (err) {
       throw fromNative(err);
     }

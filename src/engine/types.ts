@@ -10,6 +10,8 @@ import type {
   EventTypeStats as EventTypeStatsSchema,
   WorkerInfo as WorkerInfoSchema,
 } from '../schemas/stats.js';
+import type { EngineOptions } from '../schemas/engine-config.js';
+import type { CompleteEngineConfig } from './arguments.js';
 
 export const EVENT_TYPES = ['PLAYER_LOGIN', 'PLAYER_LOGOUT', 'PLAYER_MOVE', 'PLAYER_ATTACK', 'PLAYER_CHAT'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -52,44 +54,12 @@ export interface EnqueueResult {
   available: number;
 }
 
-export interface EngineOptions {
-  /** Accepted-but-unprocessed events the queue holds (default 65536). */
-  queueCapacity?: number;
-  /** Event-thread idle timeout that drives periodic work, ms (default 1000). */
-  idleTimeoutMs?: number;
-  maxPlayers?: number;
-  chatLogCapacity?: number;
-}
-
-export interface EngineConfig {
-  loopThreads?: number;
-  tickRateHz?: number;
-  tickWorkUs?: number;
-  poolMinThreads?: number;
-  poolMaxThreads?: number;
-  poolIdleTimeoutMs?: number;
-  poolQueueCapacity?: number;
-  /** "portable" (default, everywhere) or "native" (the Windows Threadpool API; Windows only). */
-  poolBackend?: 'portable' | 'native';
-  /** Names the pipe socket and the shared-memory segment (A-Z a-z 0-9 _ -, 1-48). Default "gamesrv". */
-  serverName?: string;
-  /** Completion-port threads (gs-iocp-N); default on, 2 threads. */
-  iocp?: boolean;
-  iocpThreads?: number;
-  /** Pipe server on the completion port; default on. */
-  pipe?: boolean;
-  /** Socket path; default $XDG_RUNTIME_DIR/gamesrv-<serverName>.sock or /tmp. */
-  pipePath?: string;
-  /** Shared-memory status segment (/dev/shm/gamesrv-<serverName>); default on. */
-  monitor?: boolean;
-  /** Stop deadline used when a pipe SHUTDOWN message asks the engine to stop. */
-  shutdownDeadlineMs?: number;
-  taskHistory?: number;
-  maxActiveTasks?: number;
-  /** Timer firings a second of every unfinished periodic task together (default 10,000). */
-  maxTaskFiringsPerSec?: number;
-  dbLatencyUs?: number;
-}
+/**
+ * Options of `new Engine()` and the configuration of `start()`: their fields, ranges,
+ * defaults and meanings are in src/schemas/engine-config.ts (one table; README's
+ * "Engine configuration" lists them).
+ */
+export type { EngineConfig, EngineOptions, PoolBackend } from '../schemas/engine-config.js';
 
 export type EngineState = 'stopped' | 'starting' | 'running' | 'paused' | 'stopping';
 
@@ -230,10 +200,11 @@ export interface LockBenchmarkReport {
 
 /** The raw binding (native/src/addon). Use the Engine facade instead. */
 export interface NativeEngine {
-  start(config?: EngineConfig): Promise<TransitionResult>;
+  /** Takes only what src/engine/arguments.ts returns: validated and complete. */
+  start(config: CompleteEngineConfig): Promise<TransitionResult>;
   pause(): Promise<TransitionResult>;
   resume(): Promise<TransitionResult>;
-  stop(options?: { deadlineMs?: number }): Promise<StopReport>;
+  stop(options: { deadlineMs: number }): Promise<StopReport>;
   close(): Promise<void>;
   enqueueEvents(
     types: Uint8Array,
@@ -247,11 +218,11 @@ export interface NativeEngine {
   ): void;
   /** Wakes the event thread after enqueueEvents(..., true). */
   wakeEvents(): void;
-  flush(options?: { timeoutMs?: number }): Promise<void>;
+  flush(options: { timeoutMs: number }): Promise<void>;
   submitTask(spec: TaskSpec): { id: number };
   cancelTask(id: number): boolean;
   task(id: number): TaskInfo | null;
-  waitTask(id: number, options?: { timeoutMs?: number }): Promise<TaskInfo>;
+  waitTask(id: number, options: { timeoutMs: number }): Promise<TaskInfo>;
   tasks(limit?: number, before?: number): TaskInfo[];
   players(): Player[];
   playersAfter(after: number, limit: number): { players: Player[]; more: boolean; online: number; known: number };
@@ -266,7 +237,7 @@ export interface NativeEngine {
   snapshotInto(values: Float64Array, withBuckets?: boolean): string;
   state(): EngineState;
   pipePath(): string;
-  waitState(state: EngineState, options?: { timeoutMs?: number }): Promise<void>;
+  waitState(state: EngineState, options: { timeoutMs: number }): Promise<void>;
 }
 
 /**
@@ -298,7 +269,10 @@ export interface SnapshotLayout {
 }
 
 export interface NativeBinding {
-  Engine: new (options?: EngineOptions) => NativeEngine;
+  /** Takes only what src/engine/arguments.ts returns: validated and complete. */
+  Engine: new (options: Required<EngineOptions>) => NativeEngine;
+  /** The thread-pool backends this platform has ("portable" first). */
+  threadPoolBackends: string[];
   napiVersion: number;
   snapshotLayout: SnapshotLayout;
   readMonitor(serverName: string): MonitorStatus;

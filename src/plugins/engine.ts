@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 
 import { Engine, EngineError, type EngineConfig, type EngineOptions, type TransitionResult } from '../engine/index.js';
 import { StateWatch } from '../engine/state-watch.js';
+import { ENGINE_CONFIG_DEFAULTS } from '../schemas/engine-config.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,7 +27,7 @@ export interface EnginePluginOptions {
   engineOptions?: EngineOptions;
   engineConfig?: EngineConfig;
   autoStart?: boolean;
-  /** Deadline of the engine stop when the app closes (and the default of POST /v1/engine/stop). */
+  /** Deadline of the engine stop when the app closes (and the default of POST /v1/engine/stop); default the engine's shutdownDeadlineMs. */
   stopDeadlineMs?: number;
   /** How often engine-initiated changes (a pipe SHUTDOWN) are looked for; default 100 ms. */
   stateCheckMs?: number;
@@ -37,7 +38,7 @@ export default fp<EnginePluginOptions>(
   async (app, opts) => {
     const engine = new Engine(opts.engineOptions);
     const watch = new StateWatch(engine);
-    const stopDeadlineMs = opts.stopDeadlineMs ?? 5000;
+    const stopDeadlineMs = opts.stopDeadlineMs ?? ENGINE_CONFIG_DEFAULTS.shutdownDeadlineMs;
     app.decorate('engine', engine);
     app.decorate('engineState', watch);
     // The engine's own deadline (pipe SHUTDOWN, close(), process clean-up) is the server's.

@@ -58,7 +58,9 @@
 //   they have run a callback, the minimum are named at construction), and there is no
 //   timer thread (timers are the OS pool's). Where the platform has no such pool (POSIX)
 //   constructing one throws std::invalid_argument: an explicit choice is never silently
-//   replaced. availableThreadPoolBackends() lists what the platform offers.
+//   replaced. availableThreadPoolBackends() lists what the platform offers. Its name
+//   (toString, the engine's `poolBackend`) is "win32-threadpool": Windows has the only
+//   implementation; "native" is the engine's deprecated alias for it.
 //
 // Thread safety: every public member is safe from any thread, including from
 // inside a work item (except shutdown(), which must not run on a pool thread).

@@ -49,6 +49,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerIo(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   exports.Set("snapshotLayout", snapshotLayout(env));
+  const auto backends = availableThreadPoolBackends();
+  Napi::Array names = Napi::Array::New(env, backends.size());
+  for (std::size_t i = 0; i < backends.size(); ++i) names.Set(static_cast<std::uint32_t>(i), toString(backends[i]));
+  exports.Set("threadPoolBackends", names);
   return exports;
 }
 

@@ -50,62 +50,89 @@ std::string stringField(Napi::Env env, const Napi::Object& o, const char* key, s
   return s;
 }
 
-bool boolField(Napi::Env env, const Napi::Object& o, const char* key, bool fallback) {
+// --- configs the facade validated -------------------------------------------------
+// Engine options, start configs, deadlines and time-outs reach the binding through the
+// TypeScript facade (src/engine/arguments.ts), which checks them against the schema
+// table (src/schemas/engine-config.ts) and fills every default. The binding trusts them:
+// it reads each field as a plain value and only asserts that it is there, has its type
+// and fits its C++ field. No range or default of a config field is written here
+// (test/config-limits.test.ts).
+
+[[noreturn]] void notValidated(Napi::Env env, const char* key, const char* what) {
+  throwEngineError(env, "INVALID_ARGUMENT",
+                   std::string(key) + " must be " + what + " (the Engine facade validates and completes configs)");
+}
+
+template <typename T>
+T plainInt(Napi::Env env, const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return fallback;
-  if (!v.IsBoolean()) throwEngineError(env, "INVALID_ARGUMENT", std::string(key) + " must be a boolean");
+  if (!v.IsNumber()) notValidated(env, key, "a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  constexpr double kMax = std::min(9007199254740991.0, static_cast<double>(std::numeric_limits<T>::max()));
+  if (!(d >= 0 && d <= kMax) || d != std::floor(d)) notValidated(env, key, "a non-negative integer that fits its field");
+  return static_cast<T>(d);
+}
+
+std::chrono::milliseconds plainMs(Napi::Env env, const Napi::Object& o, const char* key) {
+  return std::chrono::milliseconds(plainInt<std::uint32_t>(env, o, key));
+}
+
+bool plainBool(Napi::Env env, const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) notValidated(env, key, "a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
-Napi::Object optionalObject(Napi::Env env, const Napi::Value& v, const char* what) {
-  if (v.IsUndefined() || v.IsNull()) return Napi::Object::New(env);
-  if (!v.IsObject()) throwEngineError(env, "INVALID_ARGUMENT", std::string(what) + " must be an object");
+std::string plainString(Napi::Env env, const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) notValidated(env, key, "a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+Napi::Object plainObject(Napi::Env env, const Napi::Value& v, const char* what) {
+  if (!v.IsObject()) notValidated(env, what, "an object");
   return v.As<Napi::Object>();
+}
+
+EngineOptions readEngineOptions(Napi::Env env, const Napi::Object& o) {
+  EngineOptions opts;
+  opts.events.queueCapacity = plainInt<std::size_t>(env, o, "queueCapacity");
+  opts.events.idleTimeout = plainMs(env, o, "idleTimeoutMs");
+  opts.world.maxPlayers = plainInt<std::uint32_t>(env, o, "maxPlayers");
+  opts.world.chatLogCapacity = plainInt<std::size_t>(env, o, "chatLogCapacity");
+  return opts;
 }
 
 EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
   EngineConfig c;
-  c.controller.loopThreads = intField(env, o, "loopThreads", c.controller.loopThreads, 1, 256);
-  c.controller.tickRateHz = numberField(env, o, "tickRateHz", c.controller.tickRateHz, 1, 1000);
-  c.controller.tickWorkUs = static_cast<std::uint32_t>(intField(env, o, "tickWorkUs", c.controller.tickWorkUs, 0, 1000000));
-  c.pool.minThreads = intField(env, o, "poolMinThreads", c.pool.minThreads, 0, 512);
-  c.pool.maxThreads = intField(env, o, "poolMaxThreads", c.pool.maxThreads, 1, 512);
-  if (c.pool.minThreads > c.pool.maxThreads) {
-    throwEngineError(env, "INVALID_ARGUMENT", "poolMinThreads must not exceed poolMaxThreads");
-  }
-  c.pool.idleTimeout = std::chrono::milliseconds(intField(env, o, "poolIdleTimeoutMs",
-                                                          static_cast<std::uint64_t>(c.pool.idleTimeout.count()), 1, 3600000));
-  c.pool.queueCapacity = intField(env, o, "poolQueueCapacity", c.pool.queueCapacity, 1, 1 << 24);
-  if (const std::string backend = stringField(env, o, "poolBackend", 16); !backend.empty()) {
-    bool known = false;
-    for (ThreadPoolBackend b : availableThreadPoolBackends()) {
-      if (backend == toString(b)) {
-        c.pool.backend = b;
-        known = true;
-      }
-    }
-    if (!known) {
-      std::string list;
-      for (ThreadPoolBackend b : availableThreadPoolBackends()) list += std::string(list.empty() ? "" : ", ") + toString(b);
-      throwEngineError(env, "INVALID_ARGUMENT", "poolBackend \"" + backend + "\" is not available here (available: " + list + ")");
+  c.controller.loopThreads = plainInt<std::size_t>(env, o, "loopThreads");
+  c.controller.tickRateHz = plainInt<std::uint32_t>(env, o, "tickRateHz");
+  c.controller.tickWorkUs = plainInt<std::uint32_t>(env, o, "tickWorkUs");
+  c.pool.minThreads = plainInt<std::size_t>(env, o, "poolMinThreads");
+  c.pool.maxThreads = plainInt<std::size_t>(env, o, "poolMaxThreads");
+  c.pool.idleTimeout = plainMs(env, o, "poolIdleTimeoutMs");
+  c.pool.queueCapacity = plainInt<std::size_t>(env, o, "poolQueueCapacity");
+  const std::string backend = plainString(env, o, "poolBackend");
+  bool known = false;
+  for (ThreadPoolBackend b : availableThreadPoolBackends()) {
+    if (backend == toString(b)) {
+      c.pool.backend = b;
+      known = true;
     }
   }
-  c.tasks.historyCapacity = intField(env, o, "taskHistory", c.tasks.historyCapacity, 1, 1 << 20);
-  c.tasks.maxActive = intField(env, o, "maxActiveTasks", c.tasks.maxActive, 1, 1 << 24);
-  c.tasks.maxFiringsPerSec = intField(env, o, "maxTaskFiringsPerSec", c.tasks.maxFiringsPerSec, 1, 10000000);
-  c.dbLatencyUs = static_cast<std::uint32_t>(intField(env, o, "dbLatencyUs", c.dbLatencyUs, 0, 60000000));
-  c.shutdownDeadline = std::chrono::milliseconds(intField(env, o, "shutdownDeadlineMs", 5000, 0, 3600000));
-  const std::string name = stringField(env, o, "serverName", 48);
-  if (!name.empty()) c.io.serverName = name;
-  if (!isValidServerName(c.io.serverName)) {
-    throwEngineError(env, "INVALID_ARGUMENT", "serverName must be 1-48 characters of A-Z a-z 0-9 _ -");
-  }
-  c.io.iocp = boolField(env, o, "iocp", c.io.iocp);
-  c.io.iocpThreads = intField(env, o, "iocpThreads", c.io.iocpThreads, 1, 64);
-  c.io.pipe = boolField(env, o, "pipe", c.io.pipe);
-  c.io.pipePath = stringField(env, o, "pipePath", 107);
-  c.io.monitor = boolField(env, o, "monitor", c.io.monitor);
-  if (c.io.pipe && !c.io.iocp) throwEngineError(env, "INVALID_ARGUMENT", "pipe needs iocp: the pipe server runs on the completion port");
+  if (!known) notValidated(env, "poolBackend", "a backend this platform has (threadPoolBackends)");
+  c.tasks.historyCapacity = plainInt<std::size_t>(env, o, "taskHistory");
+  c.tasks.maxActive = plainInt<std::size_t>(env, o, "maxActiveTasks");
+  c.tasks.maxFiringsPerSec = plainInt<std::uint32_t>(env, o, "maxTaskFiringsPerSec");
+  c.dbLatencyUs = plainInt<std::uint32_t>(env, o, "dbLatencyUs");
+  c.shutdownDeadline = plainMs(env, o, "shutdownDeadlineMs");
+  c.io.serverName = plainString(env, o, "serverName");
+  if (!isValidServerName(c.io.serverName)) notValidated(env, "serverName", "a valid server name");
+  c.io.iocp = plainBool(env, o, "iocp");
+  c.io.iocpThreads = plainInt<std::size_t>(env, o, "iocpThreads");
+  c.io.pipe = plainBool(env, o, "pipe");
+  c.io.pipePath = plainString(env, o, "pipePath");
+  c.io.monitor = plainBool(env, o, "monitor");
   return c;
 }
 
@@ -175,17 +202,10 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                      });
 }
 
-// new Engine({ queueCapacity, idleTimeoutMs, maxPlayers, chatLogCapacity })
+// new Engine({ queueCapacity, idleTimeoutMs, maxPlayers, chatLogCapacity }), complete.
 EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
   Napi::Env env = info.Env();
-  Napi::Object o = optionalObject(env, info[0], "options");
-  EngineOptions opts;
-  opts.events.queueCapacity = intField(env, o, "queueCapacity", opts.events.queueCapacity, 1, 1 << 24);
-  opts.events.idleTimeout =
-      std::chrono::milliseconds(intField(env, o, "idleTimeoutMs", static_cast<std::uint64_t>(opts.events.idleTimeout.count()), 1, 3600000));
-  opts.world.maxPlayers = intField(env, o, "maxPlayers", opts.world.maxPlayers, 1, 1e7);
-  opts.world.chatLogCapacity = intField(env, o, "chatLogCapacity", opts.world.chatLogCapacity, 1, 1e6);
-  engine_ = std::make_shared<Engine>(opts);
+  engine_ = std::make_shared<Engine>(readEngineOptions(env, plainObject(env, info[0], "options")));
   Addon::of(env).adopt(engine_);
 }
 
@@ -197,7 +217,7 @@ std::shared_ptr<Engine> EngineWrap::live(Napi::Env env) {
 Napi::Value EngineWrap::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto engine = live(env);
-  const EngineConfig cfg = readEngineConfig(env, optionalObject(env, info[0], "config"));
+  const EngineConfig cfg = readEngineConfig(env, plainObject(env, info[0], "config"));
   return transition(env, engine, [cfg](Engine& e) { return e.start(cfg); });
 }
 
@@ -212,8 +232,7 @@ Napi::Value EngineWrap::Resume(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::Stop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto engine = live(env);
-  Napi::Object o = optionalObject(env, info[0], "options");
-  const auto deadline = std::chrono::milliseconds(intField(env, o, "deadlineMs", 5000, 0, 3600000));
+  const auto deadline = plainMs(env, plainObject(env, info[0], "options"), "deadlineMs");
   return PromiseWorker<StopReport>::Start(
       env, [engine, deadline] { return engine->stop(deadline); },
       [](Napi::Env env, Napi::Promise::Deferred& d, StopReport& r) {
@@ -341,8 +360,7 @@ Napi::Value EngineWrap::EnqueueEvents(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::Flush(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto engine = live(env);
-  Napi::Object o = optionalObject(env, info[0], "options");
-  const auto timeout = std::chrono::milliseconds(intField(env, o, "timeoutMs", 30000, 0, 3600000));
+  const auto timeout = plainMs(env, plainObject(env, info[0], "options"), "timeoutMs");
   return PromiseWorker<bool>::Start(
       env, [engine, timeout] { return engine->flushEvents(timeout); },
       [timeout](Napi::Env env, Napi::Promise::Deferred& d, bool& ok) {
@@ -415,8 +433,7 @@ Napi::Value EngineWrap::WaitTask(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto engine = live(env);
   const std::uint64_t id = idArg(info);
-  Napi::Object o = optionalObject(env, info[1], "options");
-  const auto timeout = std::chrono::milliseconds(intField(env, o, "timeoutMs", 30000, 0, 3600000));
+  const auto timeout = plainMs(env, plainObject(env, info[1], "options"), "timeoutMs");
   if (!engine->task(id)) throwEngineError(env, "NOT_FOUND", "no task " + std::to_string(id));
   return PromiseWorker<std::optional<TaskInfo>>::Start(
       env, [engine, id, timeout] { return engine->waitTask(id, timeout); },
@@ -526,8 +543,7 @@ Napi::Value EngineWrap::WaitState(const Napi::CallbackInfo& info) {
     if (name == toString(s)) target = s;
   }
   if (!target) throwEngineError(env, "INVALID_ARGUMENT", "unknown state '" + name + "'");
-  Napi::Object o = optionalObject(env, info[1], "options");
-  const auto timeout = std::chrono::milliseconds(intField(env, o, "timeoutMs", 30000, 0, 3600000));
+  const auto timeout = plainMs(env, plainObject(env, info[1], "options"), "timeoutMs");
   const EngineState want = *target;
   return PromiseWorker<bool>::Start(
       env, [engine, want, timeout] { return engine->waitState(want, timeout); },

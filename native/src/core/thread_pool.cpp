@@ -43,7 +43,7 @@ double ThreadPool::Impl::nsPerTick() const { return TscClock::nsPerTick(); }
 const char* toString(ThreadPoolBackend b) noexcept {
   switch (b) {
     case ThreadPoolBackend::Portable: return "portable";
-    case ThreadPoolBackend::Native: return "native";
+    case ThreadPoolBackend::Native: return "win32-threadpool";
   }
   return "?";
 }
