@@ -193,37 +193,21 @@ export class Engine {
   /** Rejects with INVALID_ARGUMENT when `config` breaks the schema (src/schemas/engine-config.ts). */
   async start(config: EngineConfig = {}): Promise<TransitionResult> {
     const complete = engineConfig(config, this.#poolBackends);
-    try {
-      return await this.#native.start(complete);
-    } catch (err) {
-      throw fromNative(err);
-    }
+    return this.#settle(() => this.#native.start(complete));
   }
 
   async pause(): Promise<TransitionResult> {
-    try {
-      return await this.#native.pause();
-    } catch (err) {
-      throw fromNative(err);
-    }
+    return this.#settle(() => this.#native.pause());
   }
 
   async resume(): Promise<TransitionResult> {
-    try {
-      return await this.#native.resume();
-    } catch (err) {
-      throw fromNative(err);
-    }
+    return this.#settle(() => this.#native.resume());
   }
 
   /** Stops accepting, drains every accepted event, cancels unfinished tasks, joins every thread. */
   async stop(options: { deadlineMs?: number } = {}): Promise<StopReport> {
     const deadlineMs = stopDeadlineMs(options);
-    try {
-      return await this.#native.stop({ deadlineMs });
-    } catch (err) {
-      throw fromNative(err);
-    }
+    return this.#settle(() => this.#native.stop({ deadlineMs }));
   }
 
   /**
@@ -258,11 +242,7 @@ export class Engine {
    */
   async flush(options: { timeoutMs?: number } = {}): Promise<void> {
     const wait = { timeoutMs: timeoutMs(options) };
-    try {
-      await this.#native.flush(wait);
-    } catch (err) {
-      throw fromNative(err);
-    }
+    return this.#settle(() => this.#native.flush(wait));
   }
 
   submitTask(spec: TaskSpec): { id: number } {
@@ -280,11 +260,7 @@ export class Engine {
   /** Resolves with the task once it is done, failed or cancelled; NOT_FOUND / TIMEOUT otherwise. */
   async waitTask(id: number, options: { timeoutMs?: number } = {}): Promise<TaskInfo> {
     const wait = { timeoutMs: timeoutMs(options) };
-    try {
-      return await this.#native.waitTask(id, wait);
-    } catch (err) {
-      throw fromNative(err);
-    }
+    return this.#settle(() => this.#native.waitTask(id, wait));
   }
 
   /** Up to `limit` tasks, newest first; with `before`, only tasks with a lower id (a page cursor). */
@@ -322,11 +298,7 @@ export class Engine {
   /** Resolves once the engine is in `state` (e.g. after a pipe SHUTDOWN); TIMEOUT otherwise. */
   async waitForState(state: EngineState, options: { timeoutMs?: number } = {}): Promise<void> {
     const wait = { timeoutMs: timeoutMs(options) };
-    try {
-      await this.#native.waitState(state, wait);
-    } catch (err) {
-      throw fromNative(err);
-    }
+    return this.#settle(() => this.#native.waitState(state, wait));
   }
 
   /** The socket path of this engine's pipe server ("" when the pipe is off or stopped). */
@@ -355,9 +327,19 @@ export class Engine {
     return this.#closing;
   }
 
+  /** A native call, its errors as EngineErrors. */
   #call<T>(fn: () => T): T {
     try {
       return fn();
+    } catch (err) {
+      throw fromNative(err);
+    }
+  }
+
+  /** A native promise, its rejections as EngineErrors. */
+  async #settle<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
     } catch (err) {
       throw fromNative(err);
     }

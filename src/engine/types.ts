@@ -12,21 +12,11 @@ import type {
 } from '../schemas/stats.js';
 import type { EngineOptions } from '../schemas/engine-config.js';
 import type { CompleteEngineConfig } from './arguments.js';
+import { EVENT_TYPES, INVALID_REASONS, PIPE_REQUEST_TYPES } from '../schemas/vocabulary.js';
 
-export const EVENT_TYPES = ['PLAYER_LOGIN', 'PLAYER_LOGOUT', 'PLAYER_MOVE', 'PLAYER_ATTACK', 'PLAYER_CHAT'] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+export { EVENT_TYPES, INVALID_REASONS, PIPE_REQUEST_TYPES };
+export type { EventType } from '../schemas/vocabulary.js';
 
-export const INVALID_REASONS = [
-  'bad_coordinates',
-  'unknown_target',
-  'target_offline',
-  'bad_attack',
-  'attacker_offline',
-  'already_online',
-  'not_online',
-  'bad_chat',
-  'world_full',
-] as const;
 export type InvalidReason = (typeof INVALID_REASONS)[number];
 
 export interface AttackData {
@@ -135,7 +125,6 @@ export type EventTypeStats = Static<typeof EventTypeStatsSchema>;
 /** Every counter and histogram of every subsystem (Engine.snapshot(), GET /v1/stats). */
 export type EngineSnapshot = Static<typeof EngineSnapshotSchema>;
 
-export const PIPE_REQUEST_TYPES = ['PLAYER_LOGIN', 'PLAYER_LOGOUT', 'PLAYER_MOVE', 'SERVER_STATUS', 'SHUTDOWN'] as const;
 export type PipeRequestType = (typeof PIPE_REQUEST_TYPES)[number];
 
 export interface PipeReply {

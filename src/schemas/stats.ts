@@ -5,7 +5,7 @@
 // order of GET /v1/stats; CONTRIBUTING.md shows how to add a field.
 import { Type, type TSchema } from 'typebox';
 
-import { INVALID_REASONS, EVENT_TYPES, PIPE_REQUEST_TYPES } from '../engine/types.js';
+import { INVALID_REASONS, EVENT_TYPES, PIPE_REQUEST_TYPES } from './vocabulary.js';
 import { EngineStateName, Histogram, ref } from './common.js';
 import { TASK_KINDS } from './tasks.js';
 

@@ -4,7 +4,7 @@
 // (src/telemetry/hub.ts) and let the tests check frames field by field.
 import { Type, type Static } from 'typebox';
 
-import { EVENT_TYPES } from '../engine/types.js';
+import { EVENT_TYPES } from './vocabulary.js';
 import { EngineStateName, Histogram, ref } from './common.js';
 import { Job } from './jobs.js';
 import { MonitorStatus } from './monitor.js';
