@@ -112,7 +112,7 @@ export function findSharedRuns(platformDir: string, runLines = RUN_LINES): Share
     for (let i = 0; i + runLines <= lines.length; ++i) {
       const key = lines.slice(i, i + runLines).map((l) => l.code).join('\n');
       const at = windows.get(key) ?? [];
-      at.push({ file, line: lines[i].line });
+      at.push({ file, line: lines[i]!.line });
       windows.set(key, at);
     }
   }
@@ -123,13 +123,14 @@ export function findSharedRuns(platformDir: string, runLines = RUN_LINES): Share
     for (let i = 0; i + runLines <= lines.length; ++i) {
       const key = lines.slice(i, i + runLines).map((l) => l.code).join('\n');
       const match = windows.get(key);
-      if (!match) continue;
+      const first = match?.[0];
+      if (!first) continue;
       if (i > lastReported) {
         runs.push({
           posix: path.relative(platformDir, file),
-          posixLine: lines[i].line,
-          win32: path.relative(platformDir, match[0].file),
-          win32Line: match[0].line,
+          posixLine: lines[i]!.line,
+          win32: path.relative(platformDir, first.file),
+          win32Line: first.line,
           lines: key.split('\n'),
         });
       }

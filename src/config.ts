@@ -102,7 +102,7 @@ function helpOf(s: Setting): string {
   const d = s.schema ? described(s.schema) : {};
   const value = [
     d.minimum !== undefined ? `${d.minimum}-${d.maximum}` : '',
-    d.default !== undefined ? `default ${String(d.default)}${s.defaultNote ? ` ${s.defaultNote}` : ''}` : '',
+    d.default !== undefined ? `default ${typeof d.default === 'string' ? d.default : JSON.stringify(d.default)}${s.defaultNote ? ` ${s.defaultNote}` : ''}` : '',
   ].filter((f) => f !== '');
   const facts = [value.join(', '), s.env ? `[${s.env}]` : ''].filter((f) => f !== '').join('  ');
   const lines = [s.help ?? d.description ?? '', ...(s.more ?? []), facts].filter((l) => l !== '');

@@ -15,6 +15,9 @@ import { ENGINE_CONFIG_DEFAULTS, ENGINE_OPTION_DEFAULTS, EngineConfig, EngineOpt
 import { StopOptions } from '../src/schemas/engine.js';
 import { build, uniqueServerName } from './helpers/app.js';
 
+/** A default as --help and README print it. */
+const shown = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
 type Fields = Record<string, TSchema & { type?: string; minimum?: number; maximum?: number; maxLength?: number; pattern?: string }>;
 const TABLES: [string, Fields][] = [
   ['EngineOptions', EngineOptions.properties as Fields],
@@ -212,10 +215,10 @@ test('the server flags take their ranges and defaults from the same schemas, and
     assert.ok(row, `README lists --${s.flag}`);
     const flags = row.split('|')[1]!.split('/').map((x) => x.trim());
     const defaults = row.split('|')[3]!.split('/').map((x) => x.trim());
-    assert.equal(defaults[flags.indexOf(`\`--${s.flag}\``)], `\`${String(f.default)}\``, `README's default of --${s.flag}`);
+    assert.equal(defaults[flags.indexOf(`\`--${s.flag}\``)], `\`${shown(f.default)}\``, `README's default of --${s.flag}`);
     if (f.minimum === undefined) continue;
     checked += 1;
-    assert.match(HELP, new RegExp(`--${s.flag} .*\\n\\s+${f.minimum}-${f.maximum}, default ${String(f.default)}.*\\[${s.env}\\]`));
+    assert.match(HELP, new RegExp(`--${s.flag} .*\\n\\s+${f.minimum}-${f.maximum}, default ${shown(f.default)}.*\\[${s.env}\\]`));
     const flagged = loadConfig([`--${s.flag}`, String(f.maximum)], { HOME: '/h' });
     assert.ok(flagged !== 'help');
     assert.throws(() => loadConfig([`--${s.flag}`, String(f.maximum! + 1)], { HOME: '/h' }), new RegExp(`${s.flag} must be an integer between ${f.minimum} and ${f.maximum}`));

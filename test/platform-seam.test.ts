@@ -55,8 +55,9 @@ test(`a run of ${RUN_LINES} shared lines is caught, through blank and brace line
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const runs = findSharedRuns(dir);
   assert.equal(runs.length, 1, JSON.stringify(runs));
-  assert.equal(runs[0].posix, path.join('posix', 'a_posix.cpp'));
-  assert.equal(runs[0].win32, path.join('win32', 'a_win32.cpp'));
-  assert.equal(runs[0].posixLine, 2);
-  assert.equal(runs[0].win32Line, 3);
+  const [run] = runs;
+  assert.equal(run?.posix, path.join('posix', 'a_posix.cpp'));
+  assert.equal(run?.win32, path.join('win32', 'a_win32.cpp'));
+  assert.equal(run?.posixLine, 2);
+  assert.equal(run?.win32Line, 3);
 });

@@ -101,7 +101,7 @@ function compile(layout: SnapshotLayout): Decoder {
     const last = keys.pop() as string;
     let node = root;
     for (const k of keys) {
-      const next = node.get(k) ?? new Map();
+      const next = node.get(k) ?? (new Map() as Tree);
       if (!(next instanceof Map)) throw layoutError(`'${f.path}' is inside a field`);
       node.set(k, next);
       node = next;
@@ -128,9 +128,10 @@ function compile(layout: SnapshotLayout): Decoder {
   // Code generation from our own addon's descriptor, never from input: the only way to
   // get literal-speed objects from a layout that is data.
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const decode = new Function('L', `return (v, t, end) => { ${before.join(' ')} const o = ${body}; end[0] = r; return o; };`)(
-    labels,
-  ) as Decoder['decode'];
+  const makeDecode = new Function('L', `return (v, t, end) => { ${before.join(' ')} const o = ${body}; end[0] = r; return o; };`) as (
+    l: typeof labels,
+  ) => Decoder['decode'];
+  const decode = makeDecode(labels);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   const histograms = new Function('s', `return [${histPaths.map(access).join(', ')}];`) as Decoder['histograms'];
   return { decode, histograms };
