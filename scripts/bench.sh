@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the benchmark suites. stdout gets only the suites' JSON lines (one per suite,
-# DESIGN.md §6), so results can be piped; builds and progress go to stderr.
+# the row format BENCHMARKS.md describes), so results can be piped; builds and progress go to stderr.
 #
 #   npm run bench                        every suite
 #   npm run bench -- engine              one suite

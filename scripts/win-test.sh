@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Windows lane: cross-builds the native core and tests with mingw-w64 into build-win/
-# and runs every test executable under wine (DESIGN.md §3 "Build and test decisions").
+# and runs every test executable under wine (docs/DESIGN-NOTES.md says what the lane covers and what wine cannot show).
 #
 #   bash scripts/win-test.sh build   cross-build only (npm run build:win): test .exe files
 #                                    and the win32-x64 build-win/gamesrv.node

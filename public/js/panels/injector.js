@@ -5,7 +5,7 @@ import * as fmt from '../lib/format.js';
 
 const MAX_BATCH = 10_000;
 
-/** What `data` means per type, and a sensible example (docs: DESIGN.md "The World"). */
+/** What `data` means per type, and a sensible example (the GameEvent schema in the API document). */
 const DATA_HINTS = {
   PLAYER_LOGIN: { placeholder: 'player name', example: 'Alice' },
   PLAYER_LOGOUT: { placeholder: '(no data)', example: '' },
