@@ -111,6 +111,8 @@ class Engine {
 
  private:
   struct Runtime {  // what one start() builds
+    // Declared in this order so that destruction ends the scheduler (whose cleanup group
+    // cancels into the pool) first. Never assign over a live Runtime member by member.
     std::shared_ptr<ThreadPool> pool;
     std::shared_ptr<TaskScheduler> scheduler;
   };

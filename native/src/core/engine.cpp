@@ -1,6 +1,7 @@
 #include "gamesrv/engine.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "gamesrv/clock.hpp"
 #include "gamesrv/platform/sysinfo.hpp"
@@ -167,11 +168,17 @@ void Engine::onStarting() {
     throw;
   }
   events_.start();
-  std::lock_guard lock(runtimeMu_);
-  runtime_ = Runtime{std::move(pool), std::move(scheduler)};
-  db_ = std::move(db);
-  startedNs_ = nowNs();
-  ++starts_;
+  Runtime previous;  // the last run's, released below with no lock held
+  {
+    std::lock_guard lock(runtimeMu_);
+    previous = std::exchange(runtime_, Runtime{std::move(pool), std::move(scheduler)});
+    db_ = std::move(db);
+    startedNs_ = nowNs();
+    ++starts_;
+  }
+  // Runtime's destructor ends the scheduler before the pool its cleanup group cancels
+  // into. (Assigning over runtime_ replaced the pool first: the old scheduler's group then
+  // called into a destroyed pool, which crashed the Windows Threadpool backend's restart.)
 }
 
 TransitionResult Engine::pause() { return controller_.pause(); }
