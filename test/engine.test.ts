@@ -140,6 +140,24 @@ describe('events', () => {
     assert.equal(s.players.online, 2);
   });
 
+  test('one event at a time (its own path into the engine) stores what a batch stores', async (t) => {
+    const engine = await started();
+    t.after(() => engine.close());
+    const names = ['plain', 'Ärger 🐉', 'lone \ud800 surrogate'];
+    names.forEach((name, i) => engine.enqueueEvents([{ type: 'PLAYER_LOGIN', playerId: 100 + i, data: name }]));
+    engine.enqueueEvents(names.map((name, i) => ({ type: 'PLAYER_LOGIN' as const, playerId: 200 + i, data: name })));
+    const one = engine.enqueueEvents([{ type: 'PLAYER_ATTACK', playerId: 100, data: { target: 101, damage: 30 } }]);
+    assert.equal(one.accepted, 1);
+    assert.equal(one.lastSeq, one.firstSeq);
+    // flush() wakes the event thread itself: single events only schedule a wake-up.
+    await engine.flush();
+    names.forEach((_, i) => assert.equal(engine.player(100 + i)?.name, engine.player(200 + i)?.name, `name ${i}`));
+    assert.equal(engine.player(100)?.name, 'plain');
+    assert.equal(engine.player(101)?.hp, 70);
+    throwsWith(() => engine.enqueueEvents([{ type: 'PLAYER_JUMP', playerId: 1 } as unknown as GameEventInput]), 'INVALID_ARGUMENT');
+    assert.equal(engine.snapshot().events.accepted, 7);
+  });
+
   test('invalid payloads are processed, counted per reason, and never vanish', async (t) => {
     const engine = await started();
     t.after(() => engine.close());

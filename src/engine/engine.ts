@@ -83,6 +83,11 @@ export class EventColumns {
 
 /** Batches up to this many events are packed into an Engine's reused columns. */
 const REUSED_COLUMNS = 256;
+/**
+ * The least time between two wake-ups of the event thread for events enqueued here
+ * (enqueueEvents): under load, events are handed over in batches at most this old.
+ */
+export const WAKE_GAP_MS = 1;
 
 /**
  * Validates a batch and packs it into columns; throws INVALID_ARGUMENT naming the event.
@@ -102,40 +107,48 @@ export function encodeEvents(batch: readonly GameEventInput[], reuse?: EventColu
   // pass, cheaper than collecting pieces and joining them.
   let allText = '';
   for (let i = 0; i < n; i++) {
-    const e = batch[i] as GameEventInput | undefined;
-    if (e === null || typeof e !== 'object') throw invalid(i, 'must be an object');
-    const code = typeCode(e.type);
-    if (code < 0) throw invalid(i, `unknown type ${JSON.stringify(e.type)}`);
-    const id = e.playerId;
-    if (!Number.isInteger(id) || id < 0 || id > MAX_U32) throw invalid(i, 'playerId must be an integer in [0, 2^32-1]');
-    types[i] = code;
-    playerIds[i] = id;
-    nums[2 * i] = 0;
-    nums[2 * i + 1] = 0;
-    const data: unknown = e.data;
-    let text = '';
-    switch (code) {
-      case LOGIN:
-      case CHAT:
-        if (typeof data === 'string') text = data;
-        else if (data !== undefined) throw invalid(i, 'data must be a string');
-        break;
-      case MOVE:
-        text = typeof data === 'string' ? data : moveText(i, data);
-        break;
-      case ATTACK: {
-        if (data === null || typeof data !== 'object') throw invalid(i, 'PLAYER_ATTACK data must be {target, damage}');
-        const { target, damage } = data as { target?: unknown; damage?: unknown };
-        // Non-numbers become NaN and are reported by the engine as an invalid payload.
-        nums[2 * i] = typeof target === 'number' ? target : Number.NaN;
-        nums[2 * i + 1] = typeof damage === 'number' ? damage : Number.NaN;
-        break;
-      }
-    }
+    const text = encodeEvent(batch[i], i, types, playerIds, nums);
     textLengths[i] = text.length;
     if (text.length > 0) allText += text;
   }
   return { types, playerIds, nums, text: allText, textLengths };
+}
+
+/**
+ * Validates event `i` of a batch and writes its columns at `i`; returns its text (the
+ * caller records the length). Throws INVALID_ARGUMENT naming the event.
+ */
+function encodeEvent(e: GameEventInput | undefined, i: number, types: Uint8Array, playerIds: Uint32Array, nums: Float64Array): string {
+  if (e === null || typeof e !== 'object') throw invalid(i, 'must be an object');
+  const code = typeCode(e.type);
+  if (code < 0) throw invalid(i, `unknown type ${JSON.stringify(e.type)}`);
+  const id = e.playerId;
+  if (!Number.isInteger(id) || id < 0 || id > MAX_U32) throw invalid(i, 'playerId must be an integer in [0, 2^32-1]');
+  types[i] = code;
+  playerIds[i] = id;
+  nums[2 * i] = 0;
+  nums[2 * i + 1] = 0;
+  const data: unknown = e.data;
+  let text = '';
+  switch (code) {
+    case LOGIN:
+    case CHAT:
+      if (typeof data === 'string') text = data;
+      else if (data !== undefined) throw invalid(i, 'data must be a string');
+      break;
+    case MOVE:
+      text = typeof data === 'string' ? data : moveText(i, data);
+      break;
+    case ATTACK: {
+      if (data === null || typeof data !== 'object') throw invalid(i, 'PLAYER_ATTACK data must be {target, damage}');
+      const { target, damage } = data as { target?: unknown; damage?: unknown };
+      // Non-numbers become NaN and are reported by the engine as an invalid payload.
+      nums[2 * i] = typeof target === 'number' ? target : Number.NaN;
+      nums[2 * i + 1] = typeof damage === 'number' ? damage : Number.NaN;
+      break;
+    }
+  }
+  return text;
 }
 
 /** PLAYER_MOVE's {x, y} form as "x,y" (kept off the string fast path). */
@@ -155,9 +168,22 @@ export class Engine {
   /** enqueueEvents' result from the binding: accepted, firstSeq, lastSeq, available. */
   readonly #enqueued = new Float64Array(4);
   #wakeScheduled = false;
+  /** performance.now() of the last wake-up of the event thread. */
+  #lastWake = -Infinity;
   readonly #wake = (): void => {
+    if (this.#closing !== undefined) {
+      this.#wakeScheduled = false;
+      return; // stopping drains every accepted event
+    }
+    const now = performance.now();
+    const wait = this.#lastWake + WAKE_GAP_MS - now;
+    if (wait > 0) {
+      // Woken moments ago: the events of this turn join the next wake-up instead.
+      setTimeout(this.#wake, wait).unref();
+      return;
+    }
     this.#wakeScheduled = false;
-    if (this.#closing !== undefined) return; // stopping drains every accepted event
+    this.#lastWake = now;
     try {
       this.#native.wakeEvents();
     } catch (err) {
@@ -218,17 +244,25 @@ export class Engine {
     if (!Array.isArray(batch) || batch.length === 0) {
       throw new EngineError('INVALID_ARGUMENT', 'enqueueEvents needs a non-empty array of events');
     }
-    const b = encodeEvents(batch, this.#columns);
     const out = this.#enqueued;
     try {
-      this.#native.enqueueEvents(b.types, b.playerIds, b.nums, b.text, b.textLengths, true, out);
+      if (batch.length === 1) {
+        // One event, the usual request: scalars across, no column views to make.
+        const c = this.#columns;
+        const text = encodeEvent(batch[0], 0, c.types, c.playerIds, c.nums);
+        this.#native.enqueueOne(c.types[0]!, c.playerIds[0]!, c.nums[0]!, c.nums[1]!, text, true, out);
+      } else {
+        const b = encodeEvents(batch, this.#columns);
+        this.#native.enqueueEvents(b.types, b.playerIds, b.nums, b.text, b.textLengths, true, out);
+      }
     } catch (err) {
       throw fromNative(err);
     }
     const result: EnqueueResult = { accepted: out[0]!, firstSeq: out[1]!, lastSeq: out[2]!, available: out[3]! };
-    // The event thread is woken once per event-loop turn, after every request of the turn
-    // has enqueued: a wake-up costs this thread ~10 us on the project's VMs, far more
-    // than the enqueue itself (bench/http.bench.ts). The events wait at most that turn.
+    // The event thread is woken after every request of the event-loop turn has enqueued,
+    // and at most once every WAKE_GAP_MS: a wake-up costs this thread microseconds on
+    // the project's VMs (the switch to the event thread, when both share a core), more
+    // than the enqueue itself (bench/http.bench.ts). The events wait at most that long.
     if (!this.#wakeScheduled) {
       this.#wakeScheduled = true;
       setImmediate(this.#wake);

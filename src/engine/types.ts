@@ -205,6 +205,8 @@ export interface NativeEngine {
     /** Receives [accepted, firstSeq, lastSeq, available]. */
     out: Float64Array,
   ): void;
+  /** enqueueEvents for one event, from scalars (the columns' values at index 0). */
+  enqueueOne(type: number, playerId: number, num1: number, num2: number, text: string, deferWake: boolean, out: Float64Array): void;
   /** Wakes the event thread after enqueueEvents(..., true). */
   wakeEvents(): void;
   flush(options: { timeoutMs: number }): Promise<void>;

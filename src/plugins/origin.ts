@@ -15,6 +15,7 @@
 // Runs first among the onRequest hooks, before the rate limit and the token check.
 import { networkInterfaces } from 'node:os';
 
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 import { isLoopback } from '../config.js';
@@ -74,6 +75,16 @@ function hasBody(headers: Record<string, string | string[] | undefined>): boolea
   return headers['transfer-encoding'] !== undefined;
 }
 
+/**
+ * Answers a refused request. Not a closure made per request: the hook runs on every one.
+ * A refused upgrade is answered on the raw socket, which no HTTP server tracks and
+ * @fastify/websocket only ends for requests its own later hook has seen: end it here.
+ */
+function refuse(request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void, upgrade: boolean, problem: HttpProblem): void {
+  if (upgrade) reply.raw.once('finish', () => request.raw.socket?.destroy());
+  done(problem);
+}
+
 export default fp<OriginGuardOptions>(
   async (app, opts) => {
     // The document says what this guard answers: 403 on every operation, 415 on mutating ones.
@@ -103,16 +114,10 @@ export default fp<OriginGuardOptions>(
       const headers = request.headers;
       const host = headers.host;
       const upgrade = headers.upgrade !== undefined && headers.upgrade.toLowerCase() === 'websocket';
-      const refuse = (problem: HttpProblem): void => {
-        // A refused upgrade is answered on the raw socket, which no HTTP server tracks and
-        // @fastify/websocket only ends for requests its own later hook has seen: end it here.
-        if (upgrade) reply.raw.once('finish', () => request.raw.socket?.destroy());
-        done(problem);
-      };
       // No Host at all only comes from non-browser clients (HTTP/1.0, in-process
       // injection): browsers always send one, so it cannot carry a rebinding attack.
       if (host !== undefined && !hostAllowed(host)) {
-        return refuse(new HttpProblem(
+        return refuse(request, reply, done, upgrade, new HttpProblem(
           403,
           'Forbidden host',
           `Host ${JSON.stringify(host)} is not this server's: use a loopback address or one listed in --allowed-hosts`,
@@ -124,7 +129,7 @@ export default fp<OriginGuardOptions>(
       const site = headers['sec-fetch-site'];
       const origin = headers.origin;
       if ((site !== undefined && site !== 'same-origin' && site !== 'none') || (origin !== undefined && (host === undefined || origin.toLowerCase() !== `http://${host.toLowerCase()}`))) {
-        return refuse(new HttpProblem(
+        return refuse(request, reply, done, upgrade, new HttpProblem(
           403,
           'Forbidden origin',
           `a request from ${origin ?? `a ${String(site)} page`} may not ${upgrade ? 'open this WebSocket' : 'change this server'}; ` +

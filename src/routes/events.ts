@@ -9,6 +9,12 @@ import { HttpProblem } from '../problems.js';
 /** Room for MAX_EVENTS_PER_REQUEST events with ~400-byte chat lines. */
 export const EVENTS_BODY_LIMIT = 4 * 1024 * 1024;
 
+/** 400 for event `index`'s data (the field named as the schema's errors name it). */
+function invalidData(body: EventsBody, index: number, why: string): HttpProblem {
+  const field = 'events' in body ? `body/events/${index}/data` : 'body/data';
+  return new HttpProblem(400, 'Invalid request', `${field}: ${why}`, { code: 'VALIDATION', field, index });
+}
+
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/events',
@@ -30,12 +36,11 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // What a JSON schema cannot say: chat length in bytes, and coordinates the engine can represent.
       for (let i = 0; i < batch.length; i++) {
         const e = batch[i]!;
-        const field = 'events' in body ? `body/events/${i}/data` : 'body/data';
         if (e.type === 'PLAYER_CHAT' && Buffer.byteLength(e.data as string, 'utf8') > MAX_CHAT_BYTES) {
-          throw new HttpProblem(400, 'Invalid request', `${field}: a chat line is at most ${MAX_CHAT_BYTES} UTF-8 bytes`, { code: 'VALIDATION', field, index: i });
+          throw invalidData(body, i, `a chat line is at most ${MAX_CHAT_BYTES} UTF-8 bytes`);
         }
         if (e.type === 'PLAYER_MOVE' && typeof e.data === 'string' && !isRepresentableMove(e.data)) {
-          throw new HttpProblem(400, 'Invalid request', `${field}: ${JSON.stringify(e.data)} is out of the range of a double`, { code: 'VALIDATION', field, index: i });
+          throw invalidData(body, i, `${JSON.stringify(e.data)} is out of the range of a double`);
         }
       }
       const result = app.engine.enqueueEvents(batch);

@@ -80,6 +80,7 @@ class Engine {
   StopReport stop(std::chrono::milliseconds deadline);
 
   EnqueueResult enqueue(std::vector<GameEvent>&& batch, Wake wake = Wake::Now);
+  EnqueueResult enqueueOne(GameEvent&& event, Wake wake = Wake::Now);
   // After enqueue(..., Wake::Deferred): wakes the event thread if it waits (EventProcessor).
   void wakeEvents();
   // Waits until every event accepted before the call has been processed. False on timeout.

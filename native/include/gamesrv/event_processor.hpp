@@ -108,7 +108,7 @@ class EventProcessor {
   // A refused batch (or event) is left untouched, so it can be offered again. The
   // events' `seq` is assigned here.
   EnqueueResult enqueue(std::vector<GameEvent>&& batch, Wake wake = Wake::Now);
-  EnqueueResult enqueueOne(GameEvent&& event);
+  EnqueueResult enqueueOne(GameEvent&& event, Wake wake = Wake::Now);
   // Wakes a parked consumer if events are waiting (after enqueue(..., Wake::Deferred)).
   void wakeDeferred();
   void pause();

@@ -153,6 +153,36 @@ std::string utf8Value(Napi::Env env, napi_value s, std::size_t units) {
   return out;
 }
 
+// `out` of enqueueEvents / enqueueOne: a Float64Array of at least 4.
+void checkEnqueueOut(Napi::Env env, Napi::Value out) {
+  if (out.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array || out.As<Napi::TypedArray>().ElementLength() < 4) {
+    throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: out must be a Float64Array of 4");
+  }
+}
+
+// Throws what a refused enqueue of `n` events means, or writes the accepted one's result
+// to `out` as [accepted, firstSeq, lastSeq, available].
+void answerEnqueue(Napi::Env env, Engine& engine, const EnqueueResult& r, std::size_t n, Napi::Value outValue) {
+  switch (r.status) {
+    case EnqueueStatus::Ok: break;
+    case EnqueueStatus::Empty: throwEngineError(env, "INVALID_ARGUMENT", "empty batch");
+    case EnqueueStatus::NotAccepting:
+      throwEngineError(env, "ENGINE_NOT_RUNNING", std::string("engine is ") + toString(engine.state()));
+    case EnqueueStatus::QueueFull: {
+      Napi::Error err = engineError(env, "QUEUE_FULL",
+                                    "queue full: batch of " + std::to_string(n) + " events, room for " +
+                                        std::to_string(r.available) + "; nothing was accepted");
+      err.Set("available", Napi::Number::New(env, static_cast<double>(r.available)));
+      throw err;
+    }
+  }
+  auto out = outValue.As<Napi::Float64Array>();
+  out[0] = static_cast<double>(r.accepted);
+  out[1] = static_cast<double>(r.firstSeq);
+  out[2] = static_cast<double>(r.lastSeq);
+  out[3] = static_cast<double>(r.available);
+}
+
 Napi::Error transitionError(Napi::Env env, const TransitionResult& r) {
   const char* code = r.error == TransitionError::InvalidState ? "INVALID_STATE" : "START_FAILED";
   Napi::Error err = engineError(env, code, r.detail);
@@ -185,6 +215,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::Stop>("stop"),
                          InstanceMethod<&EngineWrap::Close>("close"),
                          InstanceMethod<&EngineWrap::EnqueueEvents>("enqueueEvents"),
+                         InstanceMethod<&EngineWrap::EnqueueOne>("enqueueOne"),
                          InstanceMethod<&EngineWrap::WakeEvents>("wakeEvents"),
                          InstanceMethod<&EngineWrap::Flush>("flush"),
                          InstanceMethod<&EngineWrap::SubmitTask>("submitTask"),
@@ -270,8 +301,8 @@ Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
 // result goes to `out` as [accepted, firstSeq, lastSeq, available]: the caller builds
 // the object (built here, property by property, it cost ~2 us a call in map
 // transitions and name lookups). With
-// deferWake the event thread is not woken: the caller calls wakeEvents() later (once per
-// event-loop turn), so a run of requests costs one wake-up, not one each.
+// deferWake the event thread is not woken: the caller calls wakeEvents() later (when,
+// src/engine/engine.ts decides), so a run of requests costs one wake-up, not one each.
 Napi::Value EngineWrap::WakeEvents(const Napi::CallbackInfo& info) {
   live(info.Env())->wakeEvents();
   return info.Env().Undefined();
@@ -284,10 +315,7 @@ Napi::Value EngineWrap::EnqueueEvents(const Napi::CallbackInfo& info) {
       !info[3].IsString() || !info[4].IsTypedArray() || !info[5].IsBoolean() || !info[6].IsTypedArray()) {
     throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents(types, playerIds, nums, text, textLengths, deferWake, out)");
   }
-  if (info[6].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[6].As<Napi::TypedArray>().ElementLength() < 4) {
-    throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: out must be a Float64Array of 4");
-  }
+  checkEnqueueOut(env, info[6]);
   auto types = info[0].As<Napi::Uint8Array>();
   auto players = info[1].As<Napi::Uint32Array>();
   auto nums = info[2].As<Napi::Float64Array>();
@@ -334,25 +362,38 @@ Napi::Value EngineWrap::EnqueueEvents(const Napi::CallbackInfo& info) {
   if (offset != textUnits) throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: text lengths do not add up");
 
   const bool deferWake = info[5].As<Napi::Boolean>().Value();
-  const EnqueueResult r = engine->enqueue(std::move(batch), deferWake ? Wake::Deferred : Wake::Now);
-  switch (r.status) {
-    case EnqueueStatus::Ok: break;
-    case EnqueueStatus::Empty: throwEngineError(env, "INVALID_ARGUMENT", "empty batch");
-    case EnqueueStatus::NotAccepting:
-      throwEngineError(env, "ENGINE_NOT_RUNNING", std::string("engine is ") + toString(engine->state()));
-    case EnqueueStatus::QueueFull: {
-      Napi::Error err = engineError(env, "QUEUE_FULL",
-                                    "queue full: batch of " + std::to_string(n) + " events, room for " +
-                                        std::to_string(r.available) + "; nothing was accepted");
-      err.Set("available", Napi::Number::New(env, static_cast<double>(r.available)));
-      throw err;
+  answerEnqueue(env, *engine, engine->enqueue(std::move(batch), deferWake ? Wake::Deferred : Wake::Now), n, info[6]);
+  return env.Undefined();
+}
+
+// enqueueOne(type, playerId, num1, num2, text, deferWake, out): enqueueEvents for a batch
+// of one (the usual HTTP request), from scalars: no typed arrays to read, no vector.
+Napi::Value EngineWrap::EnqueueOne(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  if (info.Length() < 7 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber() ||
+      !info[4].IsString() || !info[5].IsBoolean() || !info[6].IsTypedArray()) {
+    throwEngineError(env, "INVALID_ARGUMENT", "enqueueOne(type, playerId, num1, num2, text, deferWake, out)");
+  }
+  checkEnqueueOut(env, info[6]);
+  const std::uint32_t type = info[0].As<Napi::Number>().Uint32Value();
+  if (type >= kEventTypeCount) throwEngineError(env, "INVALID_ARGUMENT", "event 0: unknown type");
+  GameEvent e;
+  e.type = static_cast<EventType>(type);
+  e.playerId = info[1].As<Napi::Number>().Uint32Value();
+  e.num1 = info[2].As<Napi::Number>().DoubleValue();
+  e.num2 = info[3].As<Napi::Number>().DoubleValue();
+  // As enqueueEvents converts each event's text: ASCII as is, else unit by unit.
+  if (const std::size_t units = utf16Length(env, info[4])) {
+    std::string utf8 = utf8Value(env, info[4], units);
+    if (utf8.size() == units) {
+      e.text = std::move(utf8);
+    } else {
+      appendUtf8(e.text, info[4].As<Napi::String>().Utf16Value());
     }
   }
-  auto out = info[6].As<Napi::Float64Array>();
-  out[0] = static_cast<double>(r.accepted);
-  out[1] = static_cast<double>(r.firstSeq);
-  out[2] = static_cast<double>(r.lastSeq);
-  out[3] = static_cast<double>(r.available);
+  const bool deferWake = info[5].As<Napi::Boolean>().Value();
+  answerEnqueue(env, *engine, engine->enqueueOne(std::move(e), deferWake ? Wake::Deferred : Wake::Now), 1, info[6]);
   return env.Undefined();
 }
 

@@ -29,6 +29,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value EnqueueEvents(const Napi::CallbackInfo& info);
+  Napi::Value EnqueueOne(const Napi::CallbackInfo& info);
   Napi::Value WakeEvents(const Napi::CallbackInfo& info);
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value SubmitTask(const Napi::CallbackInfo& info);

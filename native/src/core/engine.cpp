@@ -243,10 +243,14 @@ void Engine::onStopping() {
 
 EnqueueResult Engine::enqueue(std::vector<GameEvent>&& batch, Wake wake) { return events_.enqueue(std::move(batch), wake); }
 
+EnqueueResult Engine::enqueueOne(GameEvent&& event, Wake wake) { return events_.enqueueOne(std::move(event), wake); }
+
 void Engine::wakeEvents() { events_.wakeDeferred(); }
 
 bool Engine::flushEvents(std::chrono::nanoseconds timeout) {
-  return events_.waitProcessed(events_.lastAcceptedSeq(), timeout);
+  const std::uint64_t last = events_.lastAcceptedSeq();
+  events_.wakeDeferred();  // events enqueued with a deferred wake-up may still wait for theirs
+  return events_.waitProcessed(last, timeout);
 }
 
 SubmitResult Engine::submitTask(const TaskSpec& spec) {

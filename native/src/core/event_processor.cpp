@@ -254,8 +254,8 @@ EnqueueResult EventProcessor::enqueue(std::vector<GameEvent>&& batch, Wake wake)
   });
 }
 
-EnqueueResult EventProcessor::enqueueOne(GameEvent&& event) {
-  return admit(1, TscClock::now(), Wake::Now, [&](std::uint64_t seq, std::uint64_t stamp, auto& nextFree) noexcept {
+EnqueueResult EventProcessor::enqueueOne(GameEvent&& event, Wake wake) {
+  return admit(1, TscClock::now(), wake, [&](std::uint64_t seq, std::uint64_t stamp, auto& nextFree) noexcept {
     event.seq = seq;
     nextFree().push(std::move(event), stamp);
   });
