@@ -8,6 +8,7 @@
       "conditions": [
         ["OS=='win'", {
           "sources": ["<!@(node scripts/gyp-sources.cjs win)"],
+          "libraries": ["bcrypt.lib"],
           "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/std:c++20"], "ExceptionHandling": 1}}
         }, {
           "sources": ["<!@(node scripts/gyp-sources.cjs posix)"],

@@ -1,4 +1,6 @@
 // Builds the application as a plugin tree; src/server.ts alone listens, logs and owns signals.
+import { randomBytes } from 'node:crypto';
+
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -29,6 +31,14 @@ import playerRoutes from './routes/players.js';
 import statsRoutes from './routes/stats.js';
 import taskRoutes from './routes/tasks.js';
 import telemetryRoutes from './routes/telemetry.js';
+import ticketRoutes from './routes/tickets.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The key that signs login tickets (src/tickets.ts); the game port verifies with it. */
+    ticketSecret: Buffer;
+  }
+}
 
 export interface RateLimitOptions {
   /** Mutating requests per window per client address; 0 turns the limit off. */
@@ -47,6 +57,11 @@ export interface AppOptions extends EnginePluginOptions {
   telemetry?: TelemetryOptions;
   /** Serve the Swagger UI at /docs (default true). */
   docsUi?: boolean;
+  /**
+   * Signs login tickets (src/ticket-secret.ts resolves the server's). Unset: a random one
+   * for this app alone, so its tickets are good for its own engine only.
+   */
+  ticketSecret?: Buffer | undefined;
 }
 
 
@@ -141,6 +156,7 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
         { name: 'events' },
         { name: 'tasks' },
         { name: 'players' },
+        { name: 'tickets' },
         { name: 'io' },
         { name: 'stats' },
         { name: 'benchmarks' },
@@ -175,6 +191,7 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
     });
   }
   await app.register(auth, { token: opts.token });
+  app.decorate('ticketSecret', opts.ticketSecret ?? randomBytes(32));
   await app.register(enginePlugin, opts);
   await app.register(jobs);
   await app.register(telemetry, opts.telemetry ?? {});
@@ -185,6 +202,7 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
   await app.register(eventRoutes);
   await app.register(taskRoutes);
   await app.register(playerRoutes);
+  await app.register(ticketRoutes);
   await app.register(monitorRoutes);
   await app.register(ipcRoutes);
   await app.register(benchmarkRoutes);

@@ -8,6 +8,7 @@ import { Type, type TSchema } from 'typebox';
 
 import type { EngineConfig, EngineOptions } from './engine/index.js';
 import { defaultTokenPath, readTokenFile } from './local-token.js';
+import { ticketSecretSourceOf, type TicketSecretSource } from './ticket-secret.js';
 import { ENGINE_CONFIG_DEFAULTS, EngineConfig as EngineConfigSchema, EngineOptions as EngineOptionsSchema, MAX_DEADLINE_MS } from './schemas/engine-config.js';
 /** True for addresses only this machine can reach. */
 export function isLoopback(host: string): boolean {
@@ -73,6 +74,14 @@ export const SETTINGS = {
       '$XDG_STATE_HOME/gamesrv/token (else ~/.local/state/gamesrv/token)',
       'and the start-up log prints a dashboard URL carrying it.',
     ],
+  },
+  ticketSecret: { env: 'GAMESRV_TICKET_SECRET', help: 'secret that signs login tickets (32 characters or more)' },
+  ticketSecretFile: {
+    flag: 'ticket-secret-file',
+    env: 'GAMESRV_TICKET_SECRET_FILE',
+    arg: '<path>',
+    help: 'read the ticket secret from this file (mode 600)',
+    more: ['With neither, it is generated at first start into', '$XDG_STATE_HOME/gamesrv/ticket-secret, beside the token'],
   },
   noAuth: { flag: 'no-auth', env: 'GAMESRV_NO_AUTH=1', help: 'no token: any local user may change the server (loopback only)' },
   rateLimit: {
@@ -151,6 +160,8 @@ export interface ServerConfig {
   stopDeadlineMs: number;
   /** Bearer token for mutating routes; resolved by the server (the generated one is a file). */
   tokenSource: TokenSource;
+  /** The key that signs login tickets (src/ticket-secret.ts). */
+  ticketSecretSource: TicketSecretSource;
   /** Host header values accepted beside loopback ones and the listen address. */
   allowedHosts: string[];
   /** Mutating requests per minute per client address; 0 = no limit. */
@@ -210,6 +221,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   return {
     host,
     tokenSource,
+    ticketSecretSource: ticketSecretSourceOf(text(SETTINGS.ticketSecretFile), env),
     allowedHosts,
     rateLimitPerMin: int(SETTINGS.rateLimit, text(SETTINGS.rateLimit)),
     logLevel,

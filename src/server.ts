@@ -9,6 +9,7 @@ import { buildApp } from './app.js';
 import { cancelLockBenchmarks } from './engine/index.js';
 import { HELP, loadConfig, type ServerConfig, type TokenSource } from './config.js';
 import { loadOrCreateToken } from './local-token.js';
+import { resolveTicketSecret } from './ticket-secret.js';
 
 /** Sane socket limits for a control plane: slow or idle clients cannot hold sockets forever. */
 const SERVER_TIMEOUTS = {
@@ -67,10 +68,18 @@ async function main(): Promise<void> {
   }
   let token: string | undefined;
   let tokenWhere: string;
+  let ticketSecret: Buffer;
+  let ticketSecretWhere: string;
   try {
     ({ token, where: tokenWhere } = resolveToken(config.tokenSource));
   } catch (err) {
     process.stderr.write(`gamesrv: token: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  try {
+    ({ secret: ticketSecret, where: ticketSecretWhere } = resolveTicketSecret(config.ticketSecretSource));
+  } catch (err) {
+    process.stderr.write(`gamesrv: ticket secret: ${(err as Error).message}\n`);
     process.exit(2);
   }
   const app = await buildApp({
@@ -80,6 +89,7 @@ async function main(): Promise<void> {
     autoStart: config.autoStart,
     stopDeadlineMs: config.stopDeadlineMs,
     token,
+    ticketSecret,
     listenHost: config.host,
     allowedHosts: config.allowedHosts,
     rateLimit: { max: config.rateLimitPerMin, windowMs: 60_000 },
@@ -116,7 +126,7 @@ async function main(): Promise<void> {
   const port = address !== null && typeof address === 'object' ? address.port : config.port;
   const urlHost = ['0.0.0.0', '::'].includes(config.host) ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
   app.log.info(
-    { state: app.engine.state, token: tokenWhere, rateLimitPerMin: config.rateLimitPerMin },
+    { state: app.engine.state, token: tokenWhere, ticketSecret: ticketSecretWhere, rateLimitPerMin: config.rateLimitPerMin },
     'engine ready',
   );
   if (token === undefined) {

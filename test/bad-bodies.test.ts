@@ -71,6 +71,18 @@ const ROUTES: RouteCase[] = [
   },
   {
     method: 'POST',
+    url: '/v1/tickets',
+    valid: { playerId: 42, name: 'Alice', ttlSeconds: 60 },
+    bodyLimit: MiB,
+    fields: {
+      playerId: { wrongTypes: INT_WRONG, outOfRange: [0, -1, 4_294_967_296], required: true },
+      name: { wrongTypes: STR_WRONG, outOfRange: ['', 'x'.repeat(65), 'a\nb', '\u0000'], required: true },
+      ttlSeconds: { wrongTypes: INT_WRONG, outOfRange: [0, -1, 86_401] },
+      tickets: { wrongTypes: [42, 'x', {}, null], outOfRange: [[], [{ playerId: 1, name: 'a' }]] },
+    },
+  },
+  {
+    method: 'POST',
     url: '/v1/tasks',
     valid: { kind: 'database', query: 'SELECT 1' },
     bodyLimit: MiB,

@@ -259,6 +259,17 @@ export interface SnapshotLayout {
   fields: SnapshotLayoutField[];
 }
 
+/**
+ * What the engine's ticket verifier says: `ok`, or why not. The claims come with a
+ * genuine signature (`ok` or `ticket_expired`); a session is bound to their playerId.
+ */
+export interface TicketVerdict {
+  status: 'ok' | 'bad_ticket' | 'ticket_expired';
+  playerId?: number;
+  name?: string;
+  expiresAt?: number;
+}
+
 export interface NativeBinding {
   /** Takes only what src/engine/arguments.ts returns: validated and complete. */
   Engine: new (options: Required<EngineOptions>) => NativeEngine;
@@ -281,6 +292,8 @@ export interface NativeBinding {
   /** What runLockBenchmark uses for an option left out. */
   lockBenchmarkDefaults: { threads: number; iterations: number };
   lockKinds: string[];
+  verifyTicket(secret: Buffer, ticket: string, nowSec: number): TicketVerdict;
+  ticketFormat: { version: number; keyId: number; maxNameBytes: number; maxTicketChars: number };
   protocol: {
     pipe: { frameBytes: number; headerBytes: number; dataCapacity: number; types: Record<string, number> };
     /** The World's defaults that the HTTP schemas mirror. */

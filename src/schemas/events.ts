@@ -45,9 +45,11 @@ export function isRepresentableMove(text: string): boolean {
 }
 
 /** Player names: printable, as the pipe's LOGIN grammar has them (no control characters). */
-const NAME_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$';
+export const NAME_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$';
+/** The longest player name, in characters (LOGIN's data, a ticket's name). */
+export const MAX_NAME_CHARS = 64;
 
-const playerId = Type.Integer({ minimum: 1, maximum: 4_294_967_295 });
+export const playerId = Type.Integer({ minimum: 1, maximum: 4_294_967_295 });
 
 export const GameEvent = discriminated(
   Type.Union([
@@ -55,7 +57,7 @@ export const GameEvent = discriminated(
       {
         type: Type.Literal('PLAYER_LOGIN'),
         playerId,
-        data: Type.Optional(Type.String({ maxLength: 64, pattern: NAME_PATTERN, description: 'player name: no control characters' })),
+        data: Type.Optional(Type.String({ maxLength: MAX_NAME_CHARS, pattern: NAME_PATTERN, description: 'player name: no control characters' })),
       },
       { additionalProperties: false },
     ),

@@ -19,6 +19,7 @@ import {
   WorkerInfo,
 } from './stats.js';
 import { Task, TaskCancelled, TaskCreated, TaskList, TaskSpec } from './tasks.js';
+import { IssuedTicket, TicketRequest, TicketsBody, TicketsIssued } from './tickets.js';
 
 export const ALL_SCHEMAS = [
   EngineStateName,
@@ -42,6 +43,10 @@ export const ALL_SCHEMAS = [
   TaskCancelled,
   Player,
   PlayerList,
+  TicketRequest,
+  TicketsBody,
+  IssuedTicket,
+  TicketsIssued,
   MonitorStatus,
   PipeMessage,
   PipeReply,

@@ -3,6 +3,7 @@
 #include "engine_wrap.hpp"
 #include "io_binding.hpp"
 #include "snapshot_layout.hpp"
+#include "ticket_binding.hpp"
 
 namespace gamesrv::addon {
 
@@ -47,6 +48,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = EngineWrap::Define(env);
   exports.Set("Engine", ctor);
   registerIo(env, exports);
+  registerTickets(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   exports.Set("snapshotLayout", snapshotLayout(env));
   const auto backends = availableThreadPoolBackends();
