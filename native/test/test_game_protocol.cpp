@@ -1,6 +1,7 @@
 // The game protocol codec: round trips of every message, the layout table against the
 // bytes the encoders write, every malformed class that is the codec's business, and
-// framing that does not depend on how the stream is cut.
+// framing that does not depend on how the stream is cut. About 500 lines, past the usual
+// 400: it is one contract, and most of it is the list of every message and malformed class.
 #include <bit>
 #include <cmath>
 #include <cstring>
