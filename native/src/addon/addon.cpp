@@ -1,6 +1,7 @@
 #include "addon.hpp"
 
 #include "engine_wrap.hpp"
+#include "game_protocol_binding.hpp"
 #include "io_binding.hpp"
 #include "snapshot_layout.hpp"
 #include "ticket_binding.hpp"
@@ -51,6 +52,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerTickets(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   exports.Set("snapshotLayout", snapshotLayout(env));
+  exports.Set("gameProtocol", gameProtocolConstants(env));
   const auto backends = availableThreadPoolBackends();
   Napi::Array names = Napi::Array::New(env, backends.size());
   for (std::size_t i = 0; i < backends.size(); ++i) names.Set(static_cast<std::uint32_t>(i), toString(backends[i]));
