@@ -251,6 +251,9 @@ class GameSessions {
   GameCloseInfo closeInfo(GameSession& s);
   // The listener closed (or is closing) the socket: forget `s` and tell the handler, once.
   void finish(GameSession& s, GameCloseInfo why);
+  // What to write, best-effort, to a session the server is stopping under: KICK shutdown,
+  // unless a frame is partly written (empty then: nothing may follow half a frame).
+  GameFrame farewell(GameSession& s);
   // Timers: hello deadline, idle, grace. Called by the listener every sweepInterval().
   void sweep(TimePoint now);
   std::chrono::milliseconds sweepInterval() const noexcept;

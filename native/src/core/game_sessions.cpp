@@ -443,6 +443,15 @@ GameCloseInfo GameSessions::closeInfo(GameSession& s) {
   return s.closeInfo;
 }
 
+GameFrame GameSessions::farewell(GameSession& s) {
+  {
+    std::lock_guard lock(s.outMu);
+    if (s.frontPart > 0 || s.partOffset > 0) return {};
+  }
+  kicks_[static_cast<std::size_t>(game_wire::KickReason::Shutdown)].fetch_add(1, std::memory_order_relaxed);
+  return GameFrame::kick(game_wire::KickReason::Shutdown, "server shutting down");
+}
+
 // --- timers and reports --------------------------------------------------------------
 
 std::chrono::milliseconds GameSessions::sweepInterval() const noexcept {

@@ -11,7 +11,7 @@
 //   packet that is not this listener's (so a port can be shared with the pipe server).
 // - stop(): stops accepting, waits for dispatches in progress, then closes every session
 //   (KICK shutdown written if the socket takes it at once; the handler's onClose() with
-//   kind Stopped) and the listener. Idempotent; the destructor calls it. GameSessions must
+//   kind Stopped, code 7: shutdown) and the listener. Idempotent; the destructor calls it. GameSessions must
 //   outlive the listener; the port's threads must not dispatch to a destroyed listener
 //   (stop them, or stop routing packets to it, first).
 //

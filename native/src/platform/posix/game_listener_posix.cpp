@@ -86,6 +86,18 @@ std::string remoteOf(const sockaddr_storage& a) {
   return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6.sin6_port));
 }
 
+// One frame, if the socket takes it now (a refusal, a farewell): never waits.
+void sendNow(int fd, const GameFrame& frame) {
+  iovec iov[kMaxSlices];
+  std::size_t n = 0;
+  for (const GameBuffer& b : frame.parts())
+    if (n < kMaxSlices) iov[n++] = iovec{const_cast<std::byte*>(b.data), b.len};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = n;
+  if (n > 0) (void)::sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 class PosixGameListener final : public GameListener, public GameSessions::Io {
  public:
   PosixGameListener(GameSessions& sessions, GameListenerConfig config)
@@ -214,8 +226,11 @@ void PosixGameListener::stop() {
   lock.unlock();
   core_.attach(nullptr);  // returns once no wake() is in progress
   config_.completionPort->disassociate(epfd_);
-  for (const auto& s : core_.snapshot())
-    closeNow(static_cast<PosixGameSession&>(*s), GameCloseInfo{GameCloseKind::Stopped, 0});
+  for (const auto& s : core_.snapshot()) {
+    auto& ps = static_cast<PosixGameSession&>(*s);
+    sendNow(ps.fd, core_.farewell(ps));
+    closeNow(ps, GameCloseInfo{GameCloseKind::Stopped, static_cast<std::uint16_t>(game_wire::KickReason::Shutdown)});
+  }
   cleanup();
   lock.lock();
   gate_.finishStop(lock);
@@ -287,8 +302,7 @@ void PosixGameListener::acceptReady() {
     const auto s = std::make_shared<PosixGameSession>(fd);
     const auto admission = core_.admit(s, remoteOf(addr));
     if (admission != GameSessions::Admission::Accepted) {
-      const GameFrame refusal = GameSessions::refusal(admission);
-      for (const GameBuffer& b : refusal.parts()) (void)::send(fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+      sendNow(fd, GameSessions::refusal(admission));
       continue;  // s's destructor closes fd
     }
     epoll_event ev{};
