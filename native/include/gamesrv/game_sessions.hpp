@@ -1,0 +1,295 @@
+// GameSessions: the portable core of the TCP game port's transport (issue 14, items 1
+// and 5). It knows frames (u32 length + type byte, /work docs: docs/PROTOCOL.md's game
+// section) but not payloads: a GameSessionHandler above it receives complete frames.
+// The OS part (platform/game_listener.hpp; posix: epoll edge-triggered) accepts, reads
+// into received(), writes what gather() hands out and closes; every policy is here:
+//
+// - The session table: id (u32, never reused by one GameSessions), remote address,
+//   connectedAt, bytes and frames in/out, send-queue bytes, dropped states, state
+//   (AwaitingHello -> Live -> Closing). The handler calls markLive() once it has
+//   accepted a HELLO; a session still AwaitingHello after helloTimeout gets ERROR
+//   hello_timeout and is closed.
+// - Inbound framing: a length of 0 is ERROR bad_frame, a length over maxClientFrame is
+//   ERROR frame_too_long; both close. Only an incomplete frame is buffered (at most one
+//   max frame), and only while it is incomplete.
+// - A token bucket per session (rate/s, burst): a frame over it is not delivered and
+//   gets ERROR rate_limited; the rateOffencesToKick-th offence is KICK rate_limited.
+// - Idle: a Live session that sends nothing for idleTimeout is KICK idle.
+// - maxSessions: a connection over it gets ERROR server_full and is closed; after
+//   stopAccepting(), ERROR draining.
+// - The send queue, in bytes, of reference-counted buffers (a frame is several: a header
+//   and shared blocks, written with one gather write). Droppable frames (STATE): while
+//   the queue is over sendSoftLimit, droppable frames queued and not yet started are
+//   dropped, counted, and onStateDropped() tells the handler (so that replication sends
+//   full state next); a frame partly written is never dropped. Past sendHardLimit the
+//   session is kicked too_slow.
+// - Kick: the KICK frame is queued (past any limit) and the session is closed once it
+//   is flushed, or after closeGrace. ERROR-and-close works the same way.
+//
+// Framing constants below must equal game_protocol.hpp; the lead will fold them together.
+//
+// Thread safety: the public API (send, broadcast, kick, close, markLive, sessions, stats,
+// stopAccepting, count) is safe from any thread, the handler's callbacks included. The
+// handler is called without any lock of this class held: onFrame() on an I/O thread,
+// never twice at once for one session; onOpen() on the accepting I/O thread; onClose()
+// exactly once per session whose onOpen() returned true. The transport section is for the
+// listener: received()/gather()/wrote() for one session are called by one thread at a time.
+#pragma once
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gamesrv/clock.hpp"
+#include "gamesrv/connection.hpp"
+#include "gamesrv/histogram.hpp"
+
+namespace gamesrv {
+
+namespace game_wire {  // must equal game_protocol.hpp; the lead will fold them together
+inline constexpr std::size_t kFrameHeaderBytes = 4;  // u32 length (type byte + payload)
+inline constexpr std::uint32_t kMaxClientFrame = 1024;
+inline constexpr std::uint32_t kMaxServerFrame = 16u << 20;
+inline constexpr std::uint8_t kTypeKick = 0x89;
+inline constexpr std::uint8_t kTypeError = 0x8A;
+enum class ErrorCode : std::uint16_t {
+  BadFrame = 1, FrameTooLong = 2, RateLimited = 12, ServerFull = 13, Draining = 14, HelloTimeout = 15,
+};
+enum class KickReason : std::uint8_t {
+  Replaced = 1, TooSlow = 2, Operator = 3, Draining = 4, Idle = 5, RateLimited = 6, Shutdown = 7,
+};
+inline constexpr std::size_t kErrorCodeSlots = 16;  // codes 1..15
+inline constexpr std::size_t kKickReasonSlots = 8;  // reasons 1..7
+}  // namespace game_wire
+
+// One piece of a frame's bytes, kept alive by `owner` (shared between sessions).
+struct GameBuffer {
+  std::shared_ptr<const void> owner;
+  const std::byte* data = nullptr;
+  std::size_t len = 0;
+};
+
+// A whole frame, header included, as the buffers a gather write sends in order.
+class GameFrame {
+ public:
+  GameFrame() = default;
+  // One owned buffer: u32 length, type, payload (copied).
+  static GameFrame copyOf(std::uint8_t type, std::span<const std::byte> payload);
+  // An owned header (u32 length, type, `head` copied) followed by shared blocks.
+  static GameFrame gather(std::uint8_t type, std::span<const std::byte> head, std::vector<GameBuffer> blocks);
+  static GameFrame error(game_wire::ErrorCode code, std::string_view text);
+  static GameFrame kick(game_wire::KickReason reason, std::string_view text);
+
+  std::size_t bytes() const noexcept { return bytes_; }
+  const std::vector<GameBuffer>& parts() const noexcept { return parts_; }
+
+ private:
+  std::vector<GameBuffer> parts_;
+  std::size_t bytes_ = 0;
+};
+
+enum class GameSessionState : std::uint8_t { AwaitingHello, Live, Closing };
+constexpr const char* toString(GameSessionState s) noexcept {
+  switch (s) {
+    case GameSessionState::AwaitingHello: return "awaiting-hello";
+    case GameSessionState::Live: return "live";
+    case GameSessionState::Closing: return "closing";
+  }
+  return "unknown";
+}
+
+// Why a session ended. code: the ERROR code (Error) or KICK reason (Kick), else 0.
+enum class GameCloseKind : std::uint8_t { PeerClosed, IoError, Error, Kick, Closed, Stopped };
+inline constexpr std::size_t kGameCloseKinds = 6;
+struct GameCloseInfo {
+  GameCloseKind kind = GameCloseKind::PeerClosed;
+  std::uint16_t code = 0;
+};
+
+class GameSessionHandler {
+ public:
+  virtual ~GameSessionHandler() = default;
+  // False refuses the connection (closed at once; no onClose follows).
+  virtual bool onOpen(std::uint32_t sessionId, const std::string& remote) = 0;
+  virtual void onFrame(std::uint32_t sessionId, std::uint8_t type, std::span<const std::byte> payload) = 0;
+  virtual void onClose(std::uint32_t sessionId, GameCloseInfo why) = 0;
+  // Queued droppable frames were dropped: the next one should carry full state.
+  virtual void onStateDropped(std::uint32_t sessionId) = 0;
+};
+
+struct GameSessionsConfig {
+  std::size_t maxSessions = 10000;
+  std::uint32_t maxClientFrame = game_wire::kMaxClientFrame;
+  double messageRate = 60;  // frames per second, sustained
+  double messageBurst = 120;
+  std::uint32_t rateOffencesToKick = 10;
+  std::chrono::milliseconds helloTimeout{5000};
+  std::chrono::milliseconds idleTimeout{60000};  // 0: never
+  std::chrono::milliseconds closeGrace{1000};   // a kicked session's KICK gets this long to flush
+  std::size_t sendSoftLimit = 256 * 1024;
+  std::size_t sendHardLimit = 1024 * 1024;
+};
+
+struct GameSessionInfo {
+  std::uint32_t id = 0;
+  std::string remote;
+  std::uint64_t connectedAtUnixMs = 0;
+  std::uint64_t bytesIn = 0, bytesOut = 0, framesIn = 0, framesOut = 0;
+  std::size_t sendQueueBytes = 0;
+  std::uint64_t droppedStates = 0;
+  GameSessionState state = GameSessionState::AwaitingHello;
+};
+
+struct GameSessionStats {
+  ConnectionCounts connections;  // accepted, refused, closed, active, frames and bytes in/out
+  std::array<std::uint64_t, kGameCloseKinds> closesByKind{};
+  std::array<std::uint64_t, game_wire::kErrorCodeSlots> errorsSent{};   // by ERROR code
+  std::array<std::uint64_t, game_wire::kKickReasonSlots> kicksSent{};   // by KICK reason
+  std::uint64_t droppedStates = 0;
+  std::uint64_t rateLimited = 0;   // frames refused by the token bucket
+  std::size_t sendQueueBytes = 0;  // queued now, every session
+  HistogramSummary sendQueueBytesAtSend;  // a session's queue after each send
+  bool accepting = true;
+};
+
+// One connection. The listener derives from it to hold the socket (closed by its
+// destructor, once, when the last owner lets go); the fields are the core's.
+struct GameSession {
+  GameSession() = default;
+  virtual ~GameSession() = default;
+  GameSession(const GameSession&) = delete;
+  GameSession& operator=(const GameSession&) = delete;
+
+  struct Queued {
+    GameFrame frame;
+    bool droppable = false;
+  };
+
+  std::uint32_t id = 0;                // set by admit(), then constant
+  std::string remote;                  // set by admit(), then constant
+  std::uint64_t connectedAtUnixMs = 0; // set by admit(), then constant
+  TimePoint connectedAt{};             // set by admit(), then constant
+  std::atomic<GameSessionState> state{GameSessionState::AwaitingHello};
+  std::atomic<bool> finished{false};   // finish() ran: removed from the table
+  std::atomic<std::int64_t> lastInputNs{0};
+  std::atomic<std::uint64_t> bytesIn{0}, bytesOut{0}, framesIn{0}, framesOut{0}, droppedStates{0};
+
+  // The reader's (one thread at a time): the incomplete frame, the token bucket.
+  std::vector<std::byte> inbound;
+  double tokens = 0;
+  TimePoint refilledAt{};
+  std::uint32_t offences = 0;
+
+  std::mutex outMu;
+  std::deque<Queued> queue;            // guarded by outMu
+  std::size_t queuedBytes = 0;         // guarded by outMu
+  std::size_t frontPart = 0, partOffset = 0;  // guarded by outMu: progress in queue.front()
+  std::size_t gathered = 0;            // guarded by outMu: frames handed to a write in progress
+  bool flushScheduled = false;         // guarded by outMu: a writer will look at the queue
+  TimePoint closeAt{};                 // guarded by outMu: Closing: close by then at the latest
+  GameCloseInfo closeInfo;             // guarded by outMu: Closing: why
+};
+
+struct GameIoSlice {
+  const std::byte* data = nullptr;
+  std::size_t len = 0;
+};
+
+class GameSessions {
+ public:
+  // What the listener does for the core: serve `s` on an I/O thread soon (flush its
+  // queue, close it if it is due). Safe from any thread; never runs the handler inline.
+  class Io {
+   public:
+    virtual ~Io() = default;
+    virtual void wake(GameSession& s) = 0;
+  };
+
+  GameSessions(GameSessionsConfig config, GameSessionHandler& handler);
+  GameSessions(const GameSessions&) = delete;
+  GameSessions& operator=(const GameSessions&) = delete;
+
+  const GameSessionsConfig& config() const noexcept { return config_; }
+
+  // False if there is no such open session (or it is closing).
+  bool send(std::uint32_t id, GameFrame frame, bool droppable);
+  std::size_t broadcast(const GameFrame& frame, bool droppable);  // sessions it was queued to
+  bool kick(std::uint32_t id, game_wire::KickReason reason, std::string_view text);
+  bool close(std::uint32_t id);  // writes what is queued if it can, then closes
+  bool markLive(std::uint32_t id);
+  std::vector<GameSessionInfo> sessions(std::size_t offset, std::size_t limit) const;  // by id
+  GameSessionStats stats() const;
+  void stopAccepting() noexcept { accepting_.store(false, std::memory_order_release); }
+  std::size_t count() const;
+
+  // --- for the listener --------------------------------------------------------------
+  void attach(Io* io);  // nullptr detaches (stop); wake requests are then ignored
+  enum class Admission : std::uint8_t { Accepted, ServerFull, Draining, Refused };
+  // Registers `s` (id, remote, clocks) and asks the handler. Not Accepted: `s` is not
+  // registered; refusal() is what to write to it before closing.
+  Admission admit(const std::shared_ptr<GameSession>& s, std::string remote);
+  static GameFrame refusal(Admission a);
+  std::shared_ptr<GameSession> find(std::uint32_t id) const;
+  std::vector<std::shared_ptr<GameSession>> snapshot() const;
+  // Bytes read from the socket: framing, limits, the handler.
+  void received(GameSession& s, std::span<const std::byte> bytes);
+  // The next bytes to write, up to out.size() slices; 0 when the queue is empty (and then
+  // nobody is scheduled to flush until the next send()).
+  std::size_t gather(GameSession& s, std::span<GameIoSlice> out);
+  void wrote(GameSession& s, std::size_t n);  // n bytes of what gather() gave were written
+  // Closing, and flushed or past its grace: close it with closeInfo(s).
+  bool closeDue(GameSession& s, TimePoint now);
+  GameCloseInfo closeInfo(GameSession& s);
+  // The listener closed (or is closing) the socket: forget `s` and tell the handler, once.
+  void finish(GameSession& s, GameCloseInfo why);
+  // What to write, best-effort, to a session the server is stopping under: KICK shutdown,
+  // unless a frame is partly written (empty then: nothing may follow half a frame).
+  GameFrame farewell(GameSession& s);
+  // Timers: hello deadline, idle, grace. Called by the listener every sweepInterval().
+  void sweep(TimePoint now);
+  std::chrono::milliseconds sweepInterval() const noexcept;
+
+ private:
+  void frame(GameSession& s, std::span<const std::byte> bytes);  // one whole frame
+  bool rateAllows(GameSession& s, TimePoint now);
+  // Queues `last` past any limit and starts closing. Requires: s.outMu held.
+  bool closeWithLocked(GameSession& s, GameFrame last, GameCloseInfo why, TimePoint closeAt);
+  void closeWith(GameSession& s, GameFrame last, GameCloseInfo why);
+  void error(GameSession& s, game_wire::ErrorCode code, std::string_view text, bool close);
+  void kickSession(GameSession& s, game_wire::KickReason reason, std::string_view text);
+  // Requires: s.outMu held. Drops droppable frames not started; returns how many.
+  std::size_t dropStatesLocked(GameSession& s);
+  void enqueueLocked(GameSession& s, GameFrame frame, bool droppable);  // Requires: s.outMu held.
+  bool scheduleLocked(GameSession& s);  // Requires: s.outMu held. True: call wakeIo(s).
+  void wakeIo(GameSession& s);
+
+  const GameSessionsConfig config_;
+  GameSessionHandler& handler_;
+  std::atomic<bool> accepting_{true};
+  std::atomic<std::uint32_t> nextId_{1};
+
+  mutable std::mutex tableMu_;
+  std::map<std::uint32_t, std::shared_ptr<GameSession>> table_;  // guarded by tableMu_
+
+  std::mutex ioMu_;   // held around io_->wake(), so that detaching waits for it
+  Io* io_ = nullptr;  // guarded by ioMu_
+
+  ConnectionCounters counters_;
+  std::array<std::atomic<std::uint64_t>, kGameCloseKinds> closes_{};
+  std::array<std::atomic<std::uint64_t>, game_wire::kErrorCodeSlots> errors_{};
+  std::array<std::atomic<std::uint64_t>, game_wire::kKickReasonSlots> kicks_{};
+  std::atomic<std::uint64_t> dropped_{0}, rateLimited_{0};
+  std::atomic<std::size_t> queuedTotal_{0};
+  Histogram queueAtSend_;
+};
+
+}  // namespace gamesrv
