@@ -130,7 +130,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 
 async function startGamesrv(state: string, extra: string[] = []): Promise<Server> {
   const { child, m } = await start(
-    ['src/server.ts', '--port', '0', '--rate-limit', '0', '--log-level', 'warn', ...extra],
+    ['src/server.ts', '--port', '0', '--game-port', '0', '--rate-limit', '0', '--log-level', 'warn', ...extra],
     { XDG_STATE_HOME: state, GAMESRV_TOKEN: '' },
     /^gamesrv: dashboard http:\/\/127\.0\.0\.1:(\d+)\/(?:#token=(\S+))?/,
     'stderr',

@@ -31,6 +31,7 @@ import playerRoutes from './routes/players.js';
 import statsRoutes from './routes/stats.js';
 import taskRoutes from './routes/tasks.js';
 import telemetryRoutes from './routes/telemetry.js';
+import sessionRoutes from './routes/sessions.js';
 import ticketRoutes from './routes/tickets.js';
 
 declare module 'fastify' {
@@ -191,8 +192,10 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
     });
   }
   await app.register(auth, { token: opts.token });
-  app.decorate('ticketSecret', opts.ticketSecret ?? randomBytes(32));
-  await app.register(enginePlugin, opts);
+  // Text, as the secret files and GAMESRV_TICKET_SECRET are: the engine takes its UTF-8 bytes.
+  const ticketSecret = opts.ticketSecret ?? Buffer.from(randomBytes(32).toString('base64url'), 'utf8');
+  app.decorate('ticketSecret', ticketSecret);
+  await app.register(enginePlugin, { ...opts, engineOptions: { ...opts.engineOptions, ticketSecret: ticketSecret.toString('utf8') } });
   await app.register(jobs);
   await app.register(telemetry, opts.telemetry ?? {});
 
@@ -203,6 +206,7 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
   await app.register(taskRoutes);
   await app.register(playerRoutes);
   await app.register(ticketRoutes);
+  await app.register(sessionRoutes);
   await app.register(monitorRoutes);
   await app.register(ipcRoutes);
   await app.register(benchmarkRoutes);

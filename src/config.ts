@@ -10,11 +10,9 @@ import type { EngineConfig, EngineOptions } from './engine/index.js';
 import { defaultTokenPath, readTokenFile } from './local-token.js';
 import { ticketSecretSourceOf, type TicketSecretSource } from './ticket-secret.js';
 import { ENGINE_CONFIG_DEFAULTS, EngineConfig as EngineConfigSchema, EngineOptions as EngineOptionsSchema, MAX_DEADLINE_MS } from './schemas/engine-config.js';
-/** True for addresses only this machine can reach. */
-export function isLoopback(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
-}
+import { isLoopback } from './engine/arguments.js';
+
+export { isLoopback };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -44,6 +42,14 @@ export const SETTINGS = {
   tickRate: { flag: 'tick-rate', env: 'GAMESRV_TICK_RATE', arg: '<hz>', schema: engineField('tickRateHz') },
   poolMin: { flag: 'pool-min', env: 'GAMESRV_POOL_MIN', arg: '<n>', schema: engineField('poolMinThreads') },
   poolMax: { flag: 'pool-max', env: 'GAMESRV_POOL_MAX', arg: '<n>', schema: engineField('poolMaxThreads'), defaultNote: '(at least --pool-min)' },
+  gamePort: {
+    flag: 'game-port',
+    env: 'GAMESRV_GAME_PORT',
+    arg: '<n>',
+    schema: Type.Integer({ minimum: -1, maximum: 65535, default: 7777, description: 'the TCP game port players connect to (0: any free port, -1: none)' }),
+  },
+  gameHost: { flag: 'game-host', env: 'GAMESRV_GAME_HOST', arg: '<addr>', schema: engineField('gameHost') },
+  gameAuth: { flag: 'game-auth', env: 'GAMESRV_GAME_AUTH', arg: '<mode>', schema: engineField('gameAuth') },
   queueCapacity: { flag: 'queue-capacity', env: 'GAMESRV_QUEUE_CAPACITY', arg: '<n>', schema: EngineOptionsSchema.properties.queueCapacity as TSchema },
   stopDeadline: {
     flag: 'stop-deadline',
@@ -216,6 +222,12 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     .split(',')
     .map((h) => h.trim())
     .filter((h) => h !== '');
+  const gameAuth = text(SETTINGS.gameAuth) ?? (described(SETTINGS.gameAuth.schema).default as string);
+  if (gameAuth !== 'ticket' && gameAuth !== 'none') throw new Error(`game-auth must be ticket or none (got "${gameAuth}")`);
+  const gameHost = text(SETTINGS.gameHost) ?? (described(SETTINGS.gameHost.schema).default as string);
+  if (gameAuth === 'none' && !isLoopback(gameHost)) {
+    throw new Error(`refusing --game-auth none on ${gameHost}: without tickets anyone who reaches the port plays as any player. Use tickets, or --game-host 127.0.0.1.`);
+  }
   const logLevel = text(SETTINGS.logLevel) ?? (described(SETTINGS.logLevel.schema).default as string);
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new Error(`log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
   return {
@@ -233,6 +245,9 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       tickRateHz: int(SETTINGS.tickRate, text(SETTINGS.tickRate)),
       poolMinThreads: poolMin,
       poolMaxThreads: poolMax,
+      sessionPort: int(SETTINGS.gamePort, text(SETTINGS.gamePort)),
+      gameHost,
+      gameAuth: gameAuth === 'none' ? 'none' : 'ticket',
     },
     stopDeadlineMs: int(SETTINGS.stopDeadline, text(SETTINGS.stopDeadline)),
   };

@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   const port = address !== null && typeof address === 'object' ? address.port : config.port;
   const urlHost = ['0.0.0.0', '::'].includes(config.host) ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
   app.log.info(
-    { state: app.engine.state, token: tokenWhere, ticketSecret: ticketSecretWhere, rateLimitPerMin: config.rateLimitPerMin },
+    { state: app.engine.state, gamePort: app.engine.gamePort, token: tokenWhere, ticketSecret: ticketSecretWhere, rateLimitPerMin: config.rateLimitPerMin },
     'engine ready',
   );
   if (token === undefined) {

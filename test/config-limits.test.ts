@@ -201,8 +201,11 @@ test("README's engine configuration tables follow the schema table", () => {
 test('the server flags take their ranges and defaults from the same schemas, and so do --help and README', () => {
   const d = loadConfig([], { HOME: '/h' });
   assert.ok(d !== 'help');
-  const { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, shutdownDeadlineMs } = ENGINE_CONFIG_DEFAULTS;
-  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads });
+  const { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, shutdownDeadlineMs, gameHost, gameAuth } = ENGINE_CONFIG_DEFAULTS;
+  // The server opens a game port by default (the library does not: sessionPort -1).
+  const sessionPort = (SETTINGS.gamePort.schema as { default: number }).default;
+  assert.ok(sessionPort > 0 && ENGINE_CONFIG_DEFAULTS.sessionPort === -1);
+  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, sessionPort, gameHost, gameAuth });
   assert.deepEqual(d.engineOptions, { queueCapacity: ENGINE_OPTION_DEFAULTS.queueCapacity });
   assert.equal(d.stopDeadlineMs, shutdownDeadlineMs);
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

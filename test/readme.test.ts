@@ -29,7 +29,7 @@ test("the README's curl commands work as written against npm start", { timeout: 
   const state = mkdtempSync(join(tmpdir(), 'gamesrv-readme-'));
   t.after(() => rmSync(state, { recursive: true, force: true }));
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('GAMESRV_')));
-  const server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', '--port', '0', '--log-level', 'warn'], {
+  const server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', '--port', '0', '--game-port', '0', '--log-level', 'warn'], {
     cwd: ROOT,
     env: { ...env, XDG_STATE_HOME: state },
     stdio: ['ignore', 'ignore', 'pipe'],

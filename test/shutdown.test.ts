@@ -28,7 +28,7 @@ function startServer(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}
   const state = mkdtempSync(join(tmpdir(), 'gamesrv-state-'));
   t.after(() => rmSync(state, { recursive: true, force: true }));
   const tokenFile = join(state, 'gamesrv', 'token');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', '--port', '0', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts', '--port', '0', '--game-port', '0', ...args], {
     cwd: new URL('..', import.meta.url),
     env: { ...cleanEnv(), XDG_STATE_HOME: state, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -81,6 +81,12 @@ function validated<T>(what: string, check: Checker, value: unknown): T {
   return fields as T;
 }
 
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
 /** new Engine(options): validated, every default filled. */
 export function engineOptions(value: unknown): Required<EngineOptions> {
   return { ...ENGINE_OPTION_DEFAULTS, ...validated<EngineOptions>('options', OPTIONS, value) };
@@ -99,6 +105,9 @@ export function engineConfig(value: unknown, available: readonly string[]): Comp
   if (c.pipe && !c.iocp) throw bad('pipe needs iocp: the pipe server runs on the completion port');
   const maxPathBytes = (EngineConfig.properties.pipePath as unknown as { maxLength: number }).maxLength;
   if (Buffer.byteLength(c.pipePath) > maxPathBytes) throw bad(`pipePath is longer than ${maxPathBytes} bytes`);
+  if (c.sessionPort >= 0 && c.gameAuth === 'none' && !isLoopback(c.gameHost)) {
+    throw bad(`gameAuth "none" is for local testing: the game host ${c.gameHost} is not a loopback address`);
+  }
   const poolBackend = c.poolBackend === 'native' ? 'win32-threadpool' : c.poolBackend;
   if (!available.includes(poolBackend)) {
     throw bad(`poolBackend "${c.poolBackend}" is not available here (available: ${available.join(', ')})`);

@@ -5,6 +5,7 @@ import { engineConfig, engineOptions, stopDeadlineMs, timeoutMs } from './argume
 import { EngineError, fromNative } from './errors.js';
 import { loadBinding } from './native.js';
 import { SnapshotReader } from './snapshot.js';
+import { MAX_DEADLINE_MS } from '../schemas/engine-config.js';
 import {
   type EngineConfig,
   type EngineOptions,
@@ -21,6 +22,8 @@ import {
   type NativeEngine,
   type Player,
   type StopReport,
+  type DrainReport,
+  type SessionInfo,
   type TaskInfo,
   type TaskSpec,
   type TransitionResult,
@@ -249,7 +252,7 @@ export class Engine {
       if (batch.length === 1) {
         // One event, the usual request: scalars across, no column views to make.
         const c = this.#columns;
-        const text = encodeEvent(batch[0], 0, c.types, c.playerIds, c.nums);
+        const text = encodeEvent(batch[0] as GameEventInput | undefined, 0, c.types, c.playerIds, c.nums);
         this.#native.enqueueOne(c.types[0]!, c.playerIds[0]!, c.nums[0]!, c.nums[1]!, text, true, out);
       } else {
         const b = encodeEvents(batch, this.#columns);
@@ -338,6 +341,47 @@ export class Engine {
   /** The socket path of this engine's pipe server ("" when the pipe is off or stopped). */
   get pipePath(): string {
     return this.#call(() => this.#native.pipePath());
+  }
+
+  /** The game port's bound port (docs/PROTOCOL.md), or null when no game port is open. */
+  get gamePort(): number | null {
+    const port = this.#call(() => this.#native.gamePort());
+    return port === 0 ? null : port;
+  }
+
+  /** Game sessions by id, `offset` first, at most `limit` (default 100). */
+  sessions(options: { offset?: number; limit?: number } = {}): SessionInfo[] {
+    const offset = options.offset ?? 0;
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(limit) || limit < 1) {
+      throw new EngineError('INVALID_ARGUMENT', 'sessions: offset must be an integer >= 0 and limit an integer >= 1');
+    }
+    return this.#call(() => this.#native.sessions(offset, limit));
+  }
+
+  /** Kicks a session (KICK operator, with `text`); false when no such session is open. */
+  kickSession(id: number, text = 'kicked by an operator'): boolean {
+    if (!Number.isInteger(id) || id < 1) throw new EngineError('INVALID_ARGUMENT', 'kickSession: id must be a positive integer');
+    return this.#call(() => this.#native.kickSession(id, text));
+  }
+
+  /** A NOTICE to every session; returns how many it was queued to. */
+  broadcast(text: string): number {
+    return this.#call(() => this.#native.broadcast(text));
+  }
+
+  /**
+   * The graceful drain fleet managers call before they remove a server: stop admitting
+   * players (HELLO answers ERROR draining), NOTICE every session, wait until none is left
+   * or `deadlineMs` passes (then kick the rest), then stop the engine.
+   */
+  async drain(options: { deadlineMs?: number; notice?: string } = {}): Promise<DrainReport> {
+    const deadlineMs = options.deadlineMs ?? 30_000;
+    if (!Number.isInteger(deadlineMs) || deadlineMs < 0 || deadlineMs > MAX_DEADLINE_MS) {
+      throw new EngineError('INVALID_ARGUMENT', `drain: deadlineMs must be an integer in [0, ${MAX_DEADLINE_MS}]`);
+    }
+    const notice = options.notice ?? 'this server is shutting down: please reconnect';
+    return this.#settle(() => this.#native.drain(deadlineMs, stopDeadlineMs({}), notice));
   }
 
   /** Sends one InterServerMessage to this engine's pipe server, as a client would. */

@@ -67,6 +67,31 @@ export interface StopReport {
   durationMs: number;
 }
 
+/** One game session (the TCP game port), as GET /v1/sessions lists it. */
+export interface SessionInfo {
+  id: number;
+  /** null until its HELLO was accepted. */
+  playerId: number | null;
+  remote: string;
+  connectedAtMs: number;
+  state: 'awaiting-hello' | 'live' | 'closing';
+  bytesIn: number;
+  bytesOut: number;
+  framesIn: number;
+  framesOut: number;
+  sendQueueBytes: number;
+  droppedStates: number;
+}
+
+export interface DrainReport {
+  /** Sessions open when the drain began. */
+  sessionsAtStart: number;
+  /** Sessions still open at the deadline, kicked (reason draining). */
+  kicked: number;
+  waitedMs: number;
+  stop: StopReport;
+}
+
 export type TaskKind = 'player-update' | 'game-logic' | 'database';
 export type TaskStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
@@ -228,6 +253,11 @@ export interface NativeEngine {
   snapshotInto(values: Float64Array, withBuckets?: boolean): string;
   state(): EngineState;
   pipePath(): string;
+  sessions(offset: number, limit: number): SessionInfo[];
+  kickSession(id: number, text: string): boolean;
+  broadcast(text: string): number;
+  drain(deadlineMs: number, stopDeadlineMs: number, notice: string): Promise<DrainReport>;
+  gamePort(): number;
   waitState(state: EngineState, options: { timeoutMs: number }): Promise<void>;
 }
 

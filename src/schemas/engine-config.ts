@@ -33,6 +33,10 @@ export const EngineOptions = Type.Object(
     idleTimeoutMs: int(1, MAX_DEADLINE_MS, 1000, 'event-thread idle time-out that drives its periodic work, ms'),
     maxPlayers: int(1, 10_000_000, 100_000, 'players the World holds (online or known); past it a LOGIN is world_full'),
     chatLogCapacity: int(1, 1_000_000, 256, 'chat messages the World keeps'),
+    worldSize: int(1, 1_000_000_000, 100_000, 'the square world: players\' x and y stay within ±worldSize'),
+    ticketSecret: Type.Optional(
+      Type.String({ maxLength: 1024, default: '', description: 'the secret game tickets are signed with (POST /v1/tickets); a game port with ticket auth needs one' }),
+    ),
   },
   { $id: 'EngineOptions', additionalProperties: false },
 );
@@ -68,6 +72,19 @@ export const EngineConfig = Type.Object(
     maxActiveTasks: int(1, 1_000_000, 65536, 'queued + running tasks; more is 429 TOO_MANY_TASKS'),
     maxTaskFiringsPerSec: int(1, 10_000_000, 10_000, 'timer firings a second of all periodic tasks together; a task past it is 429 TOO_MANY_TASKS'),
     dbLatencyUs: int(0, 10_000_000, 2000, 'latency of the simulated database, µs'),
+    sessionPort: int(-1, 65535, -1, 'the TCP game port players connect to (docs/PROTOCOL.md); -1: none, 0: any free port'),
+    gameHost: Type.Optional(
+      Type.String({ maxLength: 64, default: '127.0.0.1', description: 'the game port\'s bind address, an IPv4 or IPv6 literal' }),
+    ),
+    gameAuth: Type.Optional(
+      Type.Union([Type.Literal('ticket'), Type.Literal('none')], {
+        default: 'ticket',
+        description: 'HELLO carries a signed ticket ("ticket"), or just "<playerId>[:<name>]" ("none": local testing, loopback only)',
+      }),
+    ),
+    aoiRadius: int(1, 1_000_000, 100, 'area of interest: the grid\'s cell size; a player sees its 3x3 cells'),
+    replicationHz: int(0, 1000, 0, 'STATE frames a second to each session; 0: the tick rate'),
+    maxSessions: int(1, 1_000_000, 10_000, 'game sessions open at once; past it a connection gets ERROR server_full'),
   },
   { $id: 'EngineConfig', additionalProperties: false },
 );

@@ -13,11 +13,13 @@ import {
   EventTypeStats,
   IocpStats,
   MonitorStats,
+  SessionStats,
   PipeStats,
   PoolStats,
   TaskStats,
   WorkerInfo,
 } from './stats.js';
+import { Broadcasted, BroadcastBody, DrainOptions, DrainReport, KickBody, SessionInfo, SessionList } from './sessions.js';
 import { Task, TaskCancelled, TaskCreated, TaskList, TaskSpec } from './tasks.js';
 import { IssuedTicket, TicketRequest, TicketsBody, TicketsIssued } from './tickets.js';
 
@@ -47,6 +49,13 @@ export const ALL_SCHEMAS = [
   TicketsBody,
   IssuedTicket,
   TicketsIssued,
+  SessionInfo,
+  SessionList,
+  KickBody,
+  BroadcastBody,
+  Broadcasted,
+  DrainOptions,
+  DrainReport,
   MonitorStatus,
   PipeMessage,
   PipeReply,
@@ -64,5 +73,6 @@ export const ALL_SCHEMAS = [
   IocpStats,
   PipeStats,
   MonitorStats,
+  SessionStats,
   EngineSnapshot,
 ] as const;

@@ -171,6 +171,38 @@ export const MonitorStats = Type.Object(
   { $id: 'MonitorStats' },
 );
 
+export const SessionStats = Type.Object(
+  {
+    enabled: B(),
+    port: N(),
+    draining: B(),
+    accepted: N(),
+    refused: N(),
+    closed: N(),
+    active: N(),
+    peakActive: N(),
+    framesIn: N(),
+    framesOut: N(),
+    bytesIn: N(),
+    bytesOut: N(),
+    hellos: N(),
+    helloRefused: N(),
+    replaced: N(),
+    inputs: N(),
+    inputsRefused: N(),
+    rateLimited: N(),
+    droppedStates: N(),
+    sendQueueBytes: N(),
+    replications: N(),
+    stateFrames: N(),
+    leaveFrames: N(),
+    chatsDelivered: N(),
+    replicationBytes: N(),
+    replicationUs: H(),
+  },
+  { $id: 'SessionStats', description: 'the TCP game port (docs/PROTOCOL.md): sessions, inputs, replication' },
+);
+
 export const EngineSnapshot = Type.Object(
   {
     state: ref(EngineStateName),
@@ -185,6 +217,7 @@ export const EngineSnapshot = Type.Object(
     iocp: ref(IocpStats),
     pipe: ref(PipeStats),
     monitor: ref(MonitorStats),
+    sessions: ref(SessionStats),
     workers: Type.Array(ref(WorkerInfo)),
   },
   { $id: 'EngineSnapshot', description: 'every counter and histogram of every subsystem' },

@@ -44,6 +44,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -151,6 +152,8 @@ class AoiGrid {
   // The latest published block of a cell (null if none) and its version (0 if none).
   CellBlock published(CellCoord at) const;
   std::uint64_t version(CellCoord at) const;
+  // The cell a player is in; nullopt for a player the grid does not hold.
+  std::optional<CellCoord> cellOfPlayer(std::uint32_t id) const;
   std::size_t playerCount() const noexcept { return byId_.size(); }
   std::size_t liveCells() const noexcept { return cells_.size() - freeCells_.size(); }
   std::uint64_t round() const noexcept { return round_; }

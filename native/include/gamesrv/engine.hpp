@@ -24,6 +24,7 @@
 #include "gamesrv/controller.hpp"
 #include "gamesrv/engine_io.hpp"
 #include "gamesrv/event_processor.hpp"
+#include "gamesrv/game_server.hpp"
 #include "gamesrv/task_scheduler.hpp"
 #include "gamesrv/thread_pool.hpp"
 #include "gamesrv/world.hpp"
@@ -36,12 +37,14 @@ struct EngineConfig {
   TaskSchedulerConfig tasks;
   std::uint32_t dbLatencyUs = 2000;  // SimulatedDatabase latency
   EngineIoConfig io;                 // completion port, pipe server, shared-memory monitor
+  GameServerConfig game;             // the TCP game port (off unless enabled)
   std::chrono::milliseconds shutdownDeadline{5000};  // stop deadline: pipe SHUTDOWN, close()
 };
 
 struct EngineOptions {
   EventProcessorConfig events;  // fixed for the Engine's lifetime
   WorldConfig world;
+  std::vector<std::uint8_t> ticketSecret;  // the game port's ticket key (GameServerConfig)
 };
 
 struct StopReport {
@@ -63,6 +66,7 @@ struct EngineSnapshot {
   ThreadPoolStats pool;
   TaskSchedulerStats tasks;
   EngineIoStats io;
+  GameServerStats game;
   std::size_t playersOnline = 0;
   std::size_t playersKnown = 0;
 };
@@ -110,6 +114,20 @@ class Engine {
   void shutdown();
   std::string pipePath() const { return io_.pipePath(); }
 
+  // The game port's sessions (list, kick, broadcast) while a run has it open.
+  GameServer& game() noexcept { return game_; }
+  const GameServer& game() const noexcept { return game_; }
+  // Drain: stop admitting players, NOTICE every session, wait until none is left or the
+  // deadline passes (then kick the rest), then stop within `stopDeadline`. Returns the
+  // sessions kicked at the deadline and the stop's report. Blocks: call off the JS thread.
+  struct DrainReport {
+    std::size_t sessionsAtStart = 0;
+    std::size_t kicked = 0;  // still connected at the deadline
+    std::uint64_t waitedMs = 0;
+    StopReport stop;
+  };
+  DrainReport drain(std::string_view notice, std::chrono::milliseconds deadline, std::chrono::milliseconds stopDeadline);
+
  private:
   struct Runtime {  // what one start() builds
     // Declared in this order so that destruction ends the scheduler (whose cleanup group
@@ -126,6 +144,8 @@ class Engine {
   void controlLoop(WorkerContext& ctx);
 
   World world_;
+  const std::vector<std::uint8_t> ticketSecret_;
+  GameServer game_;  // outlives io_, whose listener serves its sessions
   EngineIo io_;
   EventProcessor events_;
   Controller controller_;

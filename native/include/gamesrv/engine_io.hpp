@@ -1,5 +1,6 @@
 // EngineIo: the engine's inter-process side, started and stopped with the engine —
-// the completion port and its gs-iocp threads, the pipe server on them, and the
+// the completion port and its gs-iocp threads, the pipe server and the game port's
+// listener (gamesrv/game_server.hpp) on them, and the
 // shared-memory status monitor (seed 4.2.2, 4.3.1, 4.3.2).
 //
 // Pipe requests become World events through the same queue as every other event
@@ -23,6 +24,7 @@
 #include "gamesrv/monitor.hpp"
 #include "gamesrv/pipe.hpp"
 #include "gamesrv/platform/completion_port.hpp"
+#include "gamesrv/platform/game_listener.hpp"
 #include "gamesrv/platform/sysinfo.hpp"
 
 namespace gamesrv {
@@ -35,6 +37,10 @@ struct EngineIoConfig {
   std::string pipePath;      // empty: defaultPipePath(serverName)
   bool monitor = true;
   std::uint32_t maxPlayers = 100000;
+  // The TCP game port, served on the completion port's threads: on when gameSessions is
+  // set (needs iocp). game.completionPort is filled in by start().
+  GameSessions* gameSessions = nullptr;
+  GameListenerConfig game;
 };
 
 struct EngineIoHooks {
@@ -78,6 +84,7 @@ class EngineIo {
   double cpuPercent() const noexcept { return cpuPercent_.load(std::memory_order_relaxed); }
   std::uint64_t residentBytes() const noexcept { return residentBytes_.load(std::memory_order_relaxed); }
   std::string pipePath() const;
+  std::uint16_t gamePort() const;  // the game port's bound port; 0 when closed
   std::string serverName() const;
 
  private:
@@ -88,6 +95,7 @@ class EngineIo {
   EngineIoConfig config_;
   std::unique_ptr<CompletionPort> port_;
   std::unique_ptr<PipeServer> pipe_;
+  std::unique_ptr<GameListener> game_;
   std::unique_ptr<IocpWorkers> workers_;
   std::unique_ptr<MonitorWriter> monitor_;
 

@@ -44,6 +44,10 @@ struct GameEvent {
   double num1 = 0;         // ATTACK: target id
   double num2 = 0;         // ATTACK: damage
   std::uint64_t seq = 0;   // assigned at enqueue
+  // The game session the event came from (gamesrv/game_server.hpp), 0 for every other
+  // source. A session's MOVE carries x, y in num1, num2 (no text) and its clientSeq.
+  std::uint32_t session = 0;
+  std::uint32_t clientSeq = 0;
 };
 
 }  // namespace gamesrv

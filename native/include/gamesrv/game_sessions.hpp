@@ -26,8 +26,6 @@
 // - Kick: the KICK frame is queued (past any limit) and the session is closed once it
 //   is flushed, or after closeGrace. ERROR-and-close works the same way.
 //
-// Framing constants below must equal game_protocol.hpp; the lead will fold them together.
-//
 // Thread safety: the public API (send, broadcast, kick, close, markLive, sessions, stats,
 // stopAccepting, count) is safe from any thread, the handler's callbacks included. The
 // handler is called without any lock of this class held: onFrame() on an I/O thread,
@@ -51,24 +49,23 @@
 
 #include "gamesrv/clock.hpp"
 #include "gamesrv/connection.hpp"
+#include "gamesrv/game_protocol.hpp"
 #include "gamesrv/histogram.hpp"
 
 namespace gamesrv {
 
-namespace game_wire {  // must equal game_protocol.hpp; the lead will fold them together
-inline constexpr std::size_t kFrameHeaderBytes = 4;  // u32 length (type byte + payload)
-inline constexpr std::uint32_t kMaxClientFrame = 1024;
-inline constexpr std::uint32_t kMaxServerFrame = 16u << 20;
-inline constexpr std::uint8_t kTypeKick = 0x89;
-inline constexpr std::uint8_t kTypeError = 0x8A;
-enum class ErrorCode : std::uint16_t {
-  BadFrame = 1, FrameTooLong = 2, RateLimited = 12, ServerFull = 13, Draining = 14, HelloTimeout = 15,
-};
-enum class KickReason : std::uint8_t {
-  Replaced = 1, TooSlow = 2, Operator = 3, Draining = 4, Idle = 5, RateLimited = 6, Shutdown = 7,
-};
-inline constexpr std::size_t kErrorCodeSlots = 16;  // codes 1..15
-inline constexpr std::size_t kKickReasonSlots = 8;  // reasons 1..7
+// The protocol's framing facts the transport needs, from the one definition
+// (gamesrv/game_protocol.hpp).
+namespace game_wire {
+inline constexpr std::size_t kLengthBytes = game::kLengthBytes;  // u32 length (type byte + payload)
+inline constexpr std::uint32_t kMaxClientFrame = game::kMaxClientFrame;
+inline constexpr std::uint32_t kMaxServerFrame = game::kMaxServerFrame;
+inline constexpr std::uint8_t kTypeKick = static_cast<std::uint8_t>(game::MessageType::Kick);
+inline constexpr std::uint8_t kTypeError = static_cast<std::uint8_t>(game::MessageType::Error);
+using ErrorCode = game::ErrorCode;
+using KickReason = game::KickReason;
+inline constexpr std::size_t kErrorCodeSlots = static_cast<std::size_t>(game::ErrorCode::HelloTimeout) + 1;  // codes 1..15
+inline constexpr std::size_t kKickReasonSlots = static_cast<std::size_t>(game::KickReason::Shutdown) + 1;   // reasons 1..7
 }  // namespace game_wire
 
 // One piece of a frame's bytes, kept alive by `owner` (shared between sessions).
@@ -223,6 +220,9 @@ class GameSessions {
   // False if there is no such open session (or it is closing).
   bool send(std::uint32_t id, GameFrame frame, bool droppable);
   std::size_t broadcast(const GameFrame& frame, bool droppable);  // sessions it was queued to
+  // Drops the session's droppable frames not yet started (counted as dropped states);
+  // returns how many. The handler is not called: the caller is the one superseding them.
+  std::size_t dropStates(std::uint32_t id);
   bool kick(std::uint32_t id, game_wire::KickReason reason, std::string_view text);
   bool close(std::uint32_t id);  // writes what is queued if it can, then closes
   bool markLive(std::uint32_t id);

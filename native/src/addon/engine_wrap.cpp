@@ -100,6 +100,9 @@ EngineOptions readEngineOptions(Napi::Env env, const Napi::Object& o) {
   opts.events.idleTimeout = plainMs(env, o, "idleTimeoutMs");
   opts.world.maxPlayers = plainInt<std::uint32_t>(env, o, "maxPlayers");
   opts.world.chatLogCapacity = plainInt<std::size_t>(env, o, "chatLogCapacity");
+  opts.world.worldSize = plainInt<std::uint32_t>(env, o, "worldSize");
+  const std::string secret = plainString(env, o, "ticketSecret");
+  opts.ticketSecret.assign(secret.begin(), secret.end());
   return opts;
 }
 
@@ -133,6 +136,14 @@ EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
   c.io.pipe = plainBool(env, o, "pipe");
   c.io.pipePath = plainString(env, o, "pipePath");
   c.io.monitor = plainBool(env, o, "monitor");
+  const Napi::Value sessionPort = o.Get("sessionPort");  // -1: no game port
+  c.game.enabled = !(sessionPort.IsNumber() && sessionPort.As<Napi::Number>().DoubleValue() < 0);
+  if (c.game.enabled) c.game.port = plainInt<std::uint16_t>(env, o, "sessionPort");
+  c.game.host = plainString(env, o, "gameHost");
+  c.game.auth = plainString(env, o, "gameAuth") == "none" ? GameAuth::None : GameAuth::Ticket;
+  c.game.aoiRadius = plainInt<std::uint32_t>(env, o, "aoiRadius");
+  c.game.replicationHz = plainInt<std::uint32_t>(env, o, "replicationHz");
+  c.game.sessions.maxSessions = plainInt<std::size_t>(env, o, "maxSessions");
   return c;
 }
 
@@ -230,6 +241,11 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::State>("state"),
                          InstanceMethod<&EngineWrap::PipePath>("pipePath"),
                          InstanceMethod<&EngineWrap::WaitState>("waitState"),
+                         InstanceMethod<&EngineWrap::Sessions>("sessions"),
+                         InstanceMethod<&EngineWrap::KickSession>("kickSession"),
+                         InstanceMethod<&EngineWrap::Broadcast>("broadcast"),
+                         InstanceMethod<&EngineWrap::Drain>("drain"),
+                         InstanceMethod<&EngineWrap::GamePort>("gamePort"),
                      });
 }
 

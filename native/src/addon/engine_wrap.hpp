@@ -44,6 +44,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value State(const Napi::CallbackInfo& info);
   Napi::Value PipePath(const Napi::CallbackInfo& info);
   Napi::Value WaitState(const Napi::CallbackInfo& info);
+  // The game port's operations (session_binding.cpp).
+  Napi::Value Sessions(const Napi::CallbackInfo& info);
+  Napi::Value KickSession(const Napi::CallbackInfo& info);
+  Napi::Value Broadcast(const Napi::CallbackInfo& info);
+  Napi::Value Drain(const Napi::CallbackInfo& info);
+  Napi::Value GamePort(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Engine> engine_;
   bool closed_ = false;

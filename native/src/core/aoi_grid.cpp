@@ -345,4 +345,12 @@ std::uint32_t AoiGrid::blockId(const std::vector<std::byte>& block, std::size_t 
   return wire::getU32(block.data() + kCellHeaderBytes + kEntryBytes * i);
 }
 
+std::optional<CellCoord> AoiGrid::cellOfPlayer(std::uint32_t id) const {
+  const auto it = byId_.find(id);
+  if (it == byId_.end()) return std::nullopt;
+  const Body& b = bodies_[it->second];
+  if (b.cell == kNone) return std::nullopt;
+  return cells_[b.cell].at;
+}
+
 }  // namespace gamesrv

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "gamesrv/clock.hpp"
+#include "gamesrv/game_protocol.hpp"
 #include "gamesrv/platform/sysinfo.hpp"
 
 #include <cstdio>
@@ -12,6 +13,8 @@ namespace gamesrv {
 
 Engine::Engine(EngineOptions options)
     : world_(options.world),
+      ticketSecret_(options.ticketSecret),
+      game_(GameServerHooks{[this](GameEvent&& e) { return events_.enqueueOne(std::move(e)); }}, options.world),
       io_(EngineIoHooks{[this](std::vector<GameEvent>&& b) { return events_.enqueue(std::move(b)); },
                         [this] { return statusJson(); }, [this] { requestStop(); }}),
       events_(
@@ -19,6 +22,7 @@ Engine::Engine(EngineOptions options)
           [this](const GameEvent& e) {
             const InvalidReason why = world_.apply(e, unixMs());
             onEventApplied(e, why);
+            game_.onApplied(e, why, world_);
             return why;
           },
           [this] { periodic(); }),
@@ -33,7 +37,7 @@ Engine::Engine(EngineOptions options)
             events_.resume();
           },
           [this] { onStopping(); },
-          {},
+          [this](std::uint64_t tick) { game_.onTick(tick); },
           [this](EngineState, EngineState) {
             std::lock_guard lock(stateMu_);
             stateCv_.notify_all();
@@ -155,7 +159,12 @@ void Engine::onStarting() {
   }
   cfg.tasks.firstId = firstId;
   cfg.io.maxPlayers = static_cast<std::uint32_t>(world_.config().maxPlayers);
+  if (cfg.game.ticketSecret.empty()) cfg.game.ticketSecret = ticketSecret_;
+  game_.configure(cfg.game, cfg.controller.tickRateHz, world_);  // throws std::invalid_argument
+  cfg.io.game = cfg.game.enabled ? GameListenerConfig{cfg.game.host, cfg.game.port} : GameListenerConfig{};
+  cfg.io.gameSessions = game_.sessions();
   io_.start(cfg.io, static_cast<std::uint32_t>(world_.onlineCount()));  // throws with a readable reason; leaves nothing running
+  game_.setBoundPort(io_.gamePort());
   std::shared_ptr<ThreadPool> pool;
   std::shared_ptr<SimulatedDatabase> db;
   std::shared_ptr<TaskScheduler> scheduler;
@@ -215,7 +224,8 @@ void Engine::onStopping() {
     return left > Nanos::zero() ? std::chrono::duration_cast<Nanos>(left) : Nanos::zero();
   };
   StopReport r;
-  io_.stop();  // no new pipe requests; the monitor marks the server stopped
+  io_.stop();  // no new pipe requests or game sessions (their logouts are queued); the monitor marks the server stopped
+  game_.shutdown();
   const std::uint64_t processedBefore = events_.stats().processed;
   events_.stopAccepting();
   r.drained = events_.drainAndJoin(remaining());
@@ -239,6 +249,23 @@ void Engine::onStopping() {
   }
   lastStop_ = r;
   startedNs_ = 0;
+}
+
+Engine::DrainReport Engine::drain(std::string_view notice, std::chrono::milliseconds deadline,
+                                  std::chrono::milliseconds stopDeadline) {
+  DrainReport r;
+  const std::uint64_t t0 = nowNs();
+  r.sessionsAtStart = game_.live();
+  game_.beginDrain(notice);
+  if (!game_.waitNoSessions(deadline)) {
+    r.kicked = game_.live();
+    game_.kickAll(game::KickReason::Draining, "the drain deadline passed");
+    // The kicked get their KICK flushed or their grace; the stop closes whatever is left.
+    game_.waitNoSessions(std::chrono::milliseconds(2000));
+  }
+  r.waitedMs = (nowNs() - t0) / 1000000;
+  r.stop = stop(stopDeadline);
+  return r;
 }
 
 EnqueueResult Engine::enqueue(std::vector<GameEvent>&& batch, Wake wake) { return events_.enqueue(std::move(batch), wake); }
@@ -304,6 +331,7 @@ EngineSnapshot Engine::snapshot() const {
   if (rt.pool) s.pool = rt.pool->stats();
   if (rt.scheduler) s.tasks = rt.scheduler->stats();
   s.io = io_.stats();
+  s.game = game_.stats();
   s.playersOnline = world_.onlineCount();
   s.playersKnown = world_.knownCount();
   return s;

@@ -10,6 +10,7 @@ EngineIo::~EngineIo() { stop(); }
 
 void EngineIo::start(const EngineIoConfig& config, std::uint32_t playersOnline) {
   if (config.pipe && !config.iocp) throw std::runtime_error("the pipe server runs on the completion port: enable iocp");
+  if (config.gameSessions && !config.iocp) throw std::runtime_error("the game port runs on the completion port: enable iocp");
   std::unique_ptr<MonitorWriter> monitor;
   if (config.monitor) {
     MonitorCreateResult r = MonitorWriter::create(config.serverName, config.maxPlayers);
@@ -18,6 +19,7 @@ void EngineIo::start(const EngineIoConfig& config, std::uint32_t playersOnline) 
   }
   std::unique_ptr<CompletionPort> port;
   std::unique_ptr<PipeServer> pipe;
+  std::unique_ptr<GameListener> game;
   std::unique_ptr<IocpWorkers> workers;
   if (config.iocp) {
     CompletionPortConfig pc;
@@ -34,6 +36,19 @@ void EngineIo::start(const EngineIoConfig& config, std::uint32_t playersOnline) 
       handler = [dispatch = pipe->dispatcher()](const CompletionPacket& p) { dispatch(p); };
     } else {
       handler = [](const CompletionPacket&) {};
+    }
+    if (config.gameSessions) {
+      GameListenerConfig gc = config.game;
+      gc.completionPort = port.get();
+      game = GameListener::create(*config.gameSessions, gc);
+      const GameListenResult listening = game->start();
+      if (!listening.ok) {
+        if (pipe) pipe->stop();
+        throw std::runtime_error("game port " + gc.host + ":" + std::to_string(gc.port) + ": " + listening.error);
+      }
+      handler = [listener = game.get(), rest = std::move(handler)](const CompletionPacket& p) {
+        if (!listener->dispatch(p)) rest(p);
+      };
     }
     IocpWorkersConfig wc;
     wc.threads = config.iocpThreads;
@@ -54,25 +69,30 @@ void EngineIo::start(const EngineIoConfig& config, std::uint32_t playersOnline) 
   monitor_ = std::move(monitor);
   port_ = std::move(port);
   pipe_ = std::move(pipe);
+  game_ = std::move(game);
   workers_ = std::move(workers);
 }
 
 void EngineIo::stop() {
   std::unique_ptr<CompletionPort> port;
   std::unique_ptr<PipeServer> pipe;
+  std::unique_ptr<GameListener> game;
   std::unique_ptr<IocpWorkers> workers;
   std::unique_ptr<MonitorWriter> monitor;
   {
     std::lock_guard lock(mu_);
     port = std::move(port_);
     pipe = std::move(pipe_);
+    game = std::move(game_);
     workers = std::move(workers_);
     monitor = std::move(monitor_);
   }
   // Order: no new requests, then the threads that serve them, then the port.
+  if (game) game->stop();  // every session closed: their players' logouts are queued
   if (pipe) pipe->stop();
   if (workers) workers->stop(std::chrono::seconds(10));
   workers.reset();
+  game.reset();
   pipe.reset();
   if (port) port->close();
   port.reset();
@@ -154,6 +174,11 @@ EngineIoStats EngineIo::stats() const {
   s.monitor.cpuPercent = cpuPercent_.load(std::memory_order_relaxed);
   s.monitor.residentBytes = residentBytes_.load(std::memory_order_relaxed);
   return s;
+}
+
+std::uint16_t EngineIo::gamePort() const {
+  std::lock_guard lock(mu_);
+  return game_ ? game_->boundPort() : 0;
 }
 
 std::string EngineIo::pipePath() const {

@@ -24,10 +24,10 @@ std::uint32_t getU32(const std::byte* p) {
 }
 
 std::shared_ptr<std::byte[]> header(std::uint8_t type, std::size_t frameLength, std::span<const std::byte> head) {
-  auto buf = std::make_shared_for_overwrite<std::byte[]>(game_wire::kFrameHeaderBytes + 1 + head.size());
+  auto buf = std::make_shared_for_overwrite<std::byte[]>(game_wire::kLengthBytes + 1 + head.size());
   putU32(buf.get(), static_cast<std::uint32_t>(frameLength));
-  buf[game_wire::kFrameHeaderBytes] = std::byte(type);
-  if (!head.empty()) std::memcpy(buf.get() + game_wire::kFrameHeaderBytes + 1, head.data(), head.size());
+  buf[game_wire::kLengthBytes] = std::byte(type);
+  if (!head.empty()) std::memcpy(buf.get() + game_wire::kLengthBytes + 1, head.data(), head.size());
   return buf;
 }
 
@@ -48,7 +48,7 @@ std::int64_t steadyNs(TimePoint t) { return std::chrono::duration_cast<Nanos>(t.
 GameFrame GameFrame::copyOf(std::uint8_t type, std::span<const std::byte> payload) {
   GameFrame f;
   auto buf = header(type, 1 + payload.size(), payload);
-  f.bytes_ = game_wire::kFrameHeaderBytes + 1 + payload.size();
+  f.bytes_ = game_wire::kLengthBytes + 1 + payload.size();
   f.parts_.push_back(GameBuffer{buf, buf.get(), f.bytes_});
   return f;
 }
@@ -59,10 +59,10 @@ GameFrame GameFrame::gather(std::uint8_t type, std::span<const std::byte> head, 
   GameFrame f;
   auto buf = header(type, length, head);
   f.parts_.reserve(1 + blocks.size());
-  f.parts_.push_back(GameBuffer{buf, buf.get(), game_wire::kFrameHeaderBytes + 1 + head.size()});
+  f.parts_.push_back(GameBuffer{buf, buf.get(), game_wire::kLengthBytes + 1 + head.size()});
   for (GameBuffer& b : blocks)
     if (b.len > 0) f.parts_.push_back(std::move(b));
-  f.bytes_ = game_wire::kFrameHeaderBytes + length;
+  f.bytes_ = game_wire::kLengthBytes + length;
   return f;
 }
 
@@ -180,7 +180,7 @@ void GameSessions::received(GameSession& s, std::span<const std::byte> data) {
   if (s.state.load(std::memory_order_acquire) == GameSessionState::Closing) return;
   s.lastInputNs.store(steadyNs(SteadyClock::now()), std::memory_order_relaxed);
   s.bytesIn.fetch_add(data.size(), std::memory_order_relaxed);
-  constexpr std::size_t H = game_wire::kFrameHeaderBytes;
+  constexpr std::size_t H = game_wire::kLengthBytes;
   auto take = [&](std::size_t n) {
     s.inbound.insert(s.inbound.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
     data = data.subspan(n);
@@ -241,7 +241,7 @@ bool GameSessions::rateAllows(GameSession& s, TimePoint now) {
 
 void GameSessions::frame(GameSession& s, std::span<const std::byte> bytes) {
   s.framesIn.fetch_add(1, std::memory_order_relaxed);
-  counters_.frameIn(game_wire::kFrameHeaderBytes + bytes.size());
+  counters_.frameIn(game_wire::kLengthBytes + bytes.size());
   if (!rateAllows(s, SteadyClock::now())) {
     rateLimited_.fetch_add(1, std::memory_order_relaxed);
     if (++s.offences >= config_.rateOffencesToKick) {
@@ -330,7 +330,7 @@ void GameSessions::kickSession(GameSession& s, game_wire::KickReason reason, std
 }
 
 bool GameSessions::send(std::uint32_t id, GameFrame frame, bool droppable) {
-  if (frame.bytes() <= game_wire::kFrameHeaderBytes || frame.bytes() > game_wire::kFrameHeaderBytes + game_wire::kMaxServerFrame)
+  if (frame.bytes() <= game_wire::kLengthBytes || frame.bytes() > game_wire::kLengthBytes + game_wire::kMaxServerFrame)
     return false;
   const auto s = find(id);
   if (!s) return false;
@@ -358,6 +358,21 @@ bool GameSessions::send(std::uint32_t id, GameFrame frame, bool droppable) {
   }
   if (wake) wakeIo(*s);
   return true;
+}
+
+std::size_t GameSessions::dropStates(std::uint32_t id) {
+  const auto s = find(id);
+  if (!s) return 0;
+  std::size_t dropped = 0;
+  {
+    std::lock_guard lock(s->outMu);
+    dropped = dropStatesLocked(*s);
+  }
+  if (dropped > 0) {
+    s->droppedStates.fetch_add(dropped, std::memory_order_relaxed);
+    dropped_.fetch_add(dropped, std::memory_order_relaxed);
+  }
+  return dropped;
 }
 
 std::size_t GameSessions::broadcast(const GameFrame& frame, bool droppable) {

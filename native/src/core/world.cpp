@@ -39,8 +39,9 @@ InvalidReason World::apply(const GameEvent& e, std::uint64_t nowMs) {
     }
     case EventType::PlayerMove: {
       if (!p || !p->online) return InvalidReason::AttackerOffline;
-      double x, y;
-      if (!parseCoordinatePair(e.text, x, y) || std::fabs(x) > config_.worldSize || std::fabs(y) > config_.worldSize) {
+      double x = e.num1, y = e.num2;  // a session's MOVE: numbers, checked by its parser
+      const bool parsed = e.session != 0 ? std::isfinite(x) && std::isfinite(y) : parseCoordinatePair(e.text, x, y);
+      if (!parsed || std::fabs(x) > config_.worldSize || std::fabs(y) > config_.worldSize) {
         return InvalidReason::BadCoordinates;
       }
       p->x = x;

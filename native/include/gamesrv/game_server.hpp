@@ -1,0 +1,173 @@
+// GameServer: what the TCP game port means to the game (issue 14). It sits between the
+// transport (GameSessions: frames, limits, send queues; GameListener: the OS part) and
+// the engine (the event queue, the World, the game loop's ticks):
+//
+// - HELLO: version, then the ticket (TicketVerifier; with auth "none", the ticket text is
+//   "<playerId>" or "<playerId>:<name>", for local testing only) binds the session to its
+//   player; a second live session of the same player replaces the first (KICK replaced).
+//   WELCOME answers at once; the player's LOGIN goes through the event queue like every
+//   other event, with the session as its origin (GameEvent::session). Draining: ERROR
+//   draining.
+// - MOVE, ATTACK, CHAT become World events through the same queue (so accepted ==
+//   processed includes them); a full queue answers ERROR rate_limited ("server busy"),
+//   nothing is half-applied. PING is answered with PONG on the I/O thread. BYE, a close or
+//   a kick logs the player out (unless a newer session replaced it).
+// - The event thread reports every applied event (onApplied): the AOI grid follows logins,
+//   moves, hp and logouts of every player (whatever the event's source); ATTACK sends HIT
+//   (and DEATH when the target's hp reaches 0) to the attacker's and the target's sessions;
+//   CHAT is delivered at the next replication to the sessions whose 3x3 neighbourhood holds
+//   the speaker.
+// - Replication (onTick, on one game-loop thread, every tickRate/replicationHz ticks):
+//   the grid serializes each changed cell once (AoiGrid::replicate), and every session gets
+//   LEAVE (reliable) and STATE (droppable: a STATE still queued when the next one is built
+//   is dropped and the viewer invalidated, so the next carries the whole 3x3) built from
+//   shared blocks behind its own small header (tick, lastClientSeq).
+//
+// Thread safety: configure()/sessions()/shutdown() are called by the engine's transitions;
+// the GameSessionHandler callbacks by the transport's I/O threads; onApplied() by the event
+// thread; onTick() by game-loop threads; the operations (kick, broadcast, drain, list,
+// stats) from any thread.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gamesrv/aoi_grid.hpp"
+#include "gamesrv/event_processor.hpp"
+#include "gamesrv/game_sessions.hpp"
+#include "gamesrv/histogram.hpp"
+#include "gamesrv/ticket.hpp"
+#include "gamesrv/world.hpp"
+
+namespace gamesrv {
+
+enum class GameAuth : std::uint8_t { Ticket, None };
+
+struct GameServerConfig {
+  bool enabled = false;  // open the game port
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;  // 0: any free port
+  GameAuth auth = GameAuth::Ticket;
+  std::vector<std::uint8_t> ticketSecret;  // required with GameAuth::Ticket
+  double aoiRadius = 100;
+  double replicationHz = 0;  // 0: the tick rate
+  std::int32_t attackDamage = 10;
+  GameSessionsConfig sessions;
+};
+
+struct GameServerHooks {
+  std::function<EnqueueResult(GameEvent&&)> enqueue;
+};
+
+struct GameSessionRow {
+  GameSessionInfo transport;
+  std::uint32_t playerId = 0;  // 0 before HELLO
+};
+
+struct GameServerStats {
+  bool enabled = false;
+  std::uint16_t port = 0;
+  bool draining = false;
+  GameSessionStats transport;
+  std::uint64_t hellos = 0, helloRefused = 0, replaced = 0, inputs = 0, inputsRefused = 0;
+  std::uint64_t replications = 0, stateFrames = 0, leaveFrames = 0, chatsDelivered = 0;
+  std::uint64_t replicationBytes = 0;  // CELL bytes handed to sessions (shared blocks counted per session)
+  HistogramSummary replicationNs;       // one replication: serialize + hand to every session
+};
+
+class GameServer final : public GameSessionHandler {
+ public:
+  GameServer(GameServerHooks hooks, const WorldConfig& world);
+  ~GameServer() override;
+  GameServer(const GameServer&) = delete;
+  GameServer& operator=(const GameServer&) = delete;
+
+  // Before a run: a fresh session table, grid and limits. Throws std::invalid_argument.
+  // `world` gives the grid the players already online.
+  void configure(const GameServerConfig& config, double tickRateHz, const World& world);
+  GameSessions* sessions() noexcept;  // null when the port is off
+  void setBoundPort(std::uint16_t port) noexcept { boundPort_.store(port, std::memory_order_relaxed); }
+  void shutdown();  // after the listener stopped: forget the run's sessions
+
+  // Event thread: `e` was processed with outcome `why`.
+  void onApplied(const GameEvent& e, InvalidReason why, const World& world);
+  // Game-loop threads: tick `tick` ran.
+  void onTick(std::uint64_t tick);
+
+  // Operations.
+  std::vector<GameSessionRow> list(std::size_t offset, std::size_t limit) const;
+  bool kick(std::uint32_t sessionId, std::string_view text);
+  std::size_t broadcast(std::string_view text);
+  // Stop admitting (HELLO answers ERROR draining), NOTICE every session with `notice`.
+  void beginDrain(std::string_view notice);
+  std::size_t live() const;      // sessions open now
+  // Waits until no session is open (true) or `timeout` passes (false).
+  bool waitNoSessions(std::chrono::milliseconds timeout) const;
+  void kickAll(game::KickReason reason, std::string_view text);
+  GameServerStats stats() const;
+
+  // GameSessionHandler (transport I/O threads).
+  bool onOpen(std::uint32_t sessionId, const std::string& remote) override;
+  void onFrame(std::uint32_t sessionId, std::uint8_t type, std::span<const std::byte> payload) override;
+  void onClose(std::uint32_t sessionId, GameCloseInfo why) override;
+  void onStateDropped(std::uint32_t sessionId) override;
+
+ private:
+  struct Session {
+    std::uint32_t id = 0;
+    std::uint32_t playerId = 0;          // guarded by GameServer::mu_ until hello
+    bool hello = false;                  // guarded by GameServer::mu_
+    bool replaced = false;               // guarded by GameServer::mu_
+    std::atomic<std::uint32_t> lastClientSeq{0};
+    AoiViewer viewer;                    // the replicating thread's
+  };
+  struct PendingChat {
+    std::uint32_t from = 0;
+    std::string text;
+  };
+
+  std::shared_ptr<Session> find(std::uint32_t sessionId) const;
+  void hello(const std::shared_ptr<Session>& s, std::span<const std::byte> payload);
+  void input(const std::shared_ptr<Session>& s, GameEvent&& e);
+  void refuse(std::uint32_t sessionId, game::ErrorCode code, std::string_view text);  // ERROR + close
+  void sendTo(std::uint32_t playerId, const GameFrame& frame);  // to the player's live session, if any
+  void replicate(std::uint64_t tick);
+
+  const GameServerHooks hooks_;
+  const game::WorldBounds bounds_;
+
+  GameServerConfig config_;  // set by configure(), read-only while a run lasts
+  double tickRateHz_ = 60;
+  std::uint64_t ticksPerReplication_ = 1;
+  std::optional<TicketVerifier> tickets_;
+  std::unique_ptr<GameSessions> transport_;
+  std::atomic<std::uint16_t> boundPort_{0};
+  std::atomic<bool> draining_{false};
+  std::atomic<std::uint64_t> lastReplicatedTick_{0};
+
+  mutable std::mutex mu_;  // the session maps
+  mutable std::condition_variable noSessions_;  // notified when sessions_ becomes empty
+  std::unordered_map<std::uint32_t, std::shared_ptr<Session>> sessions_;  // guarded by mu_
+  std::unordered_map<std::uint32_t, std::uint32_t> byPlayer_;             // guarded by mu_: player -> live session
+
+  std::mutex gridMu_;  // the grid and the chats waiting for delivery
+  std::unique_ptr<AoiGrid> grid_;            // guarded by gridMu_
+  std::vector<PendingChat> chats_;           // guarded by gridMu_
+  std::vector<std::shared_ptr<Session>> replicating_;  // replicate()'s, reused
+  AoiCollected collected_;                             // replicate()'s, reused
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> viewersByCell_;  // replicate()'s, reused
+
+  std::atomic<std::uint64_t> hellos_{0}, helloRefused_{0}, replacedCount_{0}, inputs_{0}, inputsRefused_{0};
+  std::atomic<std::uint64_t> replications_{0}, stateFrames_{0}, leaveFrames_{0}, chatsDelivered_{0}, replicationBytes_{0};
+  Histogram replicationNs_;
+};
+
+}  // namespace gamesrv
