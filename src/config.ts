@@ -62,6 +62,17 @@ export const SETTINGS = {
       description: 'engine stop deadline (drain and join), ms; also its shutdownDeadlineMs',
     }),
   },
+  drainDeadline: {
+    flag: 'drain-deadline',
+    env: 'GAMESRV_DRAIN_DEADLINE_MS',
+    arg: '<ms>',
+    schema: Type.Integer({
+      minimum: 0,
+      maximum: MAX_DEADLINE_MS,
+      default: 10_000,
+      description: 'on SIGTERM, how long game sessions get to leave before the rest are kicked, ms',
+    }),
+  },
   allowedHosts: {
     flag: 'allowed-hosts',
     env: 'GAMESRV_ALLOWED_HOSTS',
@@ -168,6 +179,8 @@ export interface ServerConfig {
   tokenSource: TokenSource;
   /** The key that signs login tickets (src/ticket-secret.ts). */
   ticketSecretSource: TicketSecretSource;
+  /** On SIGTERM: how long game sessions get to leave (a drain) before the engine stops. */
+  drainDeadlineMs: number;
   /** Host header values accepted beside loopback ones and the listen address. */
   allowedHosts: string[];
   /** Mutating requests per minute per client address; 0 = no limit. */
@@ -250,5 +263,6 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       gameAuth: gameAuth === 'none' ? 'none' : 'ticket',
     },
     stopDeadlineMs: int(SETTINGS.stopDeadline, text(SETTINGS.stopDeadline)),
+    drainDeadlineMs: int(SETTINGS.drainDeadline, text(SETTINGS.drainDeadline)),
   };
 }

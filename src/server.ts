@@ -30,6 +30,26 @@ function logger(config: ServerConfig) {
     : { level: config.logLevel };
 }
 
+/**
+ * SIGTERM with players connected: drain first (refuse new players, NOTICE every session,
+ * wait for them to leave or the deadline, kick the rest), which stops the engine; the
+ * app's close then has nothing left to stop.
+ */
+async function drainGamePort(app: FastifyInstance, deadlineMs: number, stopDeadlineMs: number): Promise<void> {
+  const state = app.engine.state;
+  if (app.engine.gamePort === null || (state !== 'running' && state !== 'paused')) return;
+  try {
+    const r = await app.engine.drain({ deadlineMs, stopDeadlineMs, notice: 'this server is shutting down: please reconnect' });
+    const { accepted, processed } = app.engine.snapshot().events;
+    const drain = { sessionsAtStart: r.sessionsAtStart, kicked: r.kicked, waitedMs: r.waitedMs };
+    app.log.info({ report: r.stop, drain, events: { accepted, processed } }, 'engine stopped');
+  } catch (err) {
+    app.log.warn({ err }, 'drain failed; stopping without it');
+  } finally {
+    app.engineState.check();
+  }
+}
+
 function flushLog(app: FastifyInstance): Promise<void> {
   return new Promise((resolve) => {
     const log = app.log as FastifyInstance['log'] & { flush?: (cb?: (err?: Error) => void) => void };
@@ -104,8 +124,10 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     closing = true;
-    app.log.info({ signal, stopDeadlineMs: config.stopDeadlineMs }, 'shutting down');
-    app.close().then(
+    app.log.info({ signal, stopDeadlineMs: config.stopDeadlineMs, drainDeadlineMs: config.drainDeadlineMs }, 'shutting down');
+    drainGamePort(app, config.drainDeadlineMs, config.stopDeadlineMs)
+      .then(() => app.close())
+      .then(
       async () => {
         app.log.info('shut down cleanly');
         await flushLog(app);

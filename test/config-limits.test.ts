@@ -203,7 +203,7 @@ test('the server flags take their ranges and defaults from the same schemas, and
   assert.ok(d !== 'help');
   const { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, shutdownDeadlineMs, gameHost, gameAuth } = ENGINE_CONFIG_DEFAULTS;
   // The server opens a game port by default (the library does not: sessionPort -1).
-  const sessionPort = (SETTINGS.gamePort.schema as { default: number }).default;
+  const sessionPort = (SETTINGS.gamePort.schema as unknown as { default: number }).default;
   assert.ok(sessionPort > 0 && ENGINE_CONFIG_DEFAULTS.sessionPort === -1);
   assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, sessionPort, gameHost, gameAuth });
   assert.deepEqual(d.engineOptions, { queueCapacity: ENGINE_OPTION_DEFAULTS.queueCapacity });

@@ -11,11 +11,15 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 
+import { GameClient } from './helpers/game-client.js';
+
 interface LogLine {
   msg?: string;
   level?: number;
   events?: { accepted: number; processed: number };
   report?: { drained: boolean; state: string };
+  gamePort?: number;
+  drain?: { sessionsAtStart: number; kicked: number; waitedMs: number };
 }
 
 /** The environment without any GAMESRV_* setting of the developer's shell. */
@@ -212,3 +216,36 @@ test('refuses a non-loopback address without a token, with a clear message', { t
   assert.equal(code, 2);
   assert.match(server.stderr(), /refusing to listen on 0\.0\.0\.0 without a token/);
 });
+
+test('SIGTERM with players connected drains: every session is told, leaves, and the engine stops after', { timeout: 60_000 }, async (t) => {
+  const server = startServer(t, ['--drain-deadline', '20000']);
+  const base = await server.listening;
+  await server.logged('engine ready');
+  const gamePort = server.lines.find((l) => l.msg === 'engine ready')?.gamePort ?? 0;
+  assert.ok(gamePort > 0, 'the game port is open');
+  const issued = await fetch(`${base}/v1/tickets`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token()}` },
+    body: JSON.stringify({ tickets: [{ playerId: 1, name: 'one' }, { playerId: 2, name: 'two' }] }),
+  });
+  const { tickets } = (await issued.json()) as { tickets: { ticket: string }[] };
+  const players = await Promise.all(tickets.map(async ({ ticket }) => {
+    const c = await GameClient.connect(gamePort);
+    await c.login(ticket);
+    return c;
+  }));
+  server.child.kill('SIGTERM');
+  // Told, they leave; the drain then stops the engine without kicking anyone.
+  await Promise.all(players.map(async (c) => {
+    await c.next('NOTICE');
+    c.bye();
+    await c.closed;
+  }));
+  const [code] = await server.exited;
+  assert.equal(code, 0, server.stderr());
+  const stopped = server.lines.find((l) => l.msg === 'engine stopped');
+  assert.deepEqual([stopped?.drain?.sessionsAtStart, stopped?.drain?.kicked], [2, 0]);
+  assert.equal(stopped?.events?.processed, stopped?.events?.accepted);
+  assert.ok(server.lines.some((l) => l.msg === 'shut down cleanly'));
+});
+

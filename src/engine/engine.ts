@@ -373,15 +373,17 @@ export class Engine {
   /**
    * The graceful drain fleet managers call before they remove a server: stop admitting
    * players (HELLO answers ERROR draining), NOTICE every session, wait until none is left
-   * or `deadlineMs` passes (then kick the rest), then stop the engine.
+   * or `deadlineMs` passes (then kick the rest), then stop the engine (within
+   * `stopDeadlineMs`, default the engine's shutdownDeadlineMs).
    */
-  async drain(options: { deadlineMs?: number; notice?: string } = {}): Promise<DrainReport> {
+  async drain(options: { deadlineMs?: number; notice?: string; stopDeadlineMs?: number } = {}): Promise<DrainReport> {
     const deadlineMs = options.deadlineMs ?? 30_000;
     if (!Number.isInteger(deadlineMs) || deadlineMs < 0 || deadlineMs > MAX_DEADLINE_MS) {
       throw new EngineError('INVALID_ARGUMENT', `drain: deadlineMs must be an integer in [0, ${MAX_DEADLINE_MS}]`);
     }
     const notice = options.notice ?? 'this server is shutting down: please reconnect';
-    return this.#settle(() => this.#native.drain(deadlineMs, stopDeadlineMs({}), notice));
+    const stopMs = stopDeadlineMs(options.stopDeadlineMs === undefined ? {} : { deadlineMs: options.stopDeadlineMs });
+    return this.#settle(() => this.#native.drain(deadlineMs, stopMs, notice));
   }
 
   /** Sends one InterServerMessage to this engine's pipe server, as a client would. */

@@ -84,7 +84,11 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw new HttpProblem(409, 'Wrong engine state', `cannot drain while ${state}`, { code: 'INVALID_STATE', state });
       }
       try {
-        return await app.engine.drain({ deadlineMs: request.body?.deadlineMs ?? 30_000, ...(request.body?.notice !== undefined ? { notice: request.body.notice } : {}) });
+        return await app.engine.drain({
+          deadlineMs: request.body?.deadlineMs ?? 30_000,
+          stopDeadlineMs: app.stopDeadlineMs,
+          ...(request.body?.notice !== undefined ? { notice: request.body.notice } : {}),
+        });
       } finally {
         app.engineState.check();
       }
