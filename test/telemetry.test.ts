@@ -16,7 +16,7 @@ import type { TelemetryHub, TickInfo } from '../src/telemetry/hub.js';
 import { EngineStateName, Histogram } from '../src/schemas/common.js';
 import { Job, LockBenchmarkRequest, LockBenchmarkRow } from '../src/schemas/jobs.js';
 import { MonitorStatus } from '../src/schemas/monitor.js';
-import { ControllerStats, IocpStats, MonitorStats, PoolStats } from '../src/schemas/stats.js';
+import { ControllerStats, SessionStats, IocpStats, MonitorStats, PoolStats } from '../src/schemas/stats.js';
 import { CLOSE_CODES, PERIODIC_TOPICS, TOPIC_DATA, TelemetryFrame, WindowHistogram } from '../src/schemas/telemetry.js';
 import { build } from './helpers/app.js';
 import type { Json } from './helpers/json.js';
@@ -163,6 +163,7 @@ const CONTEXT = {
   IocpStats,
   PoolStats,
   ControllerStats,
+  SessionStats,
   TelemetryWindowHistogram: WindowHistogram,
   Job,
   LockBenchmarkRequest,

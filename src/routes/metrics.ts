@@ -152,6 +152,18 @@ const ENGINE_FAMILIES: readonly Family[] = [
   gauge('gamesrv_controller_target_tick_rate_hertz', 'Configured tick rate', (s) => s.controller.tickRateHz),
   summary('gamesrv_controller_tick_duration_seconds', 'Work time of one tick; quantiles over the engine lifetime', (s) => s.controller.tickDurationUs),
 
+  gauge('gamesrv_sessions_active', 'Game sessions open (the TCP game port)', (s) => s.sessions.active),
+  counter('gamesrv_sessions_accepted_total', 'Game connections accepted', (s) => s.sessions.accepted),
+  counter('gamesrv_sessions_refused_total', 'Game connections refused (server full, draining)', (s) => s.sessions.refused),
+  counter('gamesrv_sessions_closed_total', 'Game sessions ended', (s) => s.sessions.closed),
+  counter('gamesrv_sessions_frames_in_total', 'Game frames received', (s) => s.sessions.framesIn),
+  counter('gamesrv_sessions_frames_out_total', 'Game frames sent', (s) => s.sessions.framesOut),
+  counter('gamesrv_sessions_bytes_in_total', 'Game bytes received', (s) => s.sessions.bytesIn),
+  counter('gamesrv_sessions_bytes_out_total', 'Game bytes sent', (s) => s.sessions.bytesOut),
+  counter('gamesrv_sessions_dropped_states_total', 'STATE frames superseded before they were written', (s) => s.sessions.droppedStates),
+  gauge('gamesrv_sessions_send_queue_bytes', 'Bytes queued to game sessions, not yet written', (s) => s.sessions.sendQueueBytes),
+  counter('gamesrv_sessions_replication_bytes_total', 'CELL bytes handed to sessions by replication', (s) => s.sessions.replicationBytes),
+  summary('gamesrv_sessions_replication_seconds', 'One replication: serialize changed cells, hand them to every session; quantiles over the engine lifetime', (s) => s.sessions.replicationUs),
   gauge('gamesrv_players_online', 'Players online', (s) => s.players.online),
   gauge('gamesrv_players_known', 'Players the world knows', (s) => s.players.known),
 ];

@@ -8,10 +8,10 @@ import { EVENT_TYPES } from './vocabulary.js';
 import { EngineStateName, Histogram, ref } from './common.js';
 import { Job } from './jobs.js';
 import { MonitorStatus } from './monitor.js';
-import { ControllerStats, IocpStats, MonitorStats, PoolStats } from './stats.js';
+import { ControllerStats, IocpStats, MonitorStats, PoolStats, SessionStats } from './stats.js';
 
 /** Topics sent every intervalMs, from one engine snapshot per hub tick. */
-export const PERIODIC_TOPICS = ['workers', 'iocp', 'monitor', 'events', 'pool', 'controller'] as const;
+export const PERIODIC_TOPICS = ['workers', 'iocp', 'monitor', 'events', 'pool', 'controller', 'sessions'] as const;
 export type PeriodicTopic = (typeof PERIODIC_TOPICS)[number];
 
 /** Everything a client can subscribe to: the periodic topics and `jobs` (pushed on each change). */
@@ -227,6 +227,22 @@ export const IocpData = Type.Intersect(
   { $id: 'TelemetryIocpData' },
 );
 
+export const SessionsData = Type.Intersect(
+  [
+    ref(SessionStats),
+    Type.Object({
+      windowMs: WindowMs(),
+      acceptsPerSec: Rate(),
+      framesInPerSec: Rate(),
+      framesOutPerSec: Rate(),
+      bytesInPerSec: Rate(),
+      bytesOutPerSec: Rate(),
+      windowReplicationUs: Window(),
+    }),
+  ],
+  { $id: 'TelemetrySessionsData' },
+);
+
 export const PoolData = Type.Intersect(
   [
     ref(PoolStats),
@@ -262,6 +278,7 @@ export const TOPIC_DATA = {
   events: EventsData,
   pool: PoolData,
   controller: ControllerData,
+  sessions: SessionsData,
   jobs: ref(Job),
   state: StateData,
   subscribed: SubscribedData,
@@ -277,5 +294,6 @@ export type EventTypeData = Static<typeof EventTypeData>;
 export type WindowHistogram = Static<typeof WindowHistogram>;
 export type IocpData = Static<typeof IocpData>;
 export type PoolData = Static<typeof PoolData>;
+export type SessionsData = Static<typeof SessionsData>;
 export type ControllerData = Static<typeof ControllerData>;
 export type ErrorData = Static<typeof ErrorData>;

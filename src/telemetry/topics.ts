@@ -9,6 +9,7 @@ import type {
   IocpData,
   PeriodicTopic,
   PoolData,
+  SessionsData,
   WindowHistogram,
   WorkersData,
 } from '../schemas/telemetry.js';
@@ -70,6 +71,8 @@ export function topicData(topic: PeriodicTopic, snap: EngineSnapshot, base: Base
       return poolData(snap, base?.snap, windowMs);
     case 'controller':
       return controllerData(snap, base?.snap, windowMs);
+    case 'sessions':
+      return sessionsData(snap, base?.snap, windowMs);
   }
 }
 
@@ -122,6 +125,21 @@ function iocpData(snap: EngineSnapshot, base: EngineSnapshot | undefined, window
     dequeuedPerSec: rate(i.dequeued, b?.dequeued, windowMs),
     handledPerSec: rate(i.handled, b?.handled, windowMs),
     windowHandlerUs: windowHistogram(i.handlerUs, b?.handlerUs),
+  };
+}
+
+function sessionsData(snap: EngineSnapshot, base: EngineSnapshot | undefined, windowMs: number | null): SessionsData {
+  const g = snap.sessions;
+  const b = base?.sessions;
+  return {
+    ...g,
+    windowMs,
+    acceptsPerSec: rate(g.accepted, b?.accepted, windowMs),
+    framesInPerSec: rate(g.framesIn, b?.framesIn, windowMs),
+    framesOutPerSec: rate(g.framesOut, b?.framesOut, windowMs),
+    bytesInPerSec: rate(g.bytesIn, b?.bytesIn, windowMs),
+    bytesOutPerSec: rate(g.bytesOut, b?.bytesOut, windowMs),
+    windowReplicationUs: windowHistogram(g.replicationUs, b?.replicationUs),
   };
 }
 
