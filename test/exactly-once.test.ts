@@ -5,18 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { Engine, EngineError, type GameEventInput } from '../src/engine/index.js';
+import { rng } from './helpers/rng.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 test('accepted == processed across random pause/resume/stop sequences (seeded)', async (t) => {
   const seed = Number(process.env['GAMESRV_TEST_SEED'] ?? Date.now() % 1_000_000_007);
