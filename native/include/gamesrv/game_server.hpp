@@ -148,7 +148,11 @@ class GameServer final : public GameSessionHandler {
   double tickRateHz_ = 60;
   std::uint64_t ticksPerReplication_ = 1;
   std::optional<TicketVerifier> tickets_;
-  std::unique_ptr<GameSessions> transport_;
+  // The run's transport. Replaced only by configure(), while no I/O, event or loop thread
+  // of a run is up; the operations (any thread) take their reference under opsMu_.
+  std::shared_ptr<GameSessions> transport_;
+  mutable std::mutex opsMu_;
+  std::shared_ptr<GameSessions> ops() const;
   std::atomic<std::uint16_t> boundPort_{0};
   std::atomic<bool> draining_{false};
   std::atomic<std::uint64_t> lastReplicatedTick_{0};

@@ -52,6 +52,7 @@ void GameServer::configure(const GameServerConfig& config, double tickRateHz, co
   if (!config.enabled) {
     std::lock_guard lock(mu_);
     config_ = config;
+    std::lock_guard ops(opsMu_);
     transport_.reset();
     return;
   }
@@ -82,7 +83,13 @@ void GameServer::configure(const GameServerConfig& config, double tickRateHz, co
   byPlayer_.clear();
   draining_.store(false, std::memory_order_relaxed);
   lastReplicatedTick_.store(0, std::memory_order_relaxed);
-  transport_ = std::make_unique<GameSessions>(config.sessions, *this);
+  std::lock_guard ops(opsMu_);
+  transport_ = std::make_shared<GameSessions>(config.sessions, *this);
+}
+
+std::shared_ptr<GameSessions> GameServer::ops() const {
+  std::lock_guard lock(opsMu_);
+  return transport_;
 }
 
 GameSessions* GameServer::sessions() noexcept { return transport_.get(); }
@@ -407,8 +414,9 @@ void GameServer::replicate(std::uint64_t tick) {
 
 std::vector<GameSessionRow> GameServer::list(std::size_t offset, std::size_t limit) const {
   std::vector<GameSessionRow> rows;
-  if (!transport_) return rows;
-  for (GameSessionInfo& info : transport_->sessions(offset, limit)) {
+  const auto transport = ops();
+  if (!transport) return rows;
+  for (GameSessionInfo& info : transport->sessions(offset, limit)) {
     GameSessionRow row;
     row.transport = std::move(info);
     if (auto s = find(row.transport.id)) {
@@ -421,19 +429,22 @@ std::vector<GameSessionRow> GameServer::list(std::size_t offset, std::size_t lim
 }
 
 bool GameServer::kick(std::uint32_t sessionId, std::string_view text) {
-  return transport_ && transport_->kick(sessionId, game_wire::KickReason::Operator, text);
+  const auto transport = ops();
+  return transport && transport->kick(sessionId, game_wire::KickReason::Operator, text);
 }
 
 std::size_t GameServer::broadcast(std::string_view text) {
-  if (!transport_) return 0;
-  return transport_->broadcast(frameOf(game::Notice{text}), false);
+  const auto transport = ops();
+  if (!transport) return 0;
+  return transport->broadcast(frameOf(game::Notice{text}), false);
 }
 
 void GameServer::beginDrain(std::string_view notice) {
-  if (!transport_) return;
+  const auto transport = ops();
+  if (!transport) return;
   draining_.store(true, std::memory_order_release);
-  transport_->stopAccepting();
-  transport_->broadcast(frameOf(game::Notice{notice}), false);
+  transport->stopAccepting();
+  transport->broadcast(frameOf(game::Notice{notice}), false);
 }
 
 std::size_t GameServer::live() const {
@@ -447,18 +458,20 @@ bool GameServer::waitNoSessions(std::chrono::milliseconds timeout) const {
 }
 
 void GameServer::kickAll(game::KickReason reason, std::string_view text) {
-  if (!transport_) return;
-  for (const GameSessionInfo& info : transport_->sessions(0, SIZE_MAX)) {
-    transport_->kick(info.id, static_cast<game_wire::KickReason>(reason), text);
+  const auto transport = ops();
+  if (!transport) return;
+  for (const GameSessionInfo& info : transport->sessions(0, SIZE_MAX)) {
+    transport->kick(info.id, static_cast<game_wire::KickReason>(reason), text);
   }
 }
 
 GameServerStats GameServer::stats() const {
   GameServerStats st;
-  st.enabled = transport_ != nullptr;
+  const auto transport = ops();
+  st.enabled = transport != nullptr;
   st.port = boundPort_.load(std::memory_order_relaxed);
   st.draining = draining_.load(std::memory_order_relaxed);
-  if (transport_) st.transport = transport_->stats();
+  if (transport) st.transport = transport->stats();
   st.hellos = hellos_.load(std::memory_order_relaxed);
   st.helloRefused = helloRefused_.load(std::memory_order_relaxed);
   st.replaced = replacedCount_.load(std::memory_order_relaxed);
