@@ -1,0 +1,129 @@
+// The game port through the whole Engine (GameServer: HELLO, inputs as World events,
+// replication, logout on close), with real sockets on 127.0.0.1: what the node suites
+// test end to end, here so that the sanitizer lanes run the glue's threads too (I/O
+// threads, the event thread, a game-loop thread replicating, the caller's operations).
+#include <string>
+#include <vector>
+
+#include "eventually.hpp"
+#include "game_socket_client_posix.hpp"
+#include "gamesrv/engine.hpp"
+#include "gamesrv/game_protocol.hpp"
+#include "gamesrv/platform/thread.hpp"
+
+using namespace gamesrv;
+using namespace gstest;
+using namespace std::chrono_literals;
+
+namespace {
+
+void sendMessage(Client& c, const auto& message) {
+  std::string out;
+  CHECK(game::encode(out, message));
+  c.sendRaw(std::vector<std::byte>(reinterpret_cast<const std::byte*>(out.data()), reinterpret_cast<const std::byte*>(out.data()) + out.size()));
+}
+
+game::Bytes bytes(const std::string& s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
+
+EngineConfig gameConfig(const char* name) {
+  EngineConfig c;
+  c.io.serverName = name;
+  c.io.pipe = false;
+  c.io.monitor = false;
+  c.io.iocpThreads = 2;
+  c.controller.tickRateHz = 60;
+  c.game.enabled = true;
+  c.game.auth = GameAuth::None;
+  c.game.aoiRadius = 100;
+  return c;
+}
+
+}  // namespace
+
+TEST(players_log_in_move_see_each_other_chat_and_leave_through_the_engine) {
+  EngineOptions options;
+  options.world.worldSize = 1000;
+  Engine engine(options);
+  CHECK(engine.start(gameConfig("t-game-server")).error == TransitionError::None);
+  const std::uint16_t port = engine.game().stats().port;
+  CHECK(port != 0);
+
+  constexpr int kPlayers = 24;
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < kPlayers; ++i) {
+    clients.push_back(std::make_unique<Client>(port));
+    sendMessage(*clients.back(), game::Hello{game::kProtocolVersion, std::to_string(i + 1) + ":p" + std::to_string(i + 1)});
+  }
+  for (int i = 0; i < kPlayers; ++i) {
+    const auto f = clients[i]->read();
+    CHECK(f.has_value() && f->type == static_cast<std::uint8_t>(game::MessageType::Welcome));
+    game::Welcome w;
+    CHECK(game::parseWelcome(bytes(f->payload), w) == game::ErrorCode::None);
+    CHECK_EQ(w.playerId, static_cast<std::uint32_t>(i + 1));
+  }
+  // All within one 3x3 area: everyone sees everyone.
+  for (int i = 0; i < kPlayers; ++i) sendMessage(*clients[i], game::Move{5.0 * i, 7.0, 1});
+  sendMessage(*clients[0], game::Chat{"hi"});
+  for (int i = 0; i < kPlayers; ++i) {
+    bool seesAll = false, heard = false;
+    game::State state;
+    std::vector<bool> seen(kPlayers + 1, false);
+    while (!(seesAll && heard)) {
+      const auto f = clients[i]->read();
+      CHECK_MSG(f.has_value(), "player " + std::to_string(i + 1) + " gets STATE and CHAT frames");
+      if (f->type == static_cast<std::uint8_t>(game::MessageType::ServerChat)) {
+        game::ServerChat chat;
+        CHECK(game::parseServerChat(bytes(f->payload), chat) == game::ErrorCode::None);
+        heard = chat.fromPlayerId == 1 && chat.text == "hi";
+      }
+      if (f->type != static_cast<std::uint8_t>(game::MessageType::State)) continue;
+      CHECK(game::parseState(bytes(f->payload), state) == game::ErrorCode::None);
+      for (const game::Entry& e : state.entries) {
+        if (e.playerId >= 1 && e.playerId <= kPlayers) seen[e.playerId] = true;
+      }
+      seesAll = state.header.lastClientSeq == 1;
+      for (int j = 1; j <= kPlayers; ++j) seesAll = seesAll && seen[j];
+    }
+  }
+  CHECK_EQ(engine.game().list(0, 100).size(), static_cast<std::size_t>(kPlayers));
+  CHECK_EQ(engine.game().broadcast("notice"), static_cast<std::size_t>(kPlayers));
+  for (auto& c : clients) sendMessage(*c, game::Bye{});
+  for (auto& c : clients) CHECK(eventually([&] { return c->closedByServer(); }, 10s));
+  CHECK(eventually([&] {
+    engine.flushEvents(1s);
+    return engine.world().onlineCount() == 0;
+  }, 10s));
+  const StopReport r = engine.stop(10s);
+  CHECK(r.drained);
+  const EngineSnapshot s = engine.snapshot();
+  CHECK_EQ(s.events.accepted, s.events.processed);
+  CHECK(s.game.stateFrames > 0);
+  CHECK_EQ(s.game.hellos, static_cast<std::uint64_t>(kPlayers));
+}
+
+TEST(stop_with_players_connected_logs_them_out_and_a_restart_opens_a_fresh_port) {
+  Engine engine;
+  for (int run = 0; run < 2; ++run) {
+    CHECK(engine.start(gameConfig("t-game-server-2")).error == TransitionError::None);
+    const std::uint16_t port = engine.game().stats().port;
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 8; ++i) {
+      clients.push_back(std::make_unique<Client>(port));
+      sendMessage(*clients.back(), game::Hello{game::kProtocolVersion, std::to_string(100 + i)});
+      CHECK(clients.back()->read().has_value());
+      sendMessage(*clients.back(), game::Move{1.0 * i, 2.0, 7});
+    }
+    CHECK(eventually([&] {
+      engine.flushEvents(1s);
+      return engine.world().onlineCount() == 8;
+    }, 10s));
+    const StopReport r = engine.stop(10s);
+    CHECK(r.drained);
+    CHECK_EQ(engine.world().onlineCount(), 0u);
+    for (auto& c : clients) CHECK(eventually([&] { return c->closedByServer(); }, 10s));
+    const EngineSnapshot s = engine.snapshot();
+    CHECK_EQ(s.events.accepted, s.events.processed);
+  }
+}
+
+GS_TEST_MAIN()
