@@ -282,4 +282,20 @@ TEST(send_from_many_threads_keeps_frames_whole) {
   CHECK_EQ(frames.size() + c.sessions.stats().droppedStates, 8000u);
 }
 
+TEST(broadcast_reaches_every_open_session_and_shares_its_buffers) {
+  Core c;
+  auto a = c.open(), b = c.open(), kicked = c.open();
+  CHECK(c.sessions.kick(kicked->id, game_wire::KickReason::Operator, "out"));
+  const auto block = std::make_shared<std::vector<std::byte>>(64, std::byte{9});
+  const GameFrame notice = GameFrame::gather(0x88, {}, {GameBuffer{block, block->data(), block->size()}});
+  CHECK_EQ(c.sessions.broadcast(notice, false), 2u);
+  CHECK_EQ(block.use_count(), 1 + 1 + 2);  // ours, the frame's, one per queued copy: no byte copied
+  for (auto* s : {a.get(), b.get()}) {
+    const auto frames = parse(c.drain(*s));
+    CHECK_EQ(frames.size(), 1u);
+    CHECK_EQ(frames[0].payload, std::string(64, char(9)));
+  }
+  CHECK_EQ(block.use_count(), 2);
+}
+
 GS_TEST_MAIN()

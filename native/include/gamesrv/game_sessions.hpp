@@ -1,6 +1,6 @@
 // GameSessions: the portable core of the TCP game port's transport (issue 14, items 1
-// and 5). It knows frames (u32 length + type byte, /work docs: docs/PROTOCOL.md's game
-// section) but not payloads: a GameSessionHandler above it receives complete frames.
+// and 5). It knows frames (u32 length + type byte, then the payload) but not payloads:
+// a GameSessionHandler above it (the game protocol's codec and glue) gets whole frames.
 // The OS part (platform/game_listener.hpp; posix: epoll edge-triggered) accepts, reads
 // into received(), writes what gather() hands out and closes; every policy is here:
 //

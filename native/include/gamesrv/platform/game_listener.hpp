@@ -6,14 +6,14 @@
 // (not yet implemented: start() fails with a clear error). No OS header is included here.
 //
 // - start() binds and listens (port 0: any free port; boundPort() tells which), and
-//   associates the listener's I/O with `config.port`. Whoever drains that port (an
+//   associates the listener's I/O with `config.completionPort`. Whoever drains that port (an
 //   IocpWorkers, typically) passes every packet to dispatch(), which returns false for a
 //   packet that is not this listener's (so a port can be shared with the pipe server).
 // - stop(): stops accepting, waits for dispatches in progress, then closes every session
 //   (KICK shutdown written if the socket takes it at once; the handler's onClose() with
-//   kind Stopped, code 7: shutdown) and the listener. Idempotent; the destructor calls it. GameSessions must
-//   outlive the listener; the port's threads must not dispatch to a destroyed listener
-//   (stop them, or stop routing packets to it, first).
+//   kind Stopped, code 7: shutdown) and the listener. Idempotent; the destructor calls it.
+//   GameSessions must outlive the listener; the port's threads must not dispatch to a
+//   destroyed listener (stop them, or stop routing packets to it, first).
 //
 // Thread safety: every member is safe from any thread; stop() must not run inside the
 // handler (it waits for dispatches, the caller's own included).
