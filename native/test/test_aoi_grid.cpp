@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <thread>
 
 #include "aoi_test_support.hpp"
 #include "gamesrv/aoi_grid.hpp"
@@ -327,6 +328,43 @@ TEST(a_cell_holds_at_most_what_a_u16_count_can_say) {
   g.replicate(1);
   CHECK_EQ(AoiGrid::blockCount(*g.published({0, 0})), AoiGrid::kMaxCellEntries);
   CHECK_EQ(g.published({0, 0})->size(), 10 + 16 * AoiGrid::kMaxCellEntries);
+}
+
+// The thread-safety claims of the header, for the sanitizer lanes: collect() for different
+// viewers from several threads between two replicate() calls, and invalidate() from
+// another thread than the collecting one.
+TEST(viewers_collect_from_several_threads_and_invalidate_from_any) {
+  AoiGrid g({0, 1000, 100});
+  for (std::uint32_t i = 0; i < 200; ++i) CHECK(g.add(i, (i * 37) % 1000, (i * 91) % 1000, 100) == AoiStatus::Ok);
+  constexpr int kThreads = 3, kViewers = 20, kRounds = 50;
+  std::vector<AoiViewer> viewers(kThreads * kViewers);
+  for (int round = 1; round <= kRounds; ++round) {
+    for (std::uint32_t i = round % 5; i < 200; i += 5)
+      CHECK(g.move(i, (i * 37 + round * 13) % 1000, (i * 91 + round * 7) % 1000) == AoiStatus::Ok);
+    g.replicate(static_cast<std::uint64_t>(round));
+    std::vector<std::size_t> sent(kThreads, 0);
+    {
+      std::vector<std::jthread> threads;
+      for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+          AoiCollected out;
+          for (int v = 0; v < kViewers; ++v) {
+            g.collect(viewers[t * kViewers + v], {(v + round) % 10, v % 10}, out);
+            sent[t] += out.cells.size();
+          }
+        });
+      }
+      std::jthread invalidator([&] {
+        for (auto& v : viewers) v.invalidate();
+      });
+    }
+    for (int t = 0; t < kThreads; ++t) CHECK(sent[t] > 0);
+  }
+  // After a last invalidate, every viewer is resent its whole (non-empty) 3x3.
+  for (auto& v : viewers) v.invalidate();
+  AoiCollected out;
+  g.collect(viewers[0], viewers[0].cell(), out);
+  CHECK_EQ(out.cells.size(), viewers[0].heldCells());
 }
 
 GS_TEST_MAIN()
