@@ -129,7 +129,7 @@ struct GameSessionsConfig {
   double messageRate = 60;  // frames per second, sustained
   double messageBurst = 120;
   std::uint32_t rateOffencesToKick = 10;
-  std::chrono::milliseconds helloTimeout{5000};
+  std::chrono::milliseconds helloTimeout{game::kHelloTimeoutMs};
   std::chrono::milliseconds idleTimeout{60000};  // 0: never
   std::chrono::milliseconds closeGrace{1000};   // a kicked session's KICK gets this long to flush
   std::size_t sendSoftLimit = 256 * 1024;
