@@ -50,6 +50,7 @@ export const SETTINGS = {
   },
   gameHost: { flag: 'game-host', env: 'GAMESRV_GAME_HOST', arg: '<addr>', schema: engineField('gameHost') },
   gameAuth: { flag: 'game-auth', env: 'GAMESRV_GAME_AUTH', arg: '<mode>', schema: engineField('gameAuth') },
+  worldSize: { flag: 'world-size', env: 'GAMESRV_WORLD_SIZE', arg: '<n>', schema: EngineOptionsSchema.properties.worldSize as TSchema },
   queueCapacity: { flag: 'queue-capacity', env: 'GAMESRV_QUEUE_CAPACITY', arg: '<n>', schema: EngineOptionsSchema.properties.queueCapacity as TSchema },
   stopDeadline: {
     flag: 'stop-deadline',
@@ -252,7 +253,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     logLevel,
     port: int(SETTINGS.port, text(SETTINGS.port)),
     autoStart: !values['no-start'],
-    engineOptions: { queueCapacity: int(SETTINGS.queueCapacity, text(SETTINGS.queueCapacity)) },
+    engineOptions: { queueCapacity: int(SETTINGS.queueCapacity, text(SETTINGS.queueCapacity)), worldSize: int(SETTINGS.worldSize, text(SETTINGS.worldSize)) },
     engineConfig: {
       loopThreads: int(SETTINGS.loopThreads, text(SETTINGS.loopThreads)),
       tickRateHz: int(SETTINGS.tickRate, text(SETTINGS.tickRate)),

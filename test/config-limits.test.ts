@@ -206,7 +206,7 @@ test('the server flags take their ranges and defaults from the same schemas, and
   const sessionPort = (SETTINGS.gamePort.schema as unknown as { default: number }).default;
   assert.ok(sessionPort > 0 && ENGINE_CONFIG_DEFAULTS.sessionPort === -1);
   assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, sessionPort, gameHost, gameAuth });
-  assert.deepEqual(d.engineOptions, { queueCapacity: ENGINE_OPTION_DEFAULTS.queueCapacity });
+  assert.deepEqual(d.engineOptions, { queueCapacity: ENGINE_OPTION_DEFAULTS.queueCapacity, worldSize: ENGINE_OPTION_DEFAULTS.worldSize });
   assert.equal(d.stopDeadlineMs, shutdownDeadlineMs);
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const serverTable = readme.slice(readme.indexOf('### Configuration\n'), readme.indexOf('### Security defaults'));

@@ -355,7 +355,7 @@ void GameServer::replicate(std::uint64_t tick) {
   if (!grid_) return;
   const ReplicationStats rs = grid_->replicate(tick);
   (void)rs;
-  for (auto& [key, ids] : viewersByCell_) ids.clear();
+  viewersByCell_.clear();  // only this round's cells: a long run visits many
   std::uint64_t bytes = 0;
   std::string head;
   for (const auto& s : replicating_) {
