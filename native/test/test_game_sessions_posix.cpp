@@ -181,6 +181,30 @@ TEST(a_reader_that_never_reads_loses_states_then_is_kicked_too_slow) {
   CHECK_EQ(srv.sessions.stats().kicksSent[2], 1u);
 }
 
+TEST(a_reader_that_stops_reading_is_kicked_too_slow_even_when_only_states_are_sent) {
+  GameSessionsConfig cfg;
+  cfg.sendSoftLimit = 64 * 1024;
+  cfg.sendStallTimeout = 300ms;
+  cfg.closeGrace = 200ms;
+  Server srv(cfg);
+  Client slow(srv.listener->boundPort(), 4096);
+  const std::uint32_t id = srv.handler.waitOpened(1);
+  CHECK(srv.sessions.markLive(id));
+  const auto block = std::make_shared<std::vector<std::byte>>(8192, std::byte{1});
+  // Only droppable frames: the queue never reaches the hard limit, but the socket takes
+  // nothing once the kernel's buffers are full, and the stall rule ends it.
+  std::size_t sent = 0;
+  while (srv.sessions.send(id, GameFrame::gather(0x82, {}, {GameBuffer{block, block->data(), block->size()}}), true) && sent < 1000000) {
+    ++sent;
+    if (sent % 64 == 0) std::this_thread::sleep_for(1ms);  // a replication's pace, roughly
+  }
+  const auto why = srv.handler.waitClosed(id);
+  CHECK(why.has_value());
+  CHECK(why->kind == GameCloseKind::Kick);
+  CHECK_EQ(why->code, static_cast<std::uint16_t>(game::KickReason::TooSlow));
+  CHECK(srv.sessions.stats().sendQueueBytes <= cfg.sendHardLimit);
+}
+
 TEST(over_max_sessions_gets_server_full) {
   GameSessionsConfig cfg;
   cfg.maxSessions = 2;

@@ -22,7 +22,8 @@
 //   the queue is over sendSoftLimit, droppable frames queued and not yet started are
 //   dropped, counted, and onStateDropped() tells the handler (so that replication sends
 //   full state next); a frame partly written is never dropped. Past sendHardLimit the
-//   session is kicked too_slow.
+//   session is kicked too_slow, and so is one whose socket took no byte of a non-empty
+//   queue for sendStallTimeout (a peer that stopped reading).
 // - Kick: the KICK frame is queued (past any limit) and the session is closed once it
 //   is flushed, or after closeGrace. ERROR-and-close works the same way.
 //
@@ -67,6 +68,9 @@ using KickReason = game::KickReason;
 inline constexpr std::size_t kErrorCodeSlots = static_cast<std::size_t>(game::ErrorCode::HelloTimeout) + 1;  // codes 1..15
 inline constexpr std::size_t kKickReasonSlots = static_cast<std::size_t>(game::KickReason::Shutdown) + 1;   // reasons 1..7
 }  // namespace game_wire
+
+// A steady-clock instant as nanoseconds, for the per-session clocks kept in atomics.
+inline std::int64_t steadyNs(TimePoint t) noexcept { return std::chrono::duration_cast<Nanos>(t.time_since_epoch()).count(); }
 
 // One piece of a frame's bytes, kept alive by `owner` (shared between sessions).
 struct GameBuffer {
@@ -134,6 +138,10 @@ struct GameSessionsConfig {
   std::chrono::milliseconds closeGrace{1000};   // a kicked session's KICK gets this long to flush
   std::size_t sendSoftLimit = 256 * 1024;
   std::size_t sendHardLimit = 1024 * 1024;
+  // A Live session with bytes queued that the socket has taken none of for this long
+  // (the peer stopped reading; superseded STATEs alone never fill the queue) is kicked
+  // too_slow. 0: never.
+  std::chrono::milliseconds sendStallTimeout{10000};
 };
 
 struct GameSessionInfo {
@@ -193,6 +201,7 @@ struct GameSession {
   std::size_t gathered = 0;            // guarded by outMu: frames handed to a write in progress
   bool flushScheduled = false;         // guarded by outMu: a writer will look at the queue
   TimePoint closeAt{};                 // guarded by outMu: Closing: close by then at the latest
+  std::int64_t waitingSinceNs = 0;     // guarded by outMu: the queue non-empty and no byte written since
   GameCloseInfo closeInfo;             // guarded by outMu: Closing: why
 };
 

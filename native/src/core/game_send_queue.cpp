@@ -73,6 +73,7 @@ GameFrame GameFrame::kick(game_wire::KickReason reason, std::string_view text) {
 
 void GameSessions::enqueueLocked(GameSession& s, GameFrame frame, bool droppable) {
   const std::size_t n = frame.bytes();
+  if (s.queue.empty()) s.waitingSinceNs = steadyNs(SteadyClock::now());
   s.queuedBytes += n;
   queuedTotal_.fetch_add(n, std::memory_order_relaxed);
   s.queue.push_back(GameSession::Queued{std::move(frame), droppable});
@@ -242,6 +243,7 @@ void GameSessions::wrote(GameSession& s, std::size_t n) {
   s.bytesOut.fetch_add(n, std::memory_order_relaxed);
   std::lock_guard lock(s.outMu);
   s.gathered = 0;
+  if (n > 0) s.waitingSinceNs = steadyNs(SteadyClock::now());  // progress: the stall clock restarts
   while (n > 0 && !s.queue.empty()) {
     GameSession::Queued& front = s.queue.front();
     const auto& parts = front.frame.parts();

@@ -17,7 +17,6 @@ std::uint32_t getU32(const std::byte* p) {
   return v;
 }
 
-std::int64_t steadyNs(TimePoint t) { return std::chrono::duration_cast<Nanos>(t.time_since_epoch()).count(); }
 
 }  // namespace
 
@@ -203,6 +202,7 @@ void GameSessions::frame(GameSession& s, std::span<const std::byte> bytes) {
 std::chrono::milliseconds GameSessions::sweepInterval() const noexcept {
   auto shortest = std::min(config_.helloTimeout, config_.closeGrace);
   if (config_.idleTimeout.count() > 0) shortest = std::min(shortest, config_.idleTimeout);
+  if (config_.sendStallTimeout.count() > 0) shortest = std::min(shortest, config_.sendStallTimeout);
   return std::clamp(shortest / 4, std::chrono::milliseconds(5), std::chrono::milliseconds(250));
 }
 
@@ -213,11 +213,20 @@ void GameSessions::sweep(TimePoint now) {
       case GameSessionState::AwaitingHello:
         if (now - s->connectedAt >= config_.helloTimeout) error(*s, game_wire::ErrorCode::HelloTimeout, "no HELLO in time", true);
         break;
-      case GameSessionState::Live:
+      case GameSessionState::Live: {
         if (config_.idleTimeout.count() > 0 &&
-            nowNs - s->lastInputNs.load(std::memory_order_relaxed) >= Nanos(config_.idleTimeout).count())
+            nowNs - s->lastInputNs.load(std::memory_order_relaxed) >= Nanos(config_.idleTimeout).count()) {
           kickSession(*s, game_wire::KickReason::Idle, "idle");
+          break;
+        }
+        bool stalled = false;
+        if (config_.sendStallTimeout.count() > 0) {
+          std::lock_guard lock(s->outMu);
+          stalled = !s->queue.empty() && nowNs - s->waitingSinceNs >= Nanos(config_.sendStallTimeout).count();
+        }
+        if (stalled) kickSession(*s, game_wire::KickReason::TooSlow, "not reading: nothing written for too long");
         break;
+      }
       case GameSessionState::Closing:
         if (closeDue(*s, now)) wakeIo(*s);
         break;
