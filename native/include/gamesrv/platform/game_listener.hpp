@@ -18,6 +18,7 @@
 // Thread safety: every member is safe from any thread; stop() must not run inside the
 // handler (it waits for dispatches, the caller's own included).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,6 +34,11 @@ struct GameListenerConfig {
   std::uint16_t port = 0;          // 0: any free port
   CompletionPort* completionPort = nullptr;  // required: the port whose threads serve the sessions
   std::uint8_t keyTag = 0x47;       // top byte of this listener's completion keys
+  // Each session socket's kernel send buffer (SO_SNDBUF; 0: the OS default, which
+  // autotunes to megabytes). Small: state queued in the kernel is stale state, and a peer
+  // that stops reading should fill it in seconds so that the core's stall rule
+  // (GameSessionsConfig::sendStallTimeout) sees it, not after minutes of buffering.
+  std::size_t socketSendBuffer = 64 * 1024;
 };
 
 struct GameListenResult {

@@ -302,6 +302,10 @@ void PosixGameListener::acceptReady() {
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (config_.socketSendBuffer > 0) {
+      const int bytes = static_cast<int>(config_.socketSendBuffer);
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+    }
     const auto s = std::make_shared<PosixGameSession>(fd);
     const auto admission = core_.admit(s, remoteOf(addr));
     if (admission != GameSessions::Admission::Accepted) {

@@ -1,0 +1,299 @@
+// The "sessions" benchmark suite: the TCP game port under load, against loopback, with
+// the server in a child process (src/server.ts, --game-auth none, rate limit off) and the
+// clients in this process (raw sockets speaking docs/PROTOCOL.md §3). Each phase starts a
+// fresh server so its histograms hold that phase alone.
+//
+//   node --import tsx bench/sessions.bench.ts [--quick]
+//
+// Rows (BENCHMARKS.md):
+// - sessions_idle_rss_kb_per_session: N sessions logged in and idle (10,000; --quick
+//   2,000): the server's resident memory growth divided by N.
+// - replication_tick_p99_us: 2,000 players (--quick 500) in a 2,000 x 2,000 world, AOI
+//   100, each moving at 10 Hz, 60 Hz ticks: p99 of one replication round (serialize the
+//   changed cells, build and queue every session's LEAVE/STATE) as the server's
+//   sessions.replicationUs histogram records it — wall time of the replicating thread,
+//   so an upper bound of its CPU time; the sockets' writes are the I/O threads' and are
+//   not in it. replication_bytes_per_sec: the CELL bytes handed to sessions a second.
+// - move_observed_p99_ms: in that load, from a MOVE's send to the first STATE of a
+//   neighbour (an observer player one cell away) that shows the new position.
+// - slow_session_rss_mb_delta: one session in that busy neighbourhood that never reads,
+//   for up to 30 s (--quick 10 s): the server's peak RSS minus before, and when it was
+//   kicked too_slow.
+// Not measured here yet: session_moves_per_sec (needs the native bots and a bare epoll
+// echo baseline, issue 14 item 7). Progress goes to stderr; stdout gets one JSON line.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const quick = process.argv.includes('--quick');
+const ROOT = new URL('..', import.meta.url);
+const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+const WORLD = 1000; // [-1000, 1000]^2: 2,000 x 2,000
+const AOI = 100;
+
+interface Row {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: string | null;
+  ratio: number | null;
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) / 1024;
+}
+
+interface Server {
+  child: ChildProcess;
+  http: number;
+  game: number;
+  stop(): Promise<void>;
+}
+
+async function startServer(): Promise<Server> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/server.ts', '--port', '0', '--game-port', '0', '--game-auth', 'none', '--no-auth', '--rate-limit', '0', '--world-size', String(WORLD), '--log-level', 'info'],
+    { cwd: ROOT, env: { ...process.env, GAMESRV_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stderr!.resume();
+  const ports = await new Promise<{ http: number; game: number }>((resolve, reject) => {
+    let http = 0;
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+      if (m) http = Number(m[1]);
+      const ready = /"gamePort":(\d+).*"msg":"engine ready"/.exec(line);
+      if (ready && http) resolve({ http, game: Number(ready[1]) });
+    });
+    child.once('exit', (code) => reject(new Error(`server exited (${code}) before it was ready`)));
+  });
+  return {
+    child,
+    ...ports,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+interface Stats {
+  sessions: { active: number; replicationBytes: number; replicationUs: { p99: number; count: number } };
+}
+async function stats(s: Server): Promise<Stats> {
+  const r = await fetch(`http://127.0.0.1:${s.http}/v1/stats`);
+  return (await r.json()) as Stats;
+}
+
+function frame(type: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32LE(payload.length + 1, 0);
+  head.writeUInt8(type, 4);
+  return Buffer.concat([head, payload]);
+}
+const HELLO = 0x01;
+const MOVE = 0x02;
+const WELCOME = 0x81;
+const STATE = 0x82;
+const KICK = 0x89;
+
+function hello(playerId: number): Buffer {
+  const t = Buffer.from(String(playerId), 'latin1');
+  const p = Buffer.alloc(4 + t.length);
+  p.writeUInt16LE(1, 0);
+  p.writeUInt16LE(t.length, 2);
+  t.copy(p, 4);
+  return frame(HELLO, p);
+}
+
+function move(x: number, y: number, seq: number): Buffer {
+  const p = Buffer.alloc(20);
+  p.writeDoubleLE(x, 0);
+  p.writeDoubleLE(y, 8);
+  p.writeUInt32LE(seq, 16);
+  return frame(MOVE, p);
+}
+
+/** A player: counts what arrives; hands every whole frame to `onFrame` when set. */
+class Player {
+  socket!: Socket;
+  welcomed!: Promise<void>;
+  kicked = false;
+  onFrame: ((type: number, payload: Buffer) => void) | undefined;
+  #buffer: Buffer = Buffer.alloc(0);
+  x = 0;
+  y = 0;
+
+  constructor(readonly id: number) {}
+
+  async open(port: number, read = true): Promise<void> {
+    this.socket = connect({ port, host: '127.0.0.1', noDelay: true });
+    await once(this.socket, 'connect');
+    this.socket.on('error', () => {});
+    let welcome!: () => void;
+    this.welcomed = new Promise((resolve) => (welcome = resolve));
+    this.socket.on('data', (chunk: Buffer) => {
+      this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+      while (this.#buffer.length >= 5) {
+        const length = this.#buffer.readUInt32LE(0);
+        if (this.#buffer.length < 4 + length) break;
+        const type = this.#buffer.readUInt8(4);
+        if (type === WELCOME) welcome();
+        if (type === KICK) this.kicked = true;
+        if (this.onFrame) this.onFrame(type, this.#buffer.subarray(5, 4 + length));
+        this.#buffer = this.#buffer.subarray(4 + length);
+      }
+    });
+    this.socket.write(hello(this.id));
+    if (!read) {
+      await this.welcomed;
+      this.socket.pause();
+    }
+  }
+}
+
+async function openAll(port: number, ids: number[]): Promise<Player[]> {
+  const players: Player[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const batch = ids.slice(i, i + 500).map((id) => new Player(id));
+    await Promise.all(batch.map((p) => p.open(port)));
+    await Promise.all(batch.map((p) => p.welcomed));
+    players.push(...batch);
+  }
+  return players;
+}
+
+function percentile(values: number[], p: number): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.min(v.length - 1, Math.ceil((p / 100) * v.length) - 1)] ?? Number.NaN;
+}
+
+const rows: Row[] = [];
+const row = (name: string, value: number, unit: string) => rows.push({ name, value, unit, baseline: null, ratio: null });
+
+// --- idle sessions -------------------------------------------------------------------
+{
+  const n = quick ? 2000 : 10_000;
+  log(`== sessions_idle_rss_kb_per_session (${n} idle sessions) ==`);
+  const server = await startServer();
+  try {
+    await sleep(1000); // the engine's threads and first snapshots settle
+    const before = rssMb(server.child.pid!);
+    const players = await openAll(server.game, Array.from({ length: n }, (_, i) => 1 + i));
+    await sleep(1000);
+    const s = await stats(server);
+    const after = rssMb(server.child.pid!);
+    const kb = ((after - before) * 1024) / n;
+    log(`  ${s.sessions.active} sessions; RSS ${before.toFixed(1)} -> ${after.toFixed(1)} MB: ${kb.toFixed(2)} KB a session`);
+    row('sessions_idle_rss_kb_per_session', Math.round(kb * 100) / 100, 'KB');
+    for (const p of players) p.socket.destroy();
+  } finally {
+    await server.stop();
+  }
+}
+
+// --- replication under moves, move -> observed, a slow session ----------------------------
+{
+  const n = quick ? 500 : 2000;
+  const seconds = quick ? 5 : 10;
+  log(`== replication_tick_p99_us, move_observed_p99_ms (${n} players moving at 10 Hz, ${seconds} s) ==`);
+  const server = await startServer();
+  try {
+    const players = await openAll(server.game, Array.from({ length: n }, (_, i) => 1 + i));
+    for (const p of players) {
+      p.x = (Math.random() * 2 - 1) * (WORLD - AOI);
+      p.y = (Math.random() * 2 - 1) * (WORLD - AOI);
+    }
+    // Observers: every 20th player watches its right-hand neighbour (same or next cell).
+    const latencies: number[] = [];
+    const pending = new Map<number, { x: number; y: number; at: number }>();
+    for (let i = 0; i + 1 < players.length; i += 20) {
+      const observer = players[i]!;
+      const watched = players[i + 1]!;
+      watched.x = Math.max(-WORLD + 1, Math.min(WORLD - 1, observer.x + 30));
+      watched.y = observer.y;
+      observer.onFrame = (type, payload) => {
+        if (type !== STATE) return;
+        const want = pending.get(watched.id);
+        if (!want) return;
+        const cells = payload.readUInt16LE(12);
+        let at = 14;
+        for (let c = 0; c < cells; c++) {
+          const count = payload.readUInt16LE(at + 8);
+          at += 10;
+          for (let k = 0; k < count; k++, at += 16) {
+            if (payload.readUInt32LE(at) === watched.id && payload.readFloatLE(at + 4) === want.x && payload.readFloatLE(at + 8) === want.y) {
+              latencies.push(performance.now() - want.at);
+              pending.delete(watched.id);
+              return;
+            }
+          }
+        }
+      };
+    }
+    const watchedIds = new Set(players.filter((_, i) => i % 20 === 1).map((p) => p.id));
+    const slowId = n + 1;
+    const slow = new Player(slowId);
+    const before = await stats(server);
+    const rss0 = rssMb(server.child.pid!);
+    let peak = rss0;
+    let seq = 0;
+    const t0 = performance.now();
+    let slowOpened = false;
+    let slowKickedAfter: number | null = null;
+    // 10 Hz: every 100 ms each player takes a small step (the observers hold still).
+    for (let tick = 0; performance.now() - t0 < seconds * 1000; tick++) {
+      seq += 1;
+      for (const [i, p] of players.entries()) {
+        if (i % 20 === 0) continue;
+        p.x = Math.max(-WORLD, Math.min(WORLD, p.x + (Math.random() - 0.5) * 4));
+        p.y = Math.max(-WORLD, Math.min(WORLD, p.y + (Math.random() - 0.5) * 4));
+        const fx = Math.fround(p.x);
+        const fy = Math.fround(p.y);
+        if (watchedIds.has(p.id) && !pending.has(p.id)) pending.set(p.id, { x: fx, y: fy, at: performance.now() });
+        p.socket.write(move(p.x, p.y, seq));
+      }
+      if (!slowOpened) {
+        slowOpened = true;
+        await slow.open(server.game, false); // logs in, then never reads
+        slow.socket.write(move(players[2]!.x, players[2]!.y, 1));
+      }
+      peak = Math.max(peak, rssMb(server.child.pid!));
+      await sleep(100);
+    }
+    const after = await stats(server);
+    const elapsed = (performance.now() - t0) / 1000;
+    const p99 = after.sessions.replicationUs.p99;
+    const bytesPerSec = (after.sessions.replicationBytes - before.sessions.replicationBytes) / elapsed;
+    log(`  ${after.sessions.replicationUs.count} replications, p99 ${p99} us; ${(bytesPerSec / 1e6).toFixed(1)} MB/s of cell blocks; ${latencies.length} moves observed`);
+    row('replication_tick_p99_us', p99, 'us');
+    row('replication_bytes_per_sec', Math.round(bytesPerSec), 'B/s');
+    row('move_observed_p99_ms', Math.round(percentile(latencies, 99) * 10) / 10, 'ms');
+    // The slow session keeps not reading while the neighbourhood stays busy.
+    const slowDeadline = performance.now() + (quick ? 10_000 : 30_000) - (performance.now() - t0);
+    while (performance.now() < slowDeadline && !slow.socket.destroyed) {
+      for (const p of players.slice(0, 200)) p.socket.write(move(p.x, p.y, ++seq));
+      peak = Math.max(peak, rssMb(server.child.pid!));
+      const listed = (await (await fetch(`http://127.0.0.1:${server.http}/v1/sessions?limit=1000&offset=${Math.max(0, n - 500)}`)).json()) as { sessions: { playerId: number | null }[] };
+      if (!listed.sessions.some((s) => s.playerId === slowId)) {
+        slowKickedAfter = (performance.now() - t0) / 1000;
+        break;
+      }
+      await sleep(100);
+    }
+    log(`  slow session: RSS peak +${(peak - rss0).toFixed(1)} MB; ${slowKickedAfter === null ? 'not kicked' : `gone after ${slowKickedAfter.toFixed(1)} s`}`);
+    row('slow_session_rss_mb_delta', Math.round((peak - rss0) * 10) / 10, 'MB');
+    for (const p of players) p.socket.destroy();
+    slow.socket.destroy();
+  } finally {
+    await server.stop();
+  }
+}
+
+process.stdout.write(`${JSON.stringify({ suite: 'sessions', results: rows })}\n`);
