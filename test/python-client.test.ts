@@ -1,7 +1,7 @@
 // An independent client (issue 14, item 8): test/clients/gamesrv_client.py was written in
 // Python from docs/PROTOCOL.md alone, not from the engine's code. Two players log in with
-// tickets, one moves near the other, sees it move, chats and pings; both say BYE. If the
-// document were not enough to write a working client, this test would fail.
+// tickets, one moves near the other, sees it move, chats, pings and goes away (LEAVE);
+// both say BYE. If the document were not enough to write a working client, this fails.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,9 @@ interface Observed {
   bTarget: { x: number; y: number };
   chatReceived: string;
   chatFrom: number;
+  chatEchoed: boolean;
+  leaveSeen: boolean;
+  cornerCell: [number, number];
   rttMs: number;
 }
 
@@ -122,12 +125,18 @@ test('a Python client written from docs/PROTOCOL.md logs in, moves, sees a move,
   assert.ok(Math.abs(o.bSeenByA.x - o.bTarget.x) <= 0.01 && Math.abs(o.bSeenByA.y - o.bTarget.y) <= 0.01, JSON.stringify(o));
   assert.equal(o.chatFrom, PLAYER_A);
   assert.equal(o.chatReceived, 'hello from python — éè 😀');
+  assert.equal(o.chatEchoed, true, 'the speaker hears its own CHAT');
+  assert.equal(o.leaveSeen, true);
+  // At (worldMax, worldMax) A is in the last cell of each axis: 2000 / 100 = 20 cells.
+  assert.deepEqual(o.cornerCell, [19, 19]);
   assert.ok(Number.isFinite(o.rttMs) && o.rttMs >= 0 && o.rttMs < 10_000, `rttMs ${o.rttMs}`);
 
-  // The players' moves reached the World where the client put them (f32 on the wire).
+  // The players' moves reached the World where the client put them.
   await engine.flush();
+  const a = engine.player(PLAYER_A);
   const b = engine.player(PLAYER_B);
-  assert.ok(b, 'player B exists');
+  assert.ok(a && b, 'both players exist');
+  assert.deepEqual([a.x, a.y], [WORLD, WORLD], 'A in the corner');
   assert.ok(Math.abs(b.x - o.bTarget.x) <= 0.01 && Math.abs(b.y - o.bTarget.y) <= 0.01, `B at ${b.x},${b.y}`);
 
   // BYE closed both sessions; each close becomes a LOGOUT in the World.
@@ -140,8 +149,8 @@ test('a Python client written from docs/PROTOCOL.md logs in, moves, sees a move,
   await engine.flush();
   const s = engine.snapshot().events;
   assert.equal(s.accepted, s.processed, 'accepted == processed');
-  // 2 logins, 3 moves, 1 chat and 2 logouts at least went through the queue.
-  assert.ok(s.accepted - before.accepted >= 8, `events accepted: ${s.accepted - before.accepted}`);
+  // 2 logins, 4 moves, 1 chat and 2 logouts at least went through the queue.
+  assert.ok(s.accepted - before.accepted >= 9, `events accepted: ${s.accepted - before.accepted}`);
 });
 
 test('the Python client exits non-zero, with the server’s ERROR on stderr, when a ticket is refused', async () => {

@@ -11,11 +11,10 @@ engine's C++ or TypeScript: if this client works, the document is enough.
 
     python3 gamesrv_client.py --port P --ticket-a T1 --ticket-b T2
 
-A and B log in, B moves, A moves near B, B moves again and A sees B's new position in a
-STATE, A chats and B receives it, A pings, both say BYE and the server closes both
-connections. It prints one JSON line of what it observed and exits 0; a protocol
-violation, an ERROR or KICK, or the 10 s deadline exits 1 with a message on stderr.
-Python 3.11, standard library only.
+A and B log in; A comes near B and sees B move (STATE); A chats (B and A hear it), pings,
+goes to the world's corner (LEAVE of B); both say BYE and the server closes. One JSON line
+of what it saw, exit 0; a protocol violation, ERROR, KICK or the 10 s deadline: exit 1 and
+a message on stderr. Python 3.11, standard library only.
 """
 
 import argparse
@@ -44,16 +43,12 @@ C_HELLO, C_MOVE, C_ATTACK, C_CHAT, C_PING, C_BYE = 0x01, 0x02, 0x03, 0x04, 0x05,
 S_WELCOME, S_STATE, S_LEAVE, S_CHAT, S_HIT = 0x81, 0x82, 0x83, 0x84, 0x85
 S_DEATH, S_PONG, S_NOTICE, S_KICK, S_ERROR = 0x86, 0x87, 0x88, 0x89, 0x8A
 
-ERROR_NAMES = {
-    1: "bad_frame", 2: "frame_too_long", 3: "unknown_type", 4: "bad_payload",
-    5: "not_hello_first", 6: "hello_twice", 7: "bad_version", 8: "bad_ticket",
-    9: "ticket_expired", 10: "bad_utf8", 11: "bad_coordinates", 12: "rate_limited",
-    13: "server_full", 14: "draining", 15: "hello_timeout",
-}
-KICK_NAMES = {
-    1: "replaced", 2: "too_slow", 3: "operator", 4: "draining", 5: "idle",
-    6: "rate_limited", 7: "shutdown",
-}
+ERROR_NAMES = dict(enumerate((
+    "bad_frame", "frame_too_long", "unknown_type", "bad_payload", "not_hello_first",
+    "hello_twice", "bad_version", "bad_ticket", "ticket_expired", "bad_utf8",
+    "bad_coordinates", "rate_limited", "server_full", "draining", "hello_timeout"), 1))
+KICK_NAMES = dict(enumerate((
+    "replaced", "too_slow", "operator", "draining", "idle", "rate_limited", "shutdown"), 1))
 
 WELCOME = struct.Struct("<IIHHddd")  # 36 bytes
 STATE_HEADER = struct.Struct("<QIH")  # 14
@@ -80,7 +75,7 @@ def frame(msg_type: int, payload: bytes = b"") -> bytes:
 def text_field(payload: bytes, at: int, what: str) -> tuple[str, int]:
     """A u16 byte count then that many UTF-8 bytes; returns (text, offset after it)."""
     if len(payload) < at + 2:
-        raise ProtocolError(f"{what}: payload too short for its length field")
+        raise ProtocolError(f"{what}: payload too short for its fields")
     (n,) = struct.unpack_from("<H", payload, at)
     raw = payload[at + 2:at + 2 + n]
     if len(raw) != n:
@@ -122,15 +117,11 @@ def parse(msg_type: int, p: bytes) -> dict | None:
             raise ProtocolError(f"STATE: {len(p) - at} bytes after its {cell_count} cells")
         return {"type": "STATE", "tick": tick, "lastClientSeq": seq, "cells": cells}
     if msg_type == S_LEAVE:
-        if len(p) < 2:
-            raise ProtocolError("LEAVE: payload too short")
-        (count,) = struct.unpack_from("<H", p, 0)
+        (count,) = struct.unpack_from("<H", p, 0) if len(p) >= 2 else (0,)
         exact(p, 2 + 4 * count, "LEAVE")
         return {"type": "LEAVE", "playerIds": list(struct.unpack_from(f"<{count}I", p, 2))}
     if msg_type == S_CHAT:
-        if len(p) < 4:
-            raise ProtocolError("CHAT: payload too short")
-        (sender,) = struct.unpack_from("<I", p, 0)
+        (sender,) = struct.unpack_from("<I", p, 0) if len(p) >= 4 else (0,)
         text, end = text_field(p, 4, "CHAT")
         exact(p, end, "CHAT")
         return {"type": "CHAT", "fromPlayerId": sender, "text": text}
@@ -150,15 +141,11 @@ def parse(msg_type: int, p: bytes) -> dict | None:
         exact(p, end, "NOTICE")
         return {"type": "NOTICE", "text": text}
     if msg_type == S_KICK:
-        if len(p) < 1:
-            raise ProtocolError("KICK: payload too short")
         text, end = text_field(p, 1, "KICK")
         exact(p, end, "KICK")
         return {"type": "KICK", "reason": p[0], "text": text}
     if msg_type == S_ERROR:
-        if len(p) < 2:
-            raise ProtocolError("ERROR: payload too short")
-        (code,) = struct.unpack_from("<H", p, 0)
+        (code,) = struct.unpack_from("<H", p, 0) if len(p) >= 2 else (0,)
         text, end = text_field(p, 2, "ERROR")
         exact(p, end, "ERROR")
         return {"type": "ERROR", "code": code, "text": text}
@@ -182,6 +169,7 @@ class Client:
         self.chats: list[dict] = []
         self.pongs: list[dict] = []
         self.notices: list[str] = []
+        self.left: list[int] = []  # every LEAVE's player ids
 
     def send(self, msg_type: int, payload: bytes = b"") -> None:
         self.sock.setblocking(True)
@@ -218,6 +206,9 @@ class Client:
                 x, y, _hp = entries[player_id]
                 return x, y
         return None
+
+    def cell_holding(self, player_id: int) -> tuple[int, int] | None:
+        return next((c for c, entries in self.cells.items() if player_id in entries), None)
 
     def on_readable(self) -> None:
         try:
@@ -262,13 +253,17 @@ class Client:
             raise ProtocolError(f"{self.name}: {kind} before WELCOME")
         if kind == "STATE":
             self.last_client_seq = msg["lastClientSeq"]
-            for cell in msg["cells"]:
-                content = {pid: (x, y, hp) for pid, x, y, hp in cell["entries"]}
-                for other in self.cells.values():  # a player is in one cell only
-                    for pid in content:
-                        other.pop(pid, None)
-                self.cells[(cell["cx"], cell["cy"])] = content  # replaces the cell
+            for cell in msg["cells"]:  # each block replaces what we had for its cell
+                self.cells[(cell["cx"], cell["cy"])] = {
+                    pid: (x, y, hp) for pid, x, y, hp in cell["entries"]}
+            seen: set[int] = set()  # applied as written, a STATE leaves no player twice
+            for content in self.cells.values():
+                if seen & content.keys():
+                    raise ProtocolError(f"{self.name}: players {seen & content.keys()} "
+                                        "in two cells after a STATE")
+                seen |= content.keys()
         elif kind == "LEAVE":
+            self.left.extend(msg["playerIds"])
             for entries in self.cells.values():
                 for pid in msg["playerIds"]:
                     entries.pop(pid, None)
@@ -292,8 +287,7 @@ def pump(clients: list[Client], done, deadline: float, what: str) -> None:
             if left <= 0:
                 raise ProtocolError(f"timed out waiting for {what}")
             for key, _ in sel.select(left):
-                client = key.data
-                client.on_readable()
+                (client := key.data).on_readable()
                 if client.closed:
                     sel.unregister(client.sock)
     finally:
@@ -301,8 +295,10 @@ def pump(clients: list[Client], done, deadline: float, what: str) -> None:
 
 
 def cell_of(w: dict, x: float, y: float) -> tuple[int, int]:
-    return (math.floor((x - w["worldMin"]) / w["aoiRadius"]),
-            math.floor((y - w["worldMin"]) / w["aoiRadius"]))
+    """The cell of (x, y): `worldMax` itself is in the last of the n cells of an axis."""
+    lo, side = w["worldMin"], w["aoiRadius"]
+    n = math.ceil((w["worldMax"] - lo) / side)
+    return (min(math.floor((x - lo) / side), n - 1), min(math.floor((y - lo) / side), n - 1))
 
 
 def near(pos: tuple[float, float] | None, x: float, y: float) -> bool:
@@ -311,17 +307,14 @@ def near(pos: tuple[float, float] | None, x: float, y: float) -> bool:
 
 def scenario(port: int, host: str, ticket_a: str, ticket_b: str, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
-    a, b = Client("A", port, host), Client("B", port, host)
-    both = [a, b]
+    both = [a, b] = [Client("A", port, host), Client("B", port, host)]
     a.hello(ticket_a)
     b.hello(ticket_b)
     pump(both, lambda: a.welcome is not None and b.welcome is not None, deadline, "WELCOMEs")
-    w = a.welcome
-    if a.welcome["playerId"] == b.welcome["playerId"]:
-        raise ProtocolError("A and B got the same player id")
-    if not w["worldMin"] < w["worldMax"] or not w["aoiRadius"] > 0:
-        raise ProtocolError(f"WELCOME: a nonsensical world {w}")
-    a_id, b_id, r = a.welcome["playerId"], b.welcome["playerId"], w["aoiRadius"]
+    w, a_id, b_id = a.welcome, a.welcome["playerId"], b.welcome["playerId"]
+    if a_id == b_id or not w["worldMin"] < w["worldMax"] or not w["aoiRadius"] > 0:
+        raise ProtocolError(f"WELCOMEs that make no sense: {a.welcome}, {b.welcome}")
+    r = w["aoiRadius"]
 
     # B stands in the middle of the world; A comes to a quarter radius from it (same or
     # adjacent cell, so each is in the other's 3 x 3); B steps a little and A sees it.
@@ -346,16 +339,27 @@ def scenario(port: int, host: str, ticket_a: str, ticket_b: str, timeout: float)
 
     text = "hello from python \u2014 \u00e9\u00e8 \U0001F600"
     a.chat(text)
-    pump(both, lambda: any(m["fromPlayerId"] == a_id for m in b.chats),
-         deadline, "B to receive A's CHAT")
+    pump(both, lambda: all(any(m["fromPlayerId"] == a_id for m in c.chats) for c in both),
+         deadline, "B, and A itself, to receive A's CHAT")
     got = next(m for m in b.chats if m["fromPlayerId"] == a_id)["text"]
-    if got != text:
-        raise ProtocolError(f"B received {got!r}, A said {text!r}")
+    echo = next(m for m in a.chats if m["fromPlayerId"] == a_id)["text"]
+    if got != text or echo != text:
+        raise ProtocolError(f"B received {got!r}, A {echo!r}; A said {text!r}")
 
     t0 = time.monotonic_ns() // 1000
     a.ping(t0)
     pump(both, lambda: any(p["t"] == t0 for p in a.pongs), deadline, "PONG")
     rtt_ms = (time.monotonic_ns() // 1000 - t0) / 1000
+
+    # A goes to the world's high corner, far from B: A's own entry comes in the corner's
+    # cell (the last one of each axis) and a LEAVE tells A to forget B.
+    corner = (w["worldMax"], w["worldMax"])
+    seq = a.move(*corner)
+    pump(both, lambda: a.last_client_seq >= seq and near(a.position_of(a_id), *corner)
+         and b_id in a.left and a.position_of(b_id) is None, deadline, "LEAVE of B")
+    if a.cell_holding(a_id) != cell_of(w, *corner):
+        raise ProtocolError(f"A at {corner} in cell {a.cell_holding(a_id)}, "
+                            f"expected {cell_of(w, *corner)}")
 
     a.bye()
     b.bye()
@@ -366,7 +370,8 @@ def scenario(port: int, host: str, ticket_a: str, ticket_b: str, timeout: float)
         "welcomeA": a.welcome, "welcomeB": b.welcome,
         "sawMove": True, "bSeenByA": {"x": seen[0], "y": seen[1]},
         "bTarget": {"x": bx2, "y": by2},
-        "chatReceived": got, "chatFrom": a_id,
+        "chatReceived": got, "chatFrom": a_id, "chatEchoed": echo == text,
+        "leaveSeen": True, "cornerCell": list(a.cell_holding(a_id)),
         "rttMs": rtt_ms,
     }
 
