@@ -17,7 +17,7 @@ import { EngineStateName, Histogram } from '../src/schemas/common.js';
 import { Job, LockBenchmarkRequest, LockBenchmarkRow } from '../src/schemas/jobs.js';
 import { MonitorStatus } from '../src/schemas/monitor.js';
 import { ControllerStats, SessionStats, IocpStats, MonitorStats, PoolStats } from '../src/schemas/stats.js';
-import { CLOSE_CODES, PERIODIC_TOPICS, TOPIC_DATA, TelemetryFrame, WindowHistogram } from '../src/schemas/telemetry.js';
+import { CLOSE_CODES, PERIODIC_TOPICS, TOPIC_DATA, TelemetryFrame, WindowHistogram, WORLD_MAX_POINTS } from '../src/schemas/telemetry.js';
 import { build } from './helpers/app.js';
 import type { Json } from './helpers/json.js';
 import { messageText } from './helpers/ws.js';
@@ -543,6 +543,62 @@ describe('telemetry WebSocket', () => {
     assert.equal(done.data['id'], id);
     assert.equal(done.data['status'], 'done');
     assertFrame(done);
+    c.assertSeq();
+  });
+
+  test('world: online players\' positions and hp with the bounds and AOI grid; at most WORLD_MAX_POINTS, an even sample', TEST, async (t) => {
+    const { app, connect } = await setup(t, { engineOptions: { worldSize: 1000 }, engineConfig: { aoiRadius: 50 } });
+    const events = async (list: object[]) => {
+      const res = await post(app, '/v1/events', { events: list });
+      assert.equal(res.statusCode, 202, res.body);
+      await app.engine.flush();
+    };
+    await events([
+      ...[1, 2, 3, 4].map((playerId) => ({ type: 'PLAYER_LOGIN', playerId })),
+      { type: 'PLAYER_MOVE', playerId: 1, data: '10,20' },
+      { type: 'PLAYER_MOVE', playerId: 2, data: { x: -300.26, y: 999 } },
+      { type: 'PLAYER_ATTACK', playerId: 1, data: { target: 3, damage: 30 } },
+      { type: 'PLAYER_LOGOUT', playerId: 4 },
+    ]);
+    const c = await connect();
+    c.send({ op: 'subscribe', topics: ['world'], intervalMs: 50 });
+    const first = await c.topic('world');
+    assertFrame(first);
+    assert.deepEqual(first.data, {
+      worldMin: -1000,
+      worldMax: 1000,
+      aoiRadius: 50,
+      maxHp: 100,
+      online: 3,
+      sampled: 3,
+      points: [
+        { id: 1, x: 10, y: 20, hp: 100 },
+        { id: 2, x: -300.3, y: 999, hp: 100 },
+        { id: 3, x: 0, y: 0, hp: 70 },
+      ],
+    });
+
+    // More online than a frame carries: ids from 1001 up, each with a logged-out player after it.
+    const extra = WORLD_MAX_POINTS + 500;
+    const ids = Array.from({ length: extra }, (_v, i) => 1001 + 2 * i);
+    await events(ids.flatMap((playerId) => [{ type: 'PLAYER_LOGIN', playerId }, { type: 'PLAYER_LOGIN', playerId: playerId + 1 }, { type: 'PLAYER_LOGOUT', playerId: playerId + 1 }]));
+    const online = [1, 2, 3, ...ids];
+    const big = await c.next('a world frame with every login', (f) => f.topic === 'world' && f.data['online'] === online.length);
+    assertFrame(big);
+    const points = big.data['points'] as { id: number }[];
+    assert.equal(big.data['sampled'], WORLD_MAX_POINTS);
+    assert.equal(points.length, WORLD_MAX_POINTS);
+    // An even sample: online players only, by id, each a step of floor or ceil(online / max) ranks from the last.
+    const rank = new Map(online.map((id, i) => [id, i]));
+    const ranks = points.map((p) => rank.get(p.id));
+    assert.ok(ranks.every((r) => r !== undefined), 'only online players');
+    const step = online.length / WORLD_MAX_POINTS;
+    assert.equal(ranks[0], 0);
+    for (let i = 1; i < ranks.length; i++) {
+      const d = ranks[i]! - ranks[i - 1]!;
+      assert.ok(d === Math.floor(step) || d === Math.ceil(step), `rank step ${d} at ${i}`);
+    }
+    assert.ok(ranks.at(-1)! >= online.length - Math.ceil(step), `the sample reaches the last ids (${ranks.at(-1)})`);
     c.assertSeq();
   });
 

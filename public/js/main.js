@@ -6,8 +6,10 @@ import { CHART_TOPICS, chartsPanel } from './panels/charts.js';
 import { connectionPanel } from './panels/connection.js';
 import { enginePanel } from './panels/engine.js';
 import { injectorPanel } from './panels/injector.js';
+import { sessionsPanel } from './panels/sessions.js';
 import { tasksPanel } from './panels/tasks.js';
 import { threadsPanel } from './panels/threads.js';
+import { worldPanel } from './panels/world.js';
 
 const params = new URLSearchParams(location.search);
 /** @param {string} name @param {number} min @param {number} max @param {number} fallback */
@@ -20,11 +22,13 @@ const intervalMs = intParam('interval', 50, 60_000, 1000);
 const windowSec = intParam('minutes', 1, 60, 5) * 60;
 const byId = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
-const telemetry = new TelemetryClient({ topics: ['workers', ...CHART_TOPICS], intervalMs });
+const telemetry = new TelemetryClient({ topics: ['workers', 'sessions', 'world', ...CHART_TOPICS], intervalMs });
 connectionPanel(byId('connection'), telemetry);
 enginePanel(byId('engine'), telemetry);
 chartsPanel(byId('charts'), telemetry, { windowSec });
 threadsPanel(byId('threads'), telemetry);
+worldPanel(byId('world'), telemetry);
+sessionsPanel(byId('sessions'), telemetry);
 injectorPanel(byId('inject'));
 tasksPanel(byId('tasks'));
 telemetry.start();

@@ -198,10 +198,13 @@ export class Engine {
   readonly #fillSnapshot = (values: Float64Array, withBuckets: boolean): string =>
     this.#native.snapshotInto(values, withBuckets);
   #closing: Promise<void> | undefined;
+  /** The World's bounds: players' x and y stay within ±worldSize (the option, filled in). */
+  readonly worldSize: number;
 
   /** Throws INVALID_ARGUMENT when `options` break the schema (src/schemas/engine-config.ts). */
   constructor(options: EngineOptions = {}) {
     const complete = engineOptions(options);
+    this.worldSize = complete.worldSize;
     const { Engine: NativeCtor, threadPoolBackends } = loadBinding();
     this.#poolBackends = threadPoolBackends;
     try {

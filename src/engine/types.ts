@@ -327,7 +327,7 @@ export interface NativeBinding {
   protocol: {
     pipe: { frameBytes: number; headerBytes: number; dataCapacity: number; types: Record<string, number> };
     /** The World's defaults that the HTTP schemas mirror. */
-    world: { maxChatBytes: number };
+    world: { maxChatBytes: number; maxHp: number };
     shm: {
       magic: number;
       layoutVersion: number;

@@ -5,6 +5,7 @@ import websocket from '@fastify/websocket';
 import fp from 'fastify-plugin';
 
 import type { Job } from '../jobs.js';
+import { ENGINE_CONFIG_DEFAULTS } from '../schemas/engine-config.js';
 import { TelemetryHub } from '../telemetry/hub.js';
 import type { TelemetryOptions } from '../telemetry/options.js';
 import type { StateChange } from '../engine/state-watch.js';
@@ -18,7 +19,13 @@ declare module 'fastify' {
 export default fp<TelemetryOptions>(
   async (app, opts) => {
     const hub = new TelemetryHub(
-      { engine: app.engine, state: () => app.engineState.last, runningJob: () => app.jobs.running, log: app.log },
+      {
+        engine: app.engine,
+        aoiRadius: () => (app.runningConfig() ?? app.engineDefaults).aoiRadius ?? ENGINE_CONFIG_DEFAULTS.aoiRadius,
+        state: () => app.engineState.last,
+        runningJob: () => app.jobs.running,
+        log: app.log,
+      },
       opts,
     );
     app.decorate('telemetry', hub);

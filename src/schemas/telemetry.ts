@@ -11,7 +11,7 @@ import { MonitorStatus } from './monitor.js';
 import { ControllerStats, IocpStats, MonitorStats, PoolStats, SessionStats } from './stats.js';
 
 /** Topics sent every intervalMs, from one engine snapshot per hub tick. */
-export const PERIODIC_TOPICS = ['workers', 'iocp', 'monitor', 'events', 'pool', 'controller', 'sessions'] as const;
+export const PERIODIC_TOPICS = ['workers', 'iocp', 'monitor', 'events', 'pool', 'controller', 'sessions', 'world'] as const;
 export type PeriodicTopic = (typeof PERIODIC_TOPICS)[number];
 
 /** Everything a client can subscribe to: the periodic topics and `jobs` (pushed on each change). */
@@ -270,6 +270,38 @@ export const ControllerData = Type.Intersect(
   { $id: 'TelemetryControllerData' },
 );
 
+/** The most players a `world` frame carries; with more online, an even sample of them. */
+export const WORLD_MAX_POINTS = 2000;
+
+export const WorldPoint = Type.Object(
+  {
+    id: Type.Integer({ description: 'the player id' }),
+    x: Type.Number({ description: 'world coordinates, rounded to 0.1' }),
+    y: Type.Number(),
+    hp: Type.Integer({ description: 'hit points, at most maxHp' }),
+  },
+  { $id: 'TelemetryWorldPoint' },
+);
+
+export const WorldData = Type.Object(
+  {
+    worldMin: Type.Number({ description: 'the world\'s low edge, both axes (-worldSize)' }),
+    worldMax: Type.Number({ description: 'the world\'s high edge, both axes (worldSize)' }),
+    aoiRadius: Type.Number({
+      description: 'the AOI grid\'s cell size (the running configuration\'s, else the one a start would use): cell edges are at worldMin + k·aoiRadius',
+    }),
+    maxHp: Type.Integer({ description: 'the hit points a player logs in with' }),
+    online: Type.Integer({ minimum: 0, description: 'players online in the World' }),
+    sampled: Type.Integer({
+      minimum: 0,
+      maximum: WORLD_MAX_POINTS,
+      description: `how many of the online players points holds: all of them up to ${WORLD_MAX_POINTS}, else an even sample of ${WORLD_MAX_POINTS}`,
+    }),
+    points: Type.Array(WorldPoint, { maxItems: WORLD_MAX_POINTS, description: 'online players by id' }),
+  },
+  { $id: 'TelemetryWorldData' },
+);
+
 /** The data of each topic: iocp, pool and controller are the snapshot's own sections plus rates and window percentiles. */
 export const TOPIC_DATA = {
   workers: WorkersData,
@@ -279,6 +311,7 @@ export const TOPIC_DATA = {
   pool: PoolData,
   controller: ControllerData,
   sessions: SessionsData,
+  world: WorldData,
   jobs: ref(Job),
   state: StateData,
   subscribed: SubscribedData,
@@ -295,5 +328,7 @@ export type WindowHistogram = Static<typeof WindowHistogram>;
 export type IocpData = Static<typeof IocpData>;
 export type PoolData = Static<typeof PoolData>;
 export type SessionsData = Static<typeof SessionsData>;
+export type WorldData = Static<typeof WorldData>;
+export type WorldPoint = Static<typeof WorldPoint>;
 export type ControllerData = Static<typeof ControllerData>;
 export type ErrorData = Static<typeof ErrorData>;

@@ -15,7 +15,7 @@ import { CLOSE_CODES, PERIODIC_TOPICS, type PeriodicTopic, type StateData, type 
 import { TelemetryConnection, type ConnectionHost } from './connection.js';
 import { formatMs } from '../format.js';
 import { resolveLimits, type TelemetryLimits, type TelemetryOptions } from './options.js';
-import { RateBaselines, topicData, type Baseline } from './topics.js';
+import { RateBaselines, topicData, worldData, type Baseline } from './topics.js';
 
 export interface TickInfo {
   /** 'interval': a regular tick; 'kick': the one right after a subscribe, for its fresh topics. */
@@ -57,7 +57,9 @@ export interface TelemetryStats {
 
 /** What the hub reads from its app: no more, so it can be built and tested on its own. */
 export interface TelemetrySources {
-  engine: Pick<Engine, 'snapshot'>;
+  engine: Pick<Engine, 'snapshot' | 'playersAfter' | 'worldSize'>;
+  /** The AOI grid's cell size the `world` topic draws: the running configuration's, else the next start's. */
+  aoiRadius(): number;
   /** The engine state the control plane last saw (the state watch's). */
   state(): EngineState;
   /** The job running now, if any. */
@@ -371,6 +373,8 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
     let fallback: Baseline | undefined;
     /** Topic JSON by the baseline it was computed against: connections due together share it. */
     const json = new Map<Baseline | undefined, Map<PeriodicTopic, string>>();
+    /** The `world` topic has no rates: one JSON for every connection due this tick. */
+    let world: string | null | undefined;
     const dataOf = (topic: PeriodicTopic, own: Baseline | undefined): string | null => {
       if (snap === undefined) {
         snap = this.#snapshot();
@@ -381,6 +385,10 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
         }
       }
       if (snap === null) return null;
+      if (topic === 'world') {
+        if (world === undefined) world = this.#world();
+        return world;
+      }
       // Counters restart with the engine: a baseline from an earlier run is no baseline.
       const base = own !== undefined && own.snap.starts === snap.starts && now > own.at ? own : fallback;
       let byTopic = json.get(base);
@@ -420,6 +428,18 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
     }
     if (snap) this.#baselines.remember(now, snap, this.#periodMs);
     this.emit('tick', { kind, periodMs: period, snapshot: snap !== undefined && snap !== null });
+  }
+
+  #world(): string | null {
+    try {
+      const s = JSON.stringify(worldData(this.#sources.engine, this.#sources.aoiRadius()));
+      this.counters.serialized += 1;
+      return s;
+    } catch (err) {
+      // The engine closed since this tick's snapshot.
+      this.#sources.log.warn({ err }, 'telemetry: reading the world failed; world frame skipped');
+      return null;
+    }
   }
 
   #snapshot(): EngineSnapshot | null {

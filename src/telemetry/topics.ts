@@ -1,17 +1,20 @@
 // The data of each periodic topic, built from one EngineSnapshot. Rates, percentages and
 // window percentiles come from the delta against an earlier snapshot (the baseline) over
 // the time between them; snapshots are taken with their histogram buckets for that.
-import { bucketsOf, readMonitor, type EngineSnapshot, type Histogram } from '../engine/index.js';
-import type {
-  ControllerData,
-  EventsData,
-  EventTypeData,
-  IocpData,
-  PeriodicTopic,
-  PoolData,
-  SessionsData,
-  WindowHistogram,
-  WorkersData,
+import { bucketsOf, protocolConstants, readMonitor, type Engine, type EngineSnapshot, type Histogram } from '../engine/index.js';
+import {
+  WORLD_MAX_POINTS,
+  type ControllerData,
+  type EventsData,
+  type EventTypeData,
+  type IocpData,
+  type PeriodicTopic,
+  type PoolData,
+  type SessionsData,
+  type WindowHistogram,
+  type WorkersData,
+  type WorldData,
+  type WorldPoint,
 } from '../schemas/telemetry.js';
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
@@ -55,8 +58,8 @@ export class RateBaselines {
   }
 }
 
-/** The data of one periodic topic; `base` undefined gives null rates. */
-export function topicData(topic: PeriodicTopic, snap: EngineSnapshot, base: Baseline | undefined, now: number): unknown {
+/** The data of one periodic topic from the snapshot (`world` is not: see worldData); `base` undefined gives null rates. */
+export function topicData(topic: Exclude<PeriodicTopic, 'world'>, snap: EngineSnapshot, base: Baseline | undefined, now: number): unknown {
   const windowMs = base === undefined ? null : round1(now - base.at);
   switch (topic) {
     case 'workers':
@@ -241,5 +244,45 @@ export function eventsData(snap: EngineSnapshot, base: EngineSnapshot | undefine
     latencyUs: e.latencyUs,
     windowLatencyUs: windowHistogram(e.latencyUs, b?.latencyUs),
     byType,
+  };
+}
+
+/** Players read a page at a time, so no call copies the whole World. */
+const WORLD_PAGE = 5000;
+
+/**
+ * The `world` topic: the online players' positions and hp, at most `maxPoints` of them
+ * (an even sample by id when more are online), with the World's bounds and the AOI grid's
+ * cell size. Reads pages of players by id and stops once it has met every online player.
+ */
+export function worldData(engine: Pick<Engine, 'playersAfter' | 'worldSize'>, aoiRadius: number, maxPoints = WORLD_MAX_POINTS): WorldData {
+  const points: WorldPoint[] = [];
+  let online = 0;
+  /** Online players met so far: the rank of the next one. */
+  let rank = 0;
+  let after = 0;
+  for (let first = true; ; first = false) {
+    const page = engine.playersAfter(after, WORLD_PAGE);
+    if (first) online = page.online;
+    for (const p of page.players) {
+      if (!p.online) continue;
+      // Rank i is taken when floor(i·max/online) steps up from rank i-1's (rank 0 always):
+      // exactly max of the first `online`, every online/max ranks.
+      const take = online <= maxPoints || Math.floor((rank * maxPoints) / online) > Math.floor(((rank - 1) * maxPoints) / online);
+      rank += 1;
+      if (take && points.length < maxPoints) points.push({ id: p.id, x: round1(p.x), y: round1(p.y), hp: p.hp });
+    }
+    const last = page.players.at(-1);
+    if (!page.more || last === undefined || rank >= online || points.length >= maxPoints) break;
+    after = last.id;
+  }
+  return {
+    worldMin: -engine.worldSize,
+    worldMax: engine.worldSize,
+    aoiRadius,
+    maxHp: protocolConstants().world.maxHp,
+    online,
+    sampled: points.length,
+    points,
   };
 }

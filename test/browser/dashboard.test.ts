@@ -1,7 +1,7 @@
 // The dashboard in a real browser: Debian's chromium driven by playwright-core, against a
 // server this test starts (scripts/browser-test.sh; the `browser` lane of .ci/run).
 // Screenshots go to test-results/ (CI artifacts); DASHBOARD_DOCS_SCREENSHOT=1 also writes
-// the 1280×800 one to docs/dashboard.png. Every wait is for a selector, a page condition
+// the 1280×800 one to docs/dashboard.png and the world map's to docs/dashboard-world.png. Every wait is for a selector, a page condition
 // or a hub tick, with a deadline; nothing sleeps.
 import assert from 'node:assert/strict';
 import { copyFile, mkdir } from 'node:fs/promises';
@@ -13,7 +13,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { WebSocket } from 'ws';
 
 import { buildApp, type AppOptions } from '../../src/app.js';
+import type { TicketsIssued } from '../../src/schemas/tickets.js';
 import { SMALL_ENGINE, uniqueServerName } from '../helpers/app.js';
+import { GameClient } from '../helpers/game-client.js';
+import { rng } from '../helpers/rng.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -47,7 +50,7 @@ async function startServer(t: TestContext, opts: AppOptions = {}): Promise<Serve
     autoStart: true,
     docsUi: false,
     ...opts,
-    engineConfig: { ...SMALL_ENGINE, serverName: uniqueServerName('browser') },
+    engineConfig: { ...SMALL_ENGINE, serverName: uniqueServerName('browser'), ...opts.engineConfig },
     telemetry: { bufferedAmountForTesting: (socket: WebSocket) => (stuck.on ? 1024 * 1024 : socket.bufferedAmount) },
   });
   t.after(() => app.close());
@@ -234,6 +237,109 @@ describe('dashboard in chromium', () => {
     });
 
     assert.deepEqual(unexpected(errors, [409]), []);
+  });
+
+  test('world map and sessions: game-port players drawn at their positions, coloured by hp; Kick closes one', TEST, async (t) => {
+    const WORLD = 1000;
+    const AOI = 100;
+    const { app, url } = await startServer(t, { engineOptions: { worldSize: WORLD }, engineConfig: { sessionPort: 0, aoiRadius: AOI } });
+    const port = app.engine.gamePort;
+    assert.ok(port !== null);
+    // Far apart, one badly hurt; and a spot no one is near, inside a cell, which must stay background.
+    const players = [
+      { id: 1, x: -600, y: 600, hp: 100 },
+      { id: 2, x: 600, y: 600, hp: 100 },
+      { id: 3, x: 600, y: -600, hp: 10 },
+      { id: 4, x: -250, y: -700, hp: 100 },
+    ];
+    const empty = { x: -750, y: -150 };
+    const issued = await app.inject({ method: 'POST', url: '/v1/tickets', payload: { tickets: players.map((p) => ({ playerId: p.id, name: `p${p.id}` })) } });
+    assert.equal(issued.statusCode, 201, issued.body);
+    const { tickets } = issued.json() as TicketsIssued;
+    const clients = await Promise.all(players.map(() => GameClient.connect(port)));
+    t.after(() => clients.forEach((c) => c.close()));
+    await Promise.all(clients.map((c, i) => c.login(tickets[i]!.ticket)));
+    players.forEach((p, i) => clients[i]!.move(p.x, p.y, 1));
+    const hit = await app.inject({ method: 'POST', url: '/v1/events', payload: { type: 'PLAYER_ATTACK', playerId: 1, data: { target: 3, damage: 90 } } });
+    assert.equal(hit.statusCode, 202, hit.body);
+    // Every client sees itself where it moved, with its hp: the World has applied it all.
+    await Promise.all(
+      clients.map((c, i) => {
+        const p = players[i]!;
+        return c.until(() => {
+          const me = c.visible().get(p.id);
+          return me !== undefined && me.x === p.x && me.y === p.y && me.hp === p.hp;
+        }, `player ${p.id} at (${p.x}, ${p.y}) with ${p.hp} hp`);
+      }),
+    );
+    // The rest of the map, for the screenshot: players through the REST API, kept clear of the spots checked below.
+    const rand = rng(14);
+    const crowd: { type: string; playerId: number; data?: unknown }[] = [];
+    for (let id = 100; crowd.length < 3 * 150; id++) {
+      const x = Math.round((rand() * 2 - 1) * (WORLD - 20));
+      const y = Math.round((rand() * 2 - 1) * (WORLD - 20));
+      if ([...players, empty].some((q) => Math.hypot(q.x - x, q.y - y) < 60)) continue;
+      crowd.push({ type: 'PLAYER_LOGIN', playerId: id }, { type: 'PLAYER_MOVE', playerId: id, data: { x, y } });
+      crowd.push({ type: 'PLAYER_ATTACK', playerId: 1, data: { target: id, damage: Math.floor(rand() * 100) } });
+    }
+    assert.equal((await app.inject({ method: 'POST', url: '/v1/events', payload: { events: crowd } })).statusCode, 202);
+    await app.engine.flush();
+    const online = players.length + crowd.length / 3;
+
+    const { page, errors } = await openPage(t, 1280, 800);
+    await page.goto(url + PAGE);
+
+    await t.test('the map draws every online player at its coordinates, green at full hp, red when hurt, over the AOI grid', async () => {
+      await page.waitForSelector(`#world-map[data-points="${online}"]`);
+      assert.equal(await page.$eval('#world', (el) => (el as HTMLElement).dataset['online']), String(online));
+      // Cell edges every 100 inside ±1000: 19 vertical and 19 horizontal lines.
+      assert.equal(await page.$eval('#world-map', (el) => (el as HTMLElement).dataset['gridLines']), String(2 * ((2 * WORLD) / AOI - 1)));
+      // The pixel at each player's position, read back from the canvas.
+      const colours = await page.$eval(
+        '#world-map',
+        (el, { spots, world }) => {
+          const canvas = el as HTMLCanvasElement;
+          const ctx = canvas.getContext('2d')!;
+          const k = canvas.width / (2 * world);
+          return spots.map((s) => [...ctx.getImageData(Math.round((s.x + world) * k), Math.round((world - s.y) * k), 1, 1).data.slice(0, 3)]);
+        },
+        { spots: [...players, empty], world: WORLD },
+      );
+      players.forEach((p, i) => {
+        const [r, g] = colours[i]!;
+        if (p.hp === 100) assert.ok(g! > r! + 60, `player ${p.id} (full hp) is green: rgb ${colours[i]!.join(',')}`);
+        else assert.ok(r! > g! + 60, `player ${p.id} (${p.hp} hp) is red: rgb ${colours[i]!.join(',')}`);
+      });
+      const [r, g, b] = colours.at(-1)!;
+      assert.ok(Math.max(r!, g!, b!) - Math.min(r!, g!, b!) < 16, `nobody at (${empty.x}, ${empty.y}): background, rgb ${colours.at(-1)!.join(',')}`);
+    });
+
+    await t.test('the sessions panel lists the game-port players; screenshot', async () => {
+      for (const p of players) await page.waitForSelector(`#session-table tr[data-player="${p.id}"][data-state="live"]`);
+      assert.equal(await page.$$eval('#session-table tbody tr', (rows) => rows.length), players.length);
+      await page.waitForSelector(`#sessions[data-active="${players.length}"]`);
+      await page.$eval('#world', (el) => el.scrollIntoView());
+      const shot = join(RESULTS, 'dashboard-world-1280x800.png');
+      await page.screenshot({ path: shot });
+      if (process.env['DASHBOARD_DOCS_SCREENSHOT'] === '1') await copyFile(shot, join(process.cwd(), 'docs', 'dashboard-world.png'));
+    });
+
+    await t.test('Kick closes that player\'s connection with KICK operator; the row and the dot go', async () => {
+      const victim = clients[1]!;
+      await page.click('#session-table tr[data-player="2"] button');
+      const kick = GameClient.kick(await victim.next('KICK'));
+      assert.equal(kick.reason, 'operator');
+      assert.match(kick.text, /dashboard/);
+      await victim.closed;
+      await page.waitForSelector('#sessions-result.ok');
+      await page.waitForSelector('#session-table tr[data-player="2"]', { state: 'detached' });
+      await page.waitForSelector(`#world-map[data-points="${online - 1}"]`);
+      // Only that one: the others are still connected and listed.
+      for (const c of [clients[0]!, clients[2]!, clients[3]!]) assert.equal(c.socket.destroyed, false);
+      assert.equal(await page.$$eval('#session-table tbody tr', (rows) => rows.length), players.length - 1);
+    });
+
+    assert.deepEqual(unexpected(errors), []);
   });
 
   test('with a token: asks for it on 401, retries with Bearer, and unlocks telemetry', TEST, async (t) => {

@@ -315,6 +315,7 @@ Napi::Object Protocol(Napi::Env env) {
   p.Set("shm", shm);
   Napi::Object world = Napi::Object::New(env);
   world.Set("maxChatBytes", static_cast<double>(WorldConfig{}.maxChatBytes));
+  world.Set("maxHp", static_cast<double>(WorldConfig{}.maxHp));
   p.Set("world", world);
   return p;
 }
