@@ -222,7 +222,6 @@ TEST(timers_fire_in_deadline_order_and_on_time) {
 }
 
 TEST(periodic_timer_runs_on_absolute_deadlines_without_drift) {
-  ThreadPool pool(cfg(2, 4));
   constexpr int kFirings = 50;
   // 200 Hz where the platform's waits allow it; 4x the measured wait granularity where
   // they are coarser (winpthreads: whole milliseconds, ~1.2 ms late under wine), so that
@@ -233,6 +232,10 @@ TEST(periodic_timer_runs_on_absolute_deadlines_without_drift) {
   std::vector<TimePoint> at;
   Event done(Event::Reset::Manual);
   std::atomic<TimerId> id{0};
+  // Declared after what the callback touches, so it is destroyed (its workers joined)
+  // first: a firing already running when cancelTimer() returns may still call
+  // done.set(), and must not find `done` destroyed (TSan caught that race).
+  ThreadPool pool(cfg(2, 4));
   const auto start = SteadyClock::now();
   id = pool.schedulePeriodic(kPeriod, kPeriod, [&] {
     std::lock_guard l(mu);
@@ -264,9 +267,9 @@ TEST(periodic_timer_runs_on_absolute_deadlines_without_drift) {
 }
 
 TEST(cancelled_timers_never_fire) {
-  ThreadPool pool(cfg(1, 2));
   std::atomic<int> oneShotRan{0}, oneShotCancelled{0}, periodicRuns{0};
   Event threeRuns(Event::Reset::Manual);
+  ThreadPool pool(cfg(1, 2));  // after what its callbacks touch: destroyed (joined) first
   const TimerId oneShot = pool.scheduleAfter(50ms, WorkItem{[&] { oneShotRan++; }, [&] { oneShotCancelled++; }});
   const TimerId periodic = pool.schedulePeriodic(1ms, 2ms, [&] {
     if (++periodicRuns == 3) threeRuns.set();
@@ -295,9 +298,11 @@ TEST(cancelled_timers_never_fire) {
 }
 
 TEST(periodic_firing_still_running_is_skipped_not_stacked) {
-  ThreadPool pool(cfg(2, 4));
   std::atomic<int> running{0}, maxRunning{0}, runs{0};
   Event fourRuns(Event::Reset::Manual);
+  // After what the callback touches: a firing still sleeping when cancelTimer() returns
+  // finishes before the pool's destructor returns, with these still alive.
+  ThreadPool pool(cfg(2, 4));
   const TimerId id = pool.schedulePeriodic(0ms, 2ms, [&] {
     const int r = running.fetch_add(1) + 1;
     int m = maxRunning.load();
