@@ -1,0 +1,112 @@
+// `gamesrv bots` (issue 14 item 7): native bots log in to an engine's game port, random-walk,
+// chat and measure RTT and move->observed latency; through runBots() and through the CLI.
+// Afterwards every bot has left: nobody online, accepted == processed.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { Engine, runBots, type BotsSummary } from '../src/engine/index.js';
+
+const run = promisify(execFile);
+const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const BOTS = 200;
+const RATE_HZ = 10;
+const DURATION_S = 2;
+
+let serial = 0;
+async function engineWithPort(): Promise<{ engine: Engine; port: number }> {
+  const engine = new Engine({ worldSize: 1000, maxPlayers: 20_000 });
+  await engine.start({
+    serverName: `bots-${process.pid}-${++serial}`,
+    pipe: false,
+    monitor: false,
+    sessionPort: 0,
+    gameAuth: 'none',
+    aoiRadius: 100,
+    tickRateHz: 60,
+  });
+  const port = engine.gamePort;
+  assert.ok(port !== null && port > 0, 'the game port is open');
+  return { engine, port };
+}
+
+/** Flushes until nobody is online (a bot's close reaches the World as a queued LOGOUT). */
+async function everyoneLeft(engine: Engine): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    await engine.flush();
+    if (engine.snapshot().players.online === 0) break;
+    await new Promise<void>((resolve) => setTimeout(resolve, 5));
+  }
+  const s = engine.snapshot();
+  assert.equal(s.players.online, 0, 'every bot logged out');
+  assert.equal(s.events.accepted, s.events.processed, 'accepted == processed');
+}
+
+function assertHealthy(summary: BotsSummary, first: number): void {
+  assert.equal(summary.bots, BOTS);
+  assert.equal(summary.connected, BOTS, `every bot connected (last problem: ${summary.lastProblem})`);
+  assert.equal(summary.failed, 0);
+  assert.equal(summary.dropped, 0, 'no bot was dropped by the server');
+  assert.equal(summary.errorsReceived + summary.kicksReceived, 0, `no ERROR or KICK (last problem: ${summary.lastProblem})`);
+  assert.equal(summary.live, 0, 'every bot left');
+  // Each bot moves at RATE_HZ from its WELCOME on: at least half of the ideal count.
+  assert.ok(summary.movesSent >= (BOTS * RATE_HZ * DURATION_S) / 2, `moves sent: ${summary.movesSent}`);
+  assert.ok(summary.pingsSent >= BOTS, `pings: ${summary.pingsSent}`);
+  assert.ok(summary.statesReceived > 0);
+  assert.ok(summary.rttUs.count > 0 && summary.rttUs.p50 > 0 && summary.rttUs.p50 <= summary.rttUs.p99, JSON.stringify(summary.rttUs));
+  assert.ok(summary.moveObservedUs.count > 0, 'moves were seen by neighbours');
+  assert.ok(summary.moveObservedUs.p50 > 0 && summary.moveObservedUs.p50 <= summary.moveObservedUs.p99, JSON.stringify(summary.moveObservedUs));
+  assert.ok(first >= 1_000_000);
+}
+
+describe('bots', () => {
+  let engine: Engine;
+  let port: number;
+  before(async () => ({ engine, port } = await engineWithPort()));
+  after(() => engine.close());
+
+  test(`runBots: ${BOTS} bots for ${DURATION_S} s at ${RATE_HZ} Hz log in, move, measure, and leave`, async () => {
+    const first = 1_000_000;
+    const before = engine.snapshot().events.byType.PLAYER_MOVE.applied;
+    const progress: BotsSummary[] = [];
+    const summary = await runBots(
+      {
+        port,
+        count: BOTS,
+        rateHz: RATE_HZ,
+        durationS: DURATION_S,
+        threads: 2,
+        firstPlayerId: first,
+        tickets: Array.from({ length: BOTS }, (_, i) => `${first + i}:bot-${i}`),
+      },
+      (s) => progress.push(s),
+    );
+    assertHealthy(summary, first);
+    assert.ok(progress.length >= 1, 'a progress report a second');
+    assert.ok(progress.every((p, i) => i === 0 || p.movesSent >= progress[i - 1]!.movesSent), 'progress counters only grow');
+    await everyoneLeft(engine);
+    const applied = engine.snapshot().events.byType.PLAYER_MOVE.applied - before;
+    assert.ok(applied > 0 && applied <= summary.movesSent, `moves applied: ${applied} of ${summary.movesSent}`);
+  });
+
+  test('runBots refuses a ticket count that is not the bot count', async () => {
+    await assert.rejects(runBots({ port, count: 2, firstPlayerId: 1, tickets: ['1:a'] }), { code: 'INVALID_ARGUMENT' });
+  });
+
+  test(`gamesrv bots --json: ${BOTS} bots through the CLI`, async () => {
+    const first = 2_000_000;
+    const before = engine.snapshot().events.byType.PLAYER_MOVE.applied;
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', cli, 'bots', '--count', String(BOTS), '--rate', String(RATE_HZ), '--duration', String(DURATION_S), '--port', String(port), '--first-player', String(first), '--json'],
+      { timeout: 60_000 },
+    );
+    const summary = JSON.parse(stdout) as BotsSummary;
+    assertHealthy(summary, first);
+    assert.match(stderr, /connected \d+\/200 .*moves\/s \d+ .*rtt .*move->observed/, 'a progress line on stderr');
+    await everyoneLeft(engine);
+    assert.ok(engine.snapshot().events.byType.PLAYER_MOVE.applied - before > 0, 'the CLI bots\' moves were applied');
+  });
+});
