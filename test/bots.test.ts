@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { Engine, runBots, type BotsSummary } from '../src/engine/index.js';
+import { build } from './helpers/app.js';
 
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
@@ -44,16 +45,16 @@ async function everyoneLeft(engine: Engine): Promise<void> {
   assert.equal(s.events.accepted, s.events.processed, 'accepted == processed');
 }
 
-function assertHealthy(summary: BotsSummary, first: number): void {
-  assert.equal(summary.bots, BOTS);
-  assert.equal(summary.connected, BOTS, `every bot connected (last problem: ${summary.lastProblem})`);
+function assertHealthy(summary: BotsSummary, first: number, bots = BOTS): void {
+  assert.equal(summary.bots, bots);
+  assert.equal(summary.connected, bots, `every bot connected (last problem: ${summary.lastProblem})`);
   assert.equal(summary.failed, 0);
   assert.equal(summary.dropped, 0, 'no bot was dropped by the server');
   assert.equal(summary.errorsReceived + summary.kicksReceived, 0, `no ERROR or KICK (last problem: ${summary.lastProblem})`);
   assert.equal(summary.live, 0, 'every bot left');
   // Each bot moves at RATE_HZ from its WELCOME on: at least half of the ideal count.
-  assert.ok(summary.movesSent >= (BOTS * RATE_HZ * DURATION_S) / 2, `moves sent: ${summary.movesSent}`);
-  assert.ok(summary.pingsSent >= BOTS, `pings: ${summary.pingsSent}`);
+  assert.ok(summary.movesSent >= (bots * RATE_HZ * DURATION_S) / 2, `moves sent: ${summary.movesSent}`);
+  assert.ok(summary.pingsSent >= bots, `pings: ${summary.pingsSent}`);
   assert.ok(summary.statesReceived > 0);
   assert.ok(summary.rttUs.count > 0 && summary.rttUs.p50 > 0 && summary.rttUs.p50 <= summary.rttUs.p99, JSON.stringify(summary.rttUs));
   assert.ok(summary.moveObservedUs.count > 0, 'moves were seen by neighbours');
@@ -109,4 +110,32 @@ describe('bots', () => {
     await everyoneLeft(engine);
     assert.ok(engine.snapshot().events.byType.PLAYER_MOVE.applied - before > 0, 'the CLI bots\' moves were applied');
   });
+});
+
+test('gamesrv bots --ticket-from: tickets from POST /v1/tickets (with the token) admit the bots to a ticket-checking port', async (t) => {
+  const token = 'bots-test-token';
+  const app = await build(t, {
+    token,
+    ticketSecret: Buffer.from('bots-test-secret-0123456789', 'utf8'),
+    engineConfig: { sessionPort: 0, aoiRadius: 100, tickRateHz: 60, pipe: false, monitor: false },
+    engineOptions: { worldSize: 1000, maxPlayers: 20_000 },
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  assert.ok(address !== null && typeof address === 'object');
+  const port = app.engine.gamePort;
+  assert.ok(port !== null && port > 0);
+  const bots = 100;
+  const args = ['bots', '--count', String(bots), '--rate', String(RATE_HZ), '--duration', String(DURATION_S), '--port', String(port), '--json'];
+  const url = `http://127.0.0.1:${address.port}/v1/tickets`;
+  const env = { ...process.env, GAMESRV_TOKEN: token };
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', cli, ...args, '--ticket-from', url], { timeout: 60_000, env });
+  assertHealthy(JSON.parse(stdout) as BotsSummary, 1_000_000, bots);
+  // A wrong token: the ticket request is refused, and the command says so.
+  const refused = await run(process.execPath, ['--import', 'tsx', cli, ...args, '--ticket-from', url], { timeout: 60_000, env: { ...env, GAMESRV_TOKEN: 'wrong' } }).then(
+    () => assert.fail('a refused ticket request must fail the command'),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /POST .*\/v1\/tickets: 401/);
 });
