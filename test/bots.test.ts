@@ -3,6 +3,7 @@
 // Afterwards every bot has left: nobody online, accepted == processed.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -94,6 +95,18 @@ describe('bots', () => {
 
   test('runBots refuses a ticket count that is not the bot count', async () => {
     await assert.rejects(runBots({ port, count: 2, firstPlayerId: 1, tickets: ['1:a'] }), { code: 'INVALID_ARGUMENT' });
+  });
+
+  test('bots that cannot connect fail, and the run ends early instead of waiting out its duration', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port: refused } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const summary = await runBots({ port: refused, count: 20, durationS: 60, firstPlayerId: 1, tickets: Array.from({ length: 20 }, (_, i) => `${1 + i}:bot-${i}`) });
+    assert.equal(summary.failed, 20);
+    assert.equal(summary.connected, 0);
+    assert.match(summary.lastProblem ?? '', /connect/);
+    assert.ok(summary.elapsedS < 10, `ended after ${summary.elapsedS} s`);
   });
 
   test(`gamesrv bots --json: ${BOTS} bots through the CLI`, async () => {

@@ -191,12 +191,13 @@ using BotsProgress = std::function<void(const BotsSummary&)>;
 
 struct BotsResult {
   bool ok = false;
-  std::string error;  // when !ok: invalid config, or the driver could not start
+  std::string error;  // when !ok: invalid config (validate()), or the driver could not start
   BotsSummary summary;
 };
 
-// Runs the bots for config.durationS (or until `stop`), calling `progress` about once a
-// second from the calling thread; blocks until every bot has said BYE and closed.
+// Runs the bots for config.durationS (or until `stop`, or until every bot has failed or
+// been dropped: checked once a second), calling `progress` about once a second from the
+// calling thread; blocks until every bot has said BYE and closed (or the linger passed).
 BotsResult runBots(const BotsConfig& config, const BotsProgress& progress, std::stop_token stop);
 
 }  // namespace gamesrv

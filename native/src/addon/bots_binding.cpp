@@ -74,8 +74,8 @@ class BotsWorker final : public Napi::AsyncProgressQueueWorker<BotsSummary> {
   void OnOK() override {
     Napi::Env env = Env();
     Addon::of(env).untrackBenchmark(trackId_);
-    if (!result_.ok) {
-      deferred_.Reject(engineError(env, "INVALID_ARGUMENT", result_.error).Value());
+    if (!result_.ok) {  // RunBots validated the options: the driver could not start
+      deferred_.Reject(engineError(env, "START_FAILED", result_.error).Value());
       return;
     }
     deferred_.Resolve(summaryJs(env, result_.summary));

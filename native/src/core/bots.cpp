@@ -314,7 +314,9 @@ BotsResult runBots(const BotsConfig& config, const BotsProgress& progress, std::
     if (cv.wait_until(lock, stop, fromNs(until), [] { return false; }) || stop.stop_requested()) break;
     lock.unlock();
     if (until >= end) break;
-    if (progress) progress(fleet.stats().summary(elapsed(), config.count));
+    const BotStats& st = fleet.stats();
+    if (st.failed.load() + st.dropped.load() == config.count) break;  // nobody left to run
+    if (progress) progress(st.summary(elapsed(), config.count));
   }
   const double ranS = elapsed();
   driver->finish(kLingerMs);
