@@ -49,7 +49,7 @@ struct BotsConfig {
   std::uint32_t firstPlayerId = 0; // bot i is player firstPlayerId + i (its ticket's)
   std::vector<std::string> tickets;
   double chatEveryS = 5;           // mean seconds between a bot's CHATs (0: never)
-  std::size_t sendLimitBytes = 64 * 1024;  // a bot's unsent bytes over this: its MOVEs wait
+  std::size_t sendLimitBytes = 64 * 1024;  // a bot's unsent bytes over this: nothing new is queued
   std::uint64_t seed = 1;
 };
 

@@ -219,21 +219,24 @@ std::uint64_t Bot::tick(std::uint64_t nowNs) {
   const BotsConfig& c = fleet_.config();
   BotStats& st = fleet_.stats();
   const auto period = static_cast<std::uint64_t>(1e9 / c.rateHz);
+  // The send buffer's bound: over it, what falls due is skipped (MOVEs counted as deferred).
+  const bool full = pending().size() > c.sendLimitBytes;
   if (nextMoveNs_ <= nowNs) {
-    if (pending().size() > c.sendLimitBytes) st.movesDeferred.fetch_add(1, std::memory_order_relaxed);
+    if (full) st.movesDeferred.fetch_add(1, std::memory_order_relaxed);
     else sendMove(nowNs);
     nextMoveNs_ += period;
     if (nextMoveNs_ <= nowNs) nextMoveNs_ = nowNs + period;  // late: no burst to catch up
   }
   if (nextPingNs_ <= nowNs) {
-    (void)game::encode(out_, game::Ping{nowNs});
-    st.pingsSent.fetch_add(1, std::memory_order_relaxed);
+    if (!full) {
+      (void)game::encode(out_, game::Ping{nowNs});
+      st.pingsSent.fetch_add(1, std::memory_order_relaxed);
+    }
     nextPingNs_ = nowNs + kPingIntervalNs;
   }
   if (nextChatNs_ <= nowNs) {
     const std::string text = "bot " + std::to_string(index_) + " says hi";
-    (void)game::encode(out_, game::Chat{text});
-    st.chatsSent.fetch_add(1, std::memory_order_relaxed);
+    if (!full && game::encode(out_, game::Chat{text})) st.chatsSent.fetch_add(1, std::memory_order_relaxed);
     nextChatNs_ = nowNs + static_cast<std::uint64_t>(-std::log(1 - random01()) * c.chatEveryS * 1e9) + 1;
   }
   return std::min({nextMoveNs_, nextPingNs_, nextChatNs_});
