@@ -12,7 +12,7 @@ export const BOTS_USAGE = `  gamesrv bots --count N --rate HZ --duration S [--ho
       Run N game-port bots for S seconds: each logs in, random-walks at HZ moves a
       second, chats now and then, and measures RTT (PING/PONG) and move->observed (its
       MOVE seen by a neighbour bot). Progress on stderr, the summary on stdout.
-      --ticket-from URL: POST URL (e.g. http://127.0.0.1:3000/v1/tickets) for tickets,
+      --ticket-from URL: POST URL (npm start: http://127.0.0.1:8080/v1/tickets) for tickets,
       with GAMESRV_TOKEN or the generated token file; without it the tickets are
       "<playerId>:bot-<n>", for a server started with --game-auth none.
       Defaults: --host 127.0.0.1 --port 7777 --threads 2 --first-player 1000000.`;
