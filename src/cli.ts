@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // gamesrv command-line tools that talk to a running server without its HTTP port:
-// the shared-memory monitor (the seed's client mode), the pipe, the lock benchmark.
+// the shared-memory monitor (the seed's client mode), the pipe, the lock benchmark; and
+// the game-port bots (src/bots.ts).
 import { parseArgs } from 'node:util';
 
 import {
@@ -12,6 +13,7 @@ import {
   runLockBenchmark,
   type MonitorStatus,
 } from './engine/index.js';
+import { BOTS_USAGE, BotsUsageError, botsCommand } from './bots.js';
 import { formatBytes } from './format.js';
 
 const USAGE = `Usage:
@@ -23,6 +25,7 @@ const USAGE = `Usage:
       DATA: "42" or "42:Alice" (LOGIN), "42" (LOGOUT), "42:100,200" (MOVE).
   gamesrv bench locks [--threads N] [--iterations N] [--json]
       The seed's Critical Section vs Mutex comparison, with a progress bar.
+${BOTS_USAGE}
 
 Options:
   --name NAME     server name (default "gamesrv", or GAMESRV_NAME)
@@ -171,6 +174,8 @@ async function main(argv: string[]): Promise<number> {
       return pipe(rest);
     case 'bench':
       return bench(rest);
+    case 'bots':
+      return botsCommand(rest);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -179,7 +184,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof UsageError || err instanceof BotsUsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       process.stderr.write(`gamesrv: ${(err as Error).message}\n\n${USAGE}\n`);
       process.exit(2);
     }

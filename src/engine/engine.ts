@@ -7,6 +7,8 @@ import { loadBinding } from './native.js';
 import { SnapshotReader } from './snapshot.js';
 import { MAX_DEADLINE_MS } from '../schemas/engine-config.js';
 import {
+  type BotsOptions,
+  type BotsSummary,
   type EngineConfig,
   type EngineOptions,
   type EngineSnapshot,
@@ -486,6 +488,38 @@ export async function runLockBenchmark(
   }
   const cancel = () => {
     if (handle.id !== undefined) binding.cancelLockBenchmark(handle.id);
+  };
+  if (signal?.aborted) cancel();
+  signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    return await running;
+  } catch (err) {
+    throw fromNative(err);
+  } finally {
+    signal?.removeEventListener('abort', cancel);
+  }
+}
+
+/**
+ * Runs game-port bots (native, off the JS thread; see native/include/gamesrv/bots.hpp)
+ * until options.durationS has passed or `signal` aborts; `onProgress` gets the counters
+ * about once a second. Resolves with the final counters once every bot has left.
+ */
+export async function runBots(
+  options: BotsOptions,
+  onProgress?: (s: BotsSummary) => void,
+  signal?: AbortSignal,
+): Promise<BotsSummary> {
+  const binding = loadBinding();
+  const handle: { id?: number } = {};
+  let running: Promise<BotsSummary>;
+  try {
+    running = binding.runBots(options, onProgress, handle);
+  } catch (err) {
+    throw fromNative(err);
+  }
+  const cancel = () => {
+    if (handle.id !== undefined) binding.cancelBots(handle.id);
   };
   if (signal?.aborted) cancel();
   signal?.addEventListener('abort', cancel, { once: true });

@@ -10,6 +10,7 @@ export {
   pipeSend,
   protocolConstants,
   readMonitor,
+  runBots,
   runLockBenchmark,
   socketUnackedBytes,
 } from './engine.js';

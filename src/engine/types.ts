@@ -300,6 +300,56 @@ export interface TicketVerdict {
   expiresAt?: number;
 }
 
+/** What runBots takes (native/include/gamesrv/bots.hpp BotsConfig). */
+export interface BotsOptions {
+  host?: string;
+  port: number;
+  count: number;
+  rateHz?: number;
+  durationS?: number;
+  threads?: number;
+  /** Bot i is player firstPlayerId + i: its ticket's. */
+  firstPlayerId: number;
+  /** One HELLO ticket per bot. */
+  tickets: string[];
+  /** Mean seconds between a bot's CHATs; 0: never. */
+  chatEveryS?: number;
+  seed?: number;
+}
+
+/** A latency histogram's summary, microseconds. */
+export interface BotsLatency {
+  count: number;
+  mean: number;
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** The bots' counters (native/include/gamesrv/bots.hpp BotsSummary): once a second, and at the end. */
+export interface BotsSummary {
+  elapsedS: number;
+  bots: number;
+  connected: number;
+  live: number;
+  failed: number;
+  dropped: number;
+  movesSent: number;
+  movesDeferred: number;
+  chatsSent: number;
+  pingsSent: number;
+  framesReceived: number;
+  bytesReceived: number;
+  statesReceived: number;
+  errorsReceived: number;
+  kicksReceived: number;
+  lastProblem: string | null;
+  rttUs: BotsLatency;
+  moveObservedUs: BotsLatency;
+}
+
 export interface NativeBinding {
   /** Takes only what src/engine/arguments.ts returns: validated and complete. */
   Engine: new (options: Required<EngineOptions>) => NativeEngine;
@@ -322,6 +372,9 @@ export interface NativeBinding {
   /** What runLockBenchmark uses for an option left out. */
   lockBenchmarkDefaults: { threads: number; iterations: number };
   lockKinds: string[];
+  runBots(options: BotsOptions, onProgress?: (s: BotsSummary) => void, handle?: { id?: number }): Promise<BotsSummary>;
+  cancelBots(id: number): boolean;
+  botLimits: { maxBots: number; maxThreads: number; maxRateHz: number };
   verifyTicket(secret: Buffer, ticket: string, nowSec: number): TicketVerdict;
   ticketFormat: { version: number; keyId: number; maxNameBytes: number; maxTicketChars: number };
   protocol: {

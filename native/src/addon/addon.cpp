@@ -1,5 +1,6 @@
 #include "addon.hpp"
 
+#include "bots_binding.hpp"
 #include "engine_wrap.hpp"
 #include "game_protocol_binding.hpp"
 #include "io_binding.hpp"
@@ -50,6 +51,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", ctor);
   registerIo(env, exports);
   registerTickets(env, exports);
+  registerBots(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   exports.Set("snapshotLayout", snapshotLayout(env));
   exports.Set("gameProtocol", gameProtocolConstants(env));
