@@ -6,6 +6,7 @@
 #include "bots_binding.hpp"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "addon.hpp"
@@ -117,7 +118,7 @@ Napi::Value RunBots(const Napi::CallbackInfo& info) {
   BotsConfig c;
   if (Napi::Value h = o.Get("host"); h.IsString()) c.host = h.As<Napi::String>().Utf8Value();
   const std::uint32_t port = integer(env, o, "port", c.port);
-  if (port > 65535) throwEngineError(env, "INVALID_ARGUMENT", "port must be 1..65535");
+  if (port > std::numeric_limits<std::uint16_t>::max()) throwEngineError(env, "INVALID_ARGUMENT", "port must be a TCP port number");
   c.port = static_cast<std::uint16_t>(port);
   c.count = integer(env, o, "count", 0);
   c.rateHz = number(env, o, "rateHz", c.rateHz);
