@@ -7,28 +7,12 @@
 #include "eventually.hpp"
 #include "harness.hpp"
 #include "gamesrv/bots.hpp"
+#include "game_engine_test_support.hpp"
 #include "gamesrv/engine.hpp"
 
 using namespace gamesrv;
 using namespace gstest;
 using namespace std::chrono_literals;
-
-namespace {
-
-EngineConfig gameConfig(const char* name) {
-  EngineConfig c;
-  c.io.serverName = name;
-  c.io.pipe = false;
-  c.io.monitor = false;
-  c.io.iocpThreads = 2;
-  c.controller.tickRateHz = 60;
-  c.game.enabled = true;
-  c.game.auth = GameAuth::None;
-  c.game.aoiRadius = 100;
-  return c;
-}
-
-}  // namespace
 
 TEST(bots_log_in_move_measure_and_leave) {
   EngineOptions options;

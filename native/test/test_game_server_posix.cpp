@@ -7,6 +7,7 @@
 
 #include "eventually.hpp"
 #include "game_socket_client_posix.hpp"
+#include "game_engine_test_support.hpp"
 #include "gamesrv/engine.hpp"
 #include "gamesrv/game_protocol.hpp"
 #include "gamesrv/platform/thread.hpp"
@@ -25,18 +26,6 @@ void sendMessage(Client& c, const auto& message) {
 
 game::Bytes bytes(const std::string& s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
 
-EngineConfig gameConfig(const char* name) {
-  EngineConfig c;
-  c.io.serverName = name;
-  c.io.pipe = false;
-  c.io.monitor = false;
-  c.io.iocpThreads = 2;
-  c.controller.tickRateHz = 60;
-  c.game.enabled = true;
-  c.game.auth = GameAuth::None;
-  c.game.aoiRadius = 100;
-  return c;
-}
 
 }  // namespace
 

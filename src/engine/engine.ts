@@ -479,25 +479,7 @@ export async function runLockBenchmark(
   signal?: AbortSignal,
 ): Promise<LockBenchmarkReport> {
   const binding = loadBinding();
-  const handle: { id?: number } = {};
-  let running: Promise<LockBenchmarkReport>;
-  try {
-    running = binding.runLockBenchmark(options, onProgress, handle);
-  } catch (err) {
-    throw fromNative(err);
-  }
-  const cancel = () => {
-    if (handle.id !== undefined) binding.cancelLockBenchmark(handle.id);
-  };
-  if (signal?.aborted) cancel();
-  signal?.addEventListener('abort', cancel, { once: true });
-  try {
-    return await running;
-  } catch (err) {
-    throw fromNative(err);
-  } finally {
-    signal?.removeEventListener('abort', cancel);
-  }
+  return cancellable((handle) => binding.runLockBenchmark(options, onProgress, handle), (id) => binding.cancelLockBenchmark(id), signal);
 }
 
 /**
@@ -511,15 +493,23 @@ export async function runBots(
   signal?: AbortSignal,
 ): Promise<BotsSummary> {
   const binding = loadBinding();
+  return cancellable((handle) => binding.runBots(options, onProgress, handle), (id) => binding.cancelBots(id), signal);
+}
+
+/**
+ * A native run started with a handle the binding fills with its id; aborting `signal`
+ * cancels it by that id. Errors come out as EngineErrors.
+ */
+async function cancellable<T>(start: (handle: { id?: number }) => Promise<T>, cancelById: (id: number) => unknown, signal?: AbortSignal): Promise<T> {
   const handle: { id?: number } = {};
-  let running: Promise<BotsSummary>;
+  let running: Promise<T>;
   try {
-    running = binding.runBots(options, onProgress, handle);
+    running = start(handle);
   } catch (err) {
     throw fromNative(err);
   }
   const cancel = () => {
-    if (handle.id !== undefined) binding.cancelBots(handle.id);
+    if (handle.id !== undefined) cancelById(handle.id);
   };
   if (signal?.aborted) cancel();
   signal?.addEventListener('abort', cancel, { once: true });
