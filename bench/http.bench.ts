@@ -1,6 +1,9 @@
 // The "http" benchmark suite: the control plane under load, against loopback, with the
-// server in a child process started as `npm start` starts it (src/server.ts; rate limit
-// off, log level warn, its own state directory and token).
+// server in a child process started as `npm start` starts it (dist/server.js, compiled by
+// `npm run build:ts`, which scripts/bench.sh runs first; rate limit off, log level warn,
+// its own state directory and token). The baseline runs compiled too: its fixture is
+// transpiled to JavaScript next to dist/ (tsx would add its own per-function cost to one
+// side only).
 //
 //   node --import tsx bench/http.bench.ts [--quick]
 //
@@ -24,6 +27,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -104,8 +110,9 @@ function rssMb(pid: number): number {
   return Number(m![1]) / 1024;
 }
 
+/** Both servers run as compiled JavaScript, without tsx: `args[0]` is a .js file. */
 async function start(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; m: RegExpExecArray }> {
-  const argv = ['--import', 'tsx', ...args];
+  const argv = args;
   // taskset execs node in place: the child's pid is the server's.
   const child = spawn(PIN ? 'taskset' : process.execPath, PIN ? ['-c', PIN.servers, process.execPath, ...argv] : argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child[stream === 'stdout' ? 'stderr' : 'stdout']!.resume();
@@ -130,7 +137,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 
 async function startGamesrv(state: string, extra: string[] = []): Promise<Server> {
   const { child, m } = await start(
-    ['src/server.ts', '--port', '0', '--game-port', '0', '--rate-limit', '0', '--log-level', 'warn', ...extra],
+    ['dist/server.js', '--port', '0', '--game-port', '0', '--rate-limit', '0', '--log-level', 'warn', ...extra],
     { XDG_STATE_HOME: state, GAMESRV_TOKEN: '' },
     /^gamesrv: dashboard http:\/\/127\.0\.0\.1:(\d+)\/(?:#token=(\S+))?/,
     'stderr',
@@ -138,8 +145,21 @@ async function startGamesrv(state: string, extra: string[] = []): Promise<Server
   return { child, port: Number(m[1]), token: m[2] !== undefined ? decodeURIComponent(m[2]) : undefined, stop: stopper(child) };
 }
 
+/**
+ * The fixture transpiled into dist/.bench/ with its imports of src/ pointed at the
+ * compiled modules there (so it resolves fastify from this repository's node_modules).
+ */
+function compileBare(): string {
+  const source = readFileSync(new URL('fixtures/bare-server.ts', import.meta.url), 'utf8');
+  const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const out = fileURLToPath(new URL('dist/.bench/bare-server.js', ROOT));
+  mkdirSync(join(out, '..'), { recursive: true });
+  writeFileSync(out, js.replaceAll("'../../src/", "'../"));
+  return out;
+}
+
 async function startBare(): Promise<Server> {
-  const { child, m } = await start(['bench/fixtures/bare-server.ts'], {}, /^listening (\d+)$/, 'stdout');
+  const { child, m } = await start([compileBare()], {}, /^listening (\d+)$/, 'stdout');
   return { child, port: Number(m[1]), token: undefined, stop: stopper(child) };
 }
 

@@ -67,6 +67,8 @@ run_suite() {
       echo "addon not built: running npm run build:native" >&2
       npm run --silent build:native >&2 || return 1
     fi
+    # Suites start the server as npm start does, from dist/: compile what src/ holds now.
+    npm run --silent build:ts >&2 || return 1
     node --import tsx "bench/$suite.bench.ts" "$@"
   else
     return 2

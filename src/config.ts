@@ -48,6 +48,7 @@ export const SETTINGS = {
     arg: '<n>',
     schema: Type.Integer({ minimum: -1, maximum: 65535, default: 7777, description: 'the TCP game port players connect to (0: any free port, -1: none)' }),
   },
+  serverName: { flag: 'server-name', env: 'GAMESRV_SERVER_NAME', arg: '<name>', schema: engineField('serverName') },
   gameHost: { flag: 'game-host', env: 'GAMESRV_GAME_HOST', arg: '<addr>', schema: engineField('gameHost') },
   gameAuth: { flag: 'game-auth', env: 'GAMESRV_GAME_AUTH', arg: '<mode>', schema: engineField('gameAuth') },
   worldSize: { flag: 'world-size', env: 'GAMESRV_WORLD_SIZE', arg: '<n>', schema: EngineOptionsSchema.properties.worldSize as TSchema },
@@ -242,6 +243,9 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (gameAuth === 'none' && !isLoopback(gameHost)) {
     throw new Error(`refusing --game-auth none on ${gameHost}: without tickets anyone who reaches the port plays as any player. Use tickets, or --game-host 127.0.0.1.`);
   }
+  const serverName = text(SETTINGS.serverName) ?? (described(SETTINGS.serverName.schema).default as string);
+  const namePattern = (described(SETTINGS.serverName.schema) as { pattern?: string }).pattern!;
+  if (!new RegExp(namePattern).test(serverName)) throw new Error(`server-name must match ${namePattern} (got "${serverName}")`);
   const logLevel = text(SETTINGS.logLevel) ?? (described(SETTINGS.logLevel.schema).default as string);
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new Error(`log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
   return {
@@ -259,6 +263,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       tickRateHz: int(SETTINGS.tickRate, text(SETTINGS.tickRate)),
       poolMinThreads: poolMin,
       poolMaxThreads: poolMax,
+      serverName,
       sessionPort: int(SETTINGS.gamePort, text(SETTINGS.gamePort)),
       gameHost,
       gameAuth: gameAuth === 'none' ? 'none' : 'ticket',
