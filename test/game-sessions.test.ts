@@ -261,8 +261,13 @@ describe('game sessions over HTTP', () => {
 
     const list = await app.inject('/v1/sessions?limit=1');
     assert.equal(list.statusCode, 200);
-    const page = list.json() as { sessions: { id: number; playerId: number; state: string }[]; next: string | null };
+    const page = list.json() as { sessions: { id: number; playerId: number; state: string; rttUs: number | null }[]; next: string | null };
     assert.deepEqual(page.sessions.map((s) => [s.playerId, s.state]), [[5, 'live']]);
+    // The kernel's round-trip estimate of a loopback connection that has exchanged frames:
+    // a positive figure, well under a second (Linux TCP_INFO; other platforms say null).
+    const rtt = page.sessions[0]!.rttUs;
+    if (process.platform === 'linux') assert.ok(rtt !== null && rtt > 0 && rtt < 1_000_000, `rttUs ${rtt}`);
+    else assert.ok(rtt === null || rtt > 0, `rttUs ${rtt}`);
     assert.equal(page.next, '/v1/sessions?limit=1&offset=1');
     const bobId = bob.welcome!.sessionId;
 

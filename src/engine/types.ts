@@ -81,6 +81,8 @@ export interface SessionInfo {
   framesOut: number;
   sendQueueBytes: number;
   droppedStates: number;
+  /** The connection's smoothed round-trip time as the OS measures it, µs; null where the platform does not report one. */
+  rttUs: number | null;
 }
 
 export interface DrainReport {

@@ -22,6 +22,9 @@ export const SessionInfo = Type.Object(
     framesOut: Type.Integer(),
     sendQueueBytes: Type.Integer({ description: 'queued, not yet written' }),
     droppedStates: Type.Integer({ description: 'STATE frames superseded before they were written' }),
+    rttUs: Type.Union([Type.Integer(), Type.Null()], {
+      description: "the connection's smoothed round-trip time as the OS measures it (Linux TCP_INFO), µs; null where the platform does not report one",
+    }),
   },
   { $id: 'SessionInfo' },
 );

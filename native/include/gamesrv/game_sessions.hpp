@@ -151,6 +151,7 @@ struct GameSessionInfo {
   std::uint64_t bytesIn = 0, bytesOut = 0, framesIn = 0, framesOut = 0;
   std::size_t sendQueueBytes = 0;
   std::uint64_t droppedStates = 0;
+  std::int64_t rttUs = -1;  // the kernel's smoothed round-trip time; -1: the platform does not say
   GameSessionState state = GameSessionState::AwaitingHello;
 };
 
@@ -171,6 +172,9 @@ struct GameSessionStats {
 struct GameSession {
   GameSession() = default;
   virtual ~GameSession() = default;
+  // The connection's smoothed round-trip time as the OS measures it (µs), or -1 when the
+  // platform does not report one. Called from any thread while the session is listed.
+  virtual std::int64_t rttUs() const { return -1; }
   GameSession(const GameSession&) = delete;
   GameSession& operator=(const GameSession&) = delete;
 

@@ -36,6 +36,7 @@ Napi::Object toJs(Napi::Env env, const GameSessionRow& r) {
   o.Set("framesOut", Napi::Number::New(env, static_cast<double>(t.framesOut)));
   o.Set("sendQueueBytes", Napi::Number::New(env, static_cast<double>(t.sendQueueBytes)));
   o.Set("droppedStates", Napi::Number::New(env, static_cast<double>(t.droppedStates)));
+  o.Set("rttUs", t.rttUs < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(t.rttUs)));
   return o;
 }
 

@@ -255,6 +255,7 @@ std::vector<GameSessionInfo> GameSessions::sessions(std::size_t offset, std::siz
     i.framesOut = s->framesOut.load(std::memory_order_relaxed);
     i.droppedStates = s->droppedStates.load(std::memory_order_relaxed);
     i.state = s->state.load(std::memory_order_acquire);
+    i.rttUs = s->rttUs();
     {
       std::lock_guard lock(s->outMu);
       i.sendQueueBytes = s->queuedBytes;

@@ -11,7 +11,7 @@ const KICK_REASON = 'kicked by an operator from the dashboard';
 
 /**
  * @typedef {{ id: number, playerId: number | null, remote: string, connectedAtMs: number, state: string,
- *   bytesIn: number, bytesOut: number, sendQueueBytes: number, droppedStates: number }} Session
+ *   bytesIn: number, bytesOut: number, sendQueueBytes: number, droppedStates: number, rttUs: number | null }} Session
  */
 
 /**
@@ -102,6 +102,7 @@ function row(s, now, kick) {
     cell(fmt.bytes(s.bytesOut), 'num'),
     cell(fmt.bytes(s.sendQueueBytes), 'num'),
     cell(fmt.count(s.droppedStates), 'num'),
+    cell(fmt.micros(s.rttUs), 'num'),
     action,
   );
   return tr;

@@ -67,6 +67,12 @@ std::atomic<std::uint32_t> gNextInstance{1};
 struct PosixGameSession final : GameSession {
   explicit PosixGameSession(int f) : fd(f) {}
   ~PosixGameSession() override { ::close(fd); }
+  std::int64_t rttUs() const override {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return -1;
+    return info.tcpi_rtt;  // µs, smoothed (RFC 6298)
+  }
   const int fd;
   std::atomic<std::uint32_t> pending{0};
   std::atomic<bool> busy{false};
