@@ -164,6 +164,7 @@ const ENGINE_FAMILIES: readonly Family[] = [
   gauge('gamesrv_sessions_send_queue_bytes', 'Bytes queued to game sessions, not yet written', (s) => s.sessions.sendQueueBytes),
   counter('gamesrv_sessions_replication_bytes_total', 'CELL bytes handed to sessions by replication', (s) => s.sessions.replicationBytes),
   summary('gamesrv_sessions_replication_seconds', 'One replication: serialize changed cells, hand them to every session; quantiles over the engine lifetime', (s) => s.sessions.replicationUs),
+  summary('gamesrv_sessions_replication_cpu_seconds', "One replication's CPU time on the replicating thread (the sockets' writes are the I/O threads'); quantiles over the engine lifetime", (s) => s.sessions.replicationCpuUs),
   gauge('gamesrv_players_online', 'Players online', (s) => s.players.online),
   gauge('gamesrv_players_known', 'Players the world knows', (s) => s.players.known),
 ];

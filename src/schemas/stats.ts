@@ -199,6 +199,7 @@ export const SessionStats = Type.Object(
     chatsDelivered: N(),
     replicationBytes: N(),
     replicationUs: H(),
+    replicationCpuUs: H(),
   },
   { $id: 'SessionStats', description: 'the TCP game port (docs/PROTOCOL.md): sessions, inputs, replication' },
 );

@@ -80,7 +80,8 @@ struct GameServerStats {
   std::uint64_t hellos = 0, helloRefused = 0, replaced = 0, inputs = 0, inputsRefused = 0;
   std::uint64_t replications = 0, stateFrames = 0, leaveFrames = 0, chatsDelivered = 0;
   std::uint64_t replicationBytes = 0;  // CELL bytes handed to sessions (shared blocks counted per session)
-  HistogramSummary replicationNs;       // one replication: serialize + hand to every session
+  HistogramSummary replicationNs;       // one replication: serialize + hand to every session (wall)
+  HistogramSummary replicationCpuNs;    // the same, the replicating thread's CPU time
 };
 
 class GameServer final : public GameSessionHandler {
@@ -172,6 +173,7 @@ class GameServer final : public GameSessionHandler {
   std::atomic<std::uint64_t> hellos_{0}, helloRefused_{0}, replacedCount_{0}, inputs_{0}, inputsRefused_{0};
   std::atomic<std::uint64_t> replications_{0}, stateFrames_{0}, leaveFrames_{0}, chatsDelivered_{0}, replicationBytes_{0};
   Histogram replicationNs_;
+  Histogram replicationCpuNs_;
 };
 
 }  // namespace gamesrv

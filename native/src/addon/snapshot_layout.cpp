@@ -377,6 +377,7 @@ constexpr Field kFields[] = {
     SNAP_COUNTER("sessions.chatsDelivered", s.game.chatsDelivered),
     SNAP_COUNTER("sessions.replicationBytes", s.game.replicationBytes),
     SNAP_HISTOGRAM("sessions.replicationUs", s.game.replicationNs),
+    SNAP_HISTOGRAM("sessions.replicationCpuUs", s.game.replicationCpuNs),
 };
 // clang-format on
 

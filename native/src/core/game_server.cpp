@@ -6,6 +6,7 @@
 
 #include "gamesrv/clock.hpp"
 #include "gamesrv/game_protocol.hpp"
+#include "gamesrv/platform/thread.hpp"
 
 namespace gamesrv {
 
@@ -344,6 +345,7 @@ void GameServer::onTick(std::uint64_t tick) {
 
 void GameServer::replicate(std::uint64_t tick) {
   const std::uint64_t t0 = nowNs();
+  const std::uint64_t cpu0 = platform::currentThreadCpuNs();
   {
     std::lock_guard lock(mu_);
     replicating_.clear();
@@ -410,6 +412,7 @@ void GameServer::replicate(std::uint64_t tick) {
   replications_.fetch_add(1, std::memory_order_relaxed);
   replicationBytes_.fetch_add(bytes, std::memory_order_relaxed);
   replicationNs_.record(nowNs() - t0);
+  replicationCpuNs_.record(platform::currentThreadCpuNs() - cpu0);
 }
 
 std::vector<GameSessionRow> GameServer::list(std::size_t offset, std::size_t limit) const {
@@ -483,6 +486,7 @@ GameServerStats GameServer::stats() const {
   st.chatsDelivered = chatsDelivered_.load(std::memory_order_relaxed);
   st.replicationBytes = replicationBytes_.load(std::memory_order_relaxed);
   st.replicationNs = replicationNs_.summary();
+  st.replicationCpuNs = replicationCpuNs_.summary();
   return st;
 }
 
