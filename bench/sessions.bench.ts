@@ -1,26 +1,35 @@
 // The "sessions" benchmark suite: the TCP game port under load, against loopback, with
-// the server in a child process (src/server.ts, --game-auth none, rate limit off) and the
-// clients in this process (raw sockets speaking docs/PROTOCOL.md §3). Each phase starts a
-// fresh server so its histograms hold that phase alone.
+// the server in a child process (dist/server.js as npm start runs it, --game-auth none,
+// rate limit off) and the clients in other processes: this one (raw sockets speaking
+// docs/PROTOCOL.md §3) and `gamesrv bots` (native). Each phase starts a fresh server so its
+// histograms hold that phase alone.
 //
-//   node --import tsx bench/sessions.bench.ts [--quick]
+//   npm run -s bench -- sessions [--quick]   (builds dist/ and build-native/bench/sessions_echo first)
 //
 // Rows (BENCHMARKS.md):
 // - sessions_idle_rss_kb_per_session: N sessions logged in and idle (10,000; --quick
 //   2,000): the server's resident memory growth divided by N.
+// - session_moves_per_sec: 200 native bots (`gamesrv bots --rate max`, a separate process)
+//   sending MOVEs as fast as the server takes them, the server's own count of inputs
+//   (sessions.inputs) over the middle of the run; --session-rate is raised so the per-
+//   session limit is not what is measured. Baseline sessions_echo_moves_per_sec: the same
+//   bots against native/bench/sessions_echo.cpp, a bare epoll server answering every frame
+//   with one of the same size (the loopback limit). session_moves_vs_rest: the ratio to
+//   post_event_rps_same_run, POST /v1/events one event a request (50 connections) on the
+//   same server.
 // - replication_tick_p99_us: 2,000 players (--quick 500) in a 2,000 x 2,000 world, AOI
-//   100, each moving at 10 Hz, 60 Hz ticks: p99 of one replication round (serialize the
-//   changed cells, build and queue every session's LEAVE/STATE) as the server's
-//   sessions.replicationUs histogram records it — wall time of the replicating thread,
-//   so an upper bound of its CPU time; the sockets' writes are the I/O threads' and are
-//   not in it. replication_bytes_per_sec: the CELL bytes handed to sessions a second.
+//   100, each moving at 10 Hz, 60 Hz ticks: p99 of one replication round's CPU time on
+//   the replicating thread (serialize the changed cells, build and queue every session's
+//   LEAVE/STATE), the server's sessions.replicationCpuUs; the sockets' writes are the I/O
+//   threads' and are not in it. replication_tick_wall_p99_us: the same round's wall time
+//   (sessions.replicationUs). replication_bytes_per_sec: the CELL bytes handed to
+//   sessions a second.
 // - move_observed_p99_ms: in that load, from a MOVE's send to the first STATE of a
 //   neighbour (an observer player one cell away) that shows the new position.
 // - slow_session_rss_mb_delta: one session in that busy neighbourhood that never reads,
 //   for up to 30 s (--quick 10 s): the server's peak RSS minus before, and when it was
 //   kicked too_slow.
-// Not measured here yet: session_moves_per_sec (needs the native bots and a bare epoll
-// echo baseline, issue 14 item 7). Progress goes to stderr; stdout gets one JSON line.
+// Progress goes to stderr; stdout gets one JSON line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -28,6 +37,8 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+import autocannon from 'autocannon';
 
 const quick = process.argv.includes('--quick');
 const ROOT = new URL('..', import.meta.url);
@@ -55,10 +66,10 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(): Promise<Server> {
+async function startServer(extra: string[] = []): Promise<Server> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/server.ts', '--port', '0', '--game-port', '0', '--game-auth', 'none', '--no-auth', '--rate-limit', '0', '--world-size', String(WORLD), '--log-level', 'info'],
+    ['dist/server.js', '--port', '0', '--game-port', '0', '--game-auth', 'none', '--no-auth', '--rate-limit', '0', '--world-size', String(WORLD), '--log-level', 'info', '--server-name', `bench-sessions-${process.pid}`, ...extra],
     { cwd: ROOT, env: { ...process.env, GAMESRV_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stderr!.resume();
@@ -84,7 +95,7 @@ async function startServer(): Promise<Server> {
 }
 
 interface Stats {
-  sessions: { active: number; replicationBytes: number; replicationUs: { p99: number; count: number } };
+  sessions: { active: number; inputs: number; replicationBytes: number; replicationUs: { p99: number; count: number }; replicationCpuUs: { p99: number; count: number } };
 }
 async function stats(s: Server): Promise<Stats> {
   const r = await fetch(`http://127.0.0.1:${s.http}/v1/stats`);
@@ -177,6 +188,89 @@ function percentile(values: number[], p: number): number {
 const rows: Row[] = [];
 const row = (name: string, value: number, unit: string) => rows.push({ name, value, unit, baseline: null, ratio: null });
 
+// --- moves as fast as the server takes them, against the loopback limit --------------
+const BOTS = 200;
+const MOVE_SECONDS = quick ? 4 : 8;
+
+/** `gamesrv bots --rate max` against `port` for MOVE_SECONDS (its own process); resolves when it ends. */
+function floodBots(port: number): Promise<void> {
+  const child = spawn(process.execPath, ['dist/cli.js', 'bots', '--count', String(BOTS), '--rate', 'max', '--duration', String(MOVE_SECONDS), '--port', String(port), '--json'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', () => resolve());
+    child.once('error', reject);
+  });
+}
+
+/** Counts sampled at about [1/4, 3/4] of the bots' run: the rate away from the ramps. */
+async function middleRate(read: () => Promise<number>): Promise<number> {
+  await sleep((MOVE_SECONDS * 1000) / 4);
+  const n0 = await read();
+  const t0 = performance.now();
+  await sleep((MOVE_SECONDS * 1000) / 2);
+  const n1 = await read();
+  return ((n1 - n0) * 1000) / (performance.now() - t0);
+}
+
+{
+  log(`== session_moves_per_sec (${BOTS} bots, --rate max, ${MOVE_SECONDS} s; baseline: sessions_echo) ==`);
+  const echo = spawn(new URL('build-native/bench/sessions_echo', ROOT).pathname, [], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let echoMoves = 0;
+  const echoPort = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: echo.stdout! }).on('line', (line) => {
+      const listening = /^listening (\d+)$/.exec(line);
+      if (listening) resolve(Number(listening[1]));
+      const moves = /^moves (\d+)$/.exec(line);
+      if (moves) echoMoves = Number(moves[1]);
+    });
+    echo.once('exit', (code) => reject(new Error(`sessions_echo exited (${code}); is build-native/bench/sessions_echo built?`)));
+  });
+  // The echo server prints its count once a second: sample just after a line.
+  const echoCount = async () => {
+    const seen = echoMoves;
+    for (let i = 0; i < 30 && echoMoves === seen; i++) await sleep(50);
+    return echoMoves;
+  };
+  const server = await startServer(['--session-rate', '1000000']);
+  try {
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    for (let round = 0; round < (quick ? 1 : 2); round++) {
+      const a = floodBots(server.game);
+      ours.push(await middleRate(async () => (await stats(server)).sessions.inputs));
+      await a;
+      const b = floodBots(echoPort);
+      theirs.push(await middleRate(echoCount));
+      await b;
+      log(`  round ${round + 1}: gamesrv ${Math.round(ours.at(-1)!)} moves/s, sessions_echo ${Math.round(theirs.at(-1)!)} moves/s`);
+    }
+    const moves = ours.reduce((x, y) => x + y, 0) / ours.length;
+    const bare = theirs.reduce((x, y) => x + y, 0) / theirs.length;
+    // The REST path on the same server, one event a request.
+    const rest = await autocannon({
+      url: `http://127.0.0.1:${server.http}/v1/events`,
+      method: 'POST',
+      connections: 50,
+      duration: 3,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'PLAYER_MOVE', playerId: 42, data: '1,2' }),
+    });
+    if (rest.non2xx > 0 || rest.errors > 0) throw new Error(`REST load: ${rest.non2xx} non-2xx, ${rest.errors} errors`);
+    const restRps = rest.requests.total / 3;
+    log(`  REST single events on the same server: ${Math.round(restRps)} req/s`);
+    rows.push({ name: 'sessions_echo_moves_per_sec', value: Math.round(bare), unit: 'moves/s', baseline: null, ratio: null });
+    rows.push({ name: 'session_moves_per_sec', value: Math.round(moves), unit: 'moves/s', baseline: 'sessions_echo_moves_per_sec', ratio: moves / bare });
+    rows.push({ name: 'post_event_rps_same_run', value: Math.round(restRps), unit: 'req/s', baseline: null, ratio: null });
+    rows.push({ name: 'session_moves_vs_rest', value: Math.round((moves / restRps) * 100) / 100, unit: 'x', baseline: 'post_event_rps_same_run', ratio: moves / restRps });
+  } finally {
+    await server.stop();
+    echo.kill('SIGTERM');
+    await once(echo, 'exit');
+  }
+}
+
 // --- idle sessions -------------------------------------------------------------------
 {
   const n = quick ? 2000 : 10_000;
@@ -238,6 +332,8 @@ const row = (name: string, value: number, unit: string) => rows.push({ name, val
       };
     }
     const watchedIds = new Set(players.filter((_, i) => i % 20 === 1).map((p) => p.id));
+    // Everyone goes to its starting place first (the observers, which then hold still, too).
+    for (const p of players) p.socket.write(move(p.x, p.y, 0));
     const slowId = n + 1;
     const slow = new Player(slowId);
     const before = await stats(server);
@@ -269,10 +365,12 @@ const row = (name: string, value: number, unit: string) => rows.push({ name, val
     }
     const after = await stats(server);
     const elapsed = (performance.now() - t0) / 1000;
-    const p99 = after.sessions.replicationUs.p99;
+    const p99 = after.sessions.replicationCpuUs.p99;
+    const wallP99 = after.sessions.replicationUs.p99;
     const bytesPerSec = (after.sessions.replicationBytes - before.sessions.replicationBytes) / elapsed;
-    log(`  ${after.sessions.replicationUs.count} replications, p99 ${p99} us; ${(bytesPerSec / 1e6).toFixed(1)} MB/s of cell blocks; ${latencies.length} moves observed`);
+    log(`  ${after.sessions.replicationUs.count} replications, p99 ${p99} us CPU (${wallP99} us wall); ${(bytesPerSec / 1e6).toFixed(1)} MB/s of cell blocks; ${latencies.length} moves observed`);
     row('replication_tick_p99_us', p99, 'us');
+    row('replication_tick_wall_p99_us', wallP99, 'us');
     row('replication_bytes_per_sec', Math.round(bytesPerSec), 'B/s');
     row('move_observed_p99_ms', Math.round(percentile(latencies, 99) * 10) / 10, 'ms');
     // The slow session keeps not reading while the neighbourhood stays busy.

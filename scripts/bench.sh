@@ -38,7 +38,10 @@ all_suites() { { native_suites; node_suites; } | awk '!seen[$0]++'; }
 
 build="$root/build-native/bench"
 configured=0
-build_native() {
+build_native() { build_native_target "bench_$1"; }
+
+# One target of the Release benchmark build (configured on first use).
+build_native_target() {
   if [ "$configured" = 0 ]; then
     local gen=()
     # The generator is fixed when the build directory is first configured.
@@ -47,7 +50,7 @@ build_native() {
       -DGAMESRV_SANITIZE= >&2 || return 1
     configured=1
   fi
-  cmake --build "$build" --target "bench_$1" --parallel "$(nproc 2>/dev/null || echo 2)" >&2 || return 1
+  cmake --build "$build" --target "$1" --parallel "$(nproc 2>/dev/null || echo 2)" >&2 || return 1
 }
 
 run_suite() {
@@ -69,6 +72,13 @@ run_suite() {
     fi
     # Suites start the server as npm start does, from dist/: compile what src/ holds now.
     npm run --silent build:ts >&2 || return 1
+    # The native baselines the suite starts (native/bench/<suite>_*.cpp, in build-native/bench).
+    local helper
+    for helper in native/bench/"$suite"_*.cpp; do
+      [ -e "$helper" ] || continue
+      helper="${helper##*/}"
+      build_native_target "${helper%.cpp}" || return 1
+    done
     node --import tsx "bench/$suite.bench.ts" "$@"
   else
     return 2

@@ -7,15 +7,19 @@ import { runBots, type BotsLatency, type BotsSummary } from './engine/index.js';
 import { defaultTokenPath, readTokenFile } from './local-token.js';
 import { MAX_TICKETS_PER_REQUEST } from './schemas/tickets.js';
 
-export const BOTS_USAGE = `  gamesrv bots --count N --rate HZ --duration S [--host H] [--port P] [--threads N]
+export const BOTS_USAGE = `  gamesrv bots --count N --rate HZ|max --duration S [--host H] [--port P] [--threads N]
                [--ticket-from URL] [--first-player ID] [--json]
       Run N game-port bots for S seconds: each logs in, random-walks at HZ moves a
-      second, chats now and then, and measures RTT (PING/PONG) and move->observed (its
-      MOVE seen by a neighbour bot). Progress on stderr, the summary on stdout.
+      second (max: as fast as the server takes them), chats now and then, and measures
+      RTT (PING/PONG) and move->observed (its MOVE seen by a neighbour bot). Progress on
+      stderr, the summary on stdout.
       --ticket-from URL: POST URL (npm start: http://127.0.0.1:8080/v1/tickets) for tickets,
       with GAMESRV_TOKEN or the generated token file; without it the tickets are
       "<playerId>:bot-<n>", for a server started with --game-auth none.
       Defaults: --host 127.0.0.1 --port 7777 --threads 2 --first-player 1000000.`;
+
+/** `--rate max`: the step a bot takes, as if it moved this often. */
+const FLOOD_STEP_RATE_HZ = 100;
 
 /** Thrown for bad command-line usage (exit code 2). */
 export class BotsUsageError extends Error {}
@@ -102,7 +106,9 @@ export async function botsCommand(args: string[]): Promise<number> {
   });
   const n = count('count', values.count);
   if (n < 1) throw new BotsUsageError('bots: --count must be at least 1');
-  const rateHz = positive('rate', values.rate);
+  const flood = values.rate === 'max';
+  // In flood mode the rate only sizes a bot's step (half an AOI cell a second at this rate).
+  const rateHz = flood ? FLOOD_STEP_RATE_HZ : positive('rate', values.rate);
   const durationS = positive('duration', values.duration);
   const port = count('port', values.port, 7777);
   const threads = count('threads', values.threads, 2);
@@ -112,7 +118,7 @@ export async function botsCommand(args: string[]): Promise<number> {
   let lastMoves = 0;
   let lastAt = 0;
   const summary = await runBots(
-    { host: values.host ?? '127.0.0.1', port, count: n, rateHz, durationS, threads, firstPlayerId: first, tickets },
+    { host: values.host ?? '127.0.0.1', port, count: n, rateHz, flood, durationS, threads, firstPlayerId: first, tickets },
     (s) => {
       const perSec = (s.movesSent - lastMoves) / Math.max(s.elapsedS - lastAt, 1e-9);
       [lastMoves, lastAt] = [s.movesSent, s.elapsedS];

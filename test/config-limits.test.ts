@@ -201,11 +201,11 @@ test("README's engine configuration tables follow the schema table", () => {
 test('the server flags take their ranges and defaults from the same schemas, and so do --help and README', () => {
   const d = loadConfig([], { HOME: '/h' });
   assert.ok(d !== 'help');
-  const { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, shutdownDeadlineMs, gameHost, gameAuth, serverName } = ENGINE_CONFIG_DEFAULTS;
+  const { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, shutdownDeadlineMs, gameHost, gameAuth, serverName, sessionMessageRate } = ENGINE_CONFIG_DEFAULTS;
   // The server opens a game port by default (the library does not: sessionPort -1).
   const sessionPort = (SETTINGS.gamePort.schema as unknown as { default: number }).default;
   assert.ok(sessionPort > 0 && ENGINE_CONFIG_DEFAULTS.sessionPort === -1);
-  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, sessionPort, gameHost, gameAuth });
+  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, sessionPort, gameHost, gameAuth, sessionMessageRate });
   const named = loadConfig(['--server-name', 'eu-1'], { HOME: '/h' });
   assert.ok(named !== 'help');
   assert.equal(named.engineConfig.serverName, 'eu-1');

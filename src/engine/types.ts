@@ -308,6 +308,8 @@ export interface BotsOptions {
   port: number;
   count: number;
   rateHz?: number;
+  /** MOVEs as fast as the connection takes them (rateHz then only sizes a step). */
+  flood?: boolean;
   durationS?: number;
   threads?: number;
   /** Bot i is player firstPlayerId + i: its ticket's. */

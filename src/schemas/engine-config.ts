@@ -85,6 +85,12 @@ export const EngineConfig = Type.Object(
     aoiRadius: int(1, 1_000_000, 100, 'area of interest: the grid\'s cell size; a player sees its 3x3 cells'),
     replicationHz: int(0, 1000, 0, 'STATE frames a second to each session; 0: the tick rate'),
     maxSessions: int(1, 1_000_000, 10_000, 'game sessions open at once; past it a connection gets ERROR server_full'),
+    sessionMessageRate: int(
+      1,
+      1_000_000,
+      60,
+      'frames a second a game session may send, sustained (bursts of twice that); over it ERROR rate_limited, the tenth offence KICK rate_limited',
+    ),
   },
   { $id: 'EngineConfig', additionalProperties: false },
 );

@@ -43,7 +43,9 @@ struct BotsConfig {
   std::string host = "127.0.0.1";
   std::uint16_t port = 7777;
   std::uint32_t count = 0;         // bots; tickets.size() must equal it
-  double rateHz = 10;              // MOVEs per second per bot
+  double rateHz = 10;              // MOVEs per second per bot (with flood: only sizes a step)
+  bool flood = false;              // MOVEs as fast as the connection takes them: the send buffer
+                                   // is topped up to sendLimitBytes every kFloodRefillNs
   double durationS = 10;           // from start() to BYE
   std::uint32_t threads = 2;       // driver threads
   std::uint32_t firstPlayerId = 0; // bot i is player firstPlayerId + i (its ticket's)
@@ -59,6 +61,10 @@ inline constexpr double kMaxBotRateHz = 1000;
 inline constexpr std::size_t kMoveSlots = 8;
 inline constexpr double kStartDensity = 4;  // bots per AOI cell at the start
 inline constexpr std::uint64_t kPingIntervalNs = 1'000'000'000;
+// Flood mode's refill period. The buffer it refills (sendLimitBytes, 64 KiB: thousands of
+// MOVEs) lasts far longer than this at any rate a server reads, so the socket never runs
+// dry and the sends are paced by the server alone (the writes follow EPOLLOUT).
+inline constexpr std::uint64_t kFloodRefillNs = 1'000'000;
 
 // Empty when usable, else why not.
 std::string validate(const BotsConfig& c);

@@ -131,7 +131,7 @@ struct GameSessionsConfig {
   std::size_t maxSessions = 10000;
   std::uint32_t maxClientFrame = game_wire::kMaxClientFrame;
   double messageRate = 60;  // frames per second, sustained
-  double messageBurst = 120;
+  double messageBurst = 120;     // the addon passes twice messageRate (sessionMessageRate)
   std::uint32_t rateOffencesToKick = 10;
   std::chrono::milliseconds helloTimeout{game::kHelloTimeoutMs};
   std::chrono::milliseconds idleTimeout{60000};  // 0: never

@@ -110,7 +110,7 @@ std::uint32_t integer(Napi::Env env, Napi::Object o, const char* key, double fal
   return static_cast<std::uint32_t>(d);
 }
 
-// runBots({host, port, count, rateHz, durationS, threads, firstPlayerId, tickets, chatEveryS, seed}, onProgress?, handle?)
+// runBots({host, port, count, rateHz, flood, durationS, threads, firstPlayerId, tickets, chatEveryS, seed}, onProgress?, handle?)
 Napi::Value RunBots(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throwEngineError(env, "INVALID_ARGUMENT", "runBots(options, onProgress?)");
@@ -122,6 +122,10 @@ Napi::Value RunBots(const Napi::CallbackInfo& info) {
   c.port = static_cast<std::uint16_t>(port);
   c.count = integer(env, o, "count", 0);
   c.rateHz = number(env, o, "rateHz", c.rateHz);
+  if (Napi::Value f = o.Get("flood"); !f.IsUndefined()) {
+    if (!f.IsBoolean()) throwEngineError(env, "INVALID_ARGUMENT", "flood must be a boolean");
+    c.flood = f.As<Napi::Boolean>().Value();
+  }
   c.durationS = number(env, o, "durationS", c.durationS);
   c.threads = integer(env, o, "threads", c.threads);
   c.firstPlayerId = integer(env, o, "firstPlayerId", c.firstPlayerId);

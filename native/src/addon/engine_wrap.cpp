@@ -144,6 +144,8 @@ EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
   c.game.aoiRadius = plainInt<std::uint32_t>(env, o, "aoiRadius");
   c.game.replicationHz = plainInt<std::uint32_t>(env, o, "replicationHz");
   c.game.sessions.maxSessions = plainInt<std::size_t>(env, o, "maxSessions");
+  c.game.sessions.messageRate = plainInt<std::uint32_t>(env, o, "sessionMessageRate");
+  c.game.sessions.messageBurst = 2 * c.game.sessions.messageRate;
   return c;
 }
 

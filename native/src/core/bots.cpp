@@ -221,7 +221,10 @@ std::uint64_t Bot::tick(std::uint64_t nowNs) {
   const auto period = static_cast<std::uint64_t>(1e9 / c.rateHz);
   // The send buffer's bound: over it, what falls due is skipped (MOVEs counted as deferred).
   const bool full = pending().size() > c.sendLimitBytes;
-  if (nextMoveNs_ <= nowNs) {
+  if (c.flood) {
+    while (pending().size() <= c.sendLimitBytes) sendMove(nowNs);
+    nextMoveNs_ = nowNs + kFloodRefillNs;
+  } else if (nextMoveNs_ <= nowNs) {
     if (full) st.movesDeferred.fetch_add(1, std::memory_order_relaxed);
     else sendMove(nowNs);
     nextMoveNs_ += period;
