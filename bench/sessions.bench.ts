@@ -74,12 +74,15 @@ async function startServer(extra: string[] = []): Promise<Server> {
   );
   child.stderr!.resume();
   const ports = await new Promise<{ http: number; game: number }>((resolve, reject) => {
+    // The two lines come in either order.
     let http = 0;
+    let game = 0;
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const m = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
       if (m) http = Number(m[1]);
       const ready = /"gamePort":(\d+).*"msg":"engine ready"/.exec(line);
-      if (ready && http) resolve({ http, game: Number(ready[1]) });
+      if (ready) game = Number(ready[1]);
+      if (http && game) resolve({ http, game });
     });
     child.once('exit', (code) => reject(new Error(`server exited (${code}) before it was ready`)));
   });
