@@ -216,6 +216,49 @@ describe('game sessions', () => {
   });
 });
 
+describe('game sessions: back-pressure', () => {
+  test('inputs that find the event queue full wait, in order, and are all applied once it drains: no ERROR, nothing lost', async () => {
+    const engine = new Engine({ worldSize: WORLD, ticketSecret: SECRET, queueCapacity: 16 });
+    try {
+      await engine.start({
+        serverName: `game-sessions-${process.pid}-${++serial}`,
+        pipe: false,
+        monitor: false,
+        sessionPort: 0,
+        aoiRadius: AOI,
+        tickRateHz: 60,
+        sessionMessageRate: 1_000_000,
+      });
+      const c = await GameClient.connect(engine.gamePort!);
+      await c.login(ticket(90_000));
+      await eventually(engine, () => engine.player(90_000)?.online === true, 'logged in');
+      await engine.pause(); // events queue up: 16 fit, the rest must wait
+      const MOVES = 300;
+      for (let i = 1; i <= MOVES; i++) c.move(i, -i / 2, i);
+      const held = Date.now() + 20_000;
+      while (engine.snapshot().sessions.inputsHeld === 0) {
+        assert.ok(Date.now() < held, 'inputs were held');
+        await new Promise<void>((resolve) => setTimeout(resolve, 5));
+      }
+      const before = engine.snapshot();
+      assert.equal(before.events.accepted - before.events.processed, 16, 'the queue is full');
+      await engine.resume();
+      await eventually(engine, () => engine.snapshot().sessions.inputs === 1 + MOVES, `all ${MOVES} moves taken`);
+      const p = engine.player(90_000)!;
+      assert.deepEqual([p.x, p.y], [MOVES, -MOVES / 2], 'the last move is the one applied last');
+      const s = engine.snapshot();
+      assert.equal(s.sessions.inputsRefused, 0);
+      assert.ok(!c.messages.some((m) => m.type === 'ERROR' || m.type === 'KICK'), 'no ERROR, no KICK');
+      c.bye();
+      await c.closed;
+      await eventually(engine, () => engine.player(90_000)?.online === false, 'logged out');
+      await settled(engine);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
 describe('game sessions: drain', () => {
   test('drain notifies every session, refuses new players, ends with zero sessions and accepted == processed', async () => {
     const { engine, port } = await engineWithPort();

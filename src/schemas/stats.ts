@@ -190,6 +190,7 @@ export const SessionStats = Type.Object(
     replaced: N(),
     inputs: N(),
     inputsRefused: N(),
+    inputsHeld: N(),
     rateLimited: N(),
     droppedStates: N(),
     sendQueueBytes: N(),

@@ -32,6 +32,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -64,8 +65,14 @@ struct GameServerConfig {
 };
 
 struct GameServerHooks {
+  // Leaves the event as it was unless it returns Ok (a full queue: it is tried again).
   std::function<EnqueueResult(GameEvent&&)> enqueue;
 };
+
+// A session's inputs held while the event queue is full (its reads paused meanwhile): one
+// socket read's worth at most, so this bound is only reached by a listener that does not
+// pause reads; past it an input is refused (ERROR rate_limited "server busy").
+inline constexpr std::size_t kMaxHeldInputs = 8192;
 
 struct GameSessionRow {
   GameSessionInfo transport;
@@ -78,6 +85,7 @@ struct GameServerStats {
   bool draining = false;
   GameSessionStats transport;
   std::uint64_t hellos = 0, helloRefused = 0, replaced = 0, inputs = 0, inputsRefused = 0;
+  std::uint64_t inputsHeld = 0;  // inputs that waited for room in the event queue (then taken)
   std::uint64_t replications = 0, stateFrames = 0, leaveFrames = 0, chatsDelivered = 0;
   std::uint64_t replicationBytes = 0;  // CELL bytes handed to sessions (shared blocks counted per session)
   HistogramSummary replicationNs;       // one replication: serialize + hand to every session (wall)
@@ -129,6 +137,7 @@ class GameServer final : public GameSessionHandler {
     bool replaced = false;               // guarded by GameServer::mu_
     std::atomic<std::uint32_t> lastClientSeq{0};
     AoiViewer viewer;                    // the replicating thread's
+    std::deque<GameEvent> held;          // guarded by GameServer::heldMu_: waiting for queue room
   };
   struct PendingChat {
     std::uint32_t from = 0;
@@ -138,6 +147,9 @@ class GameServer final : public GameSessionHandler {
   std::shared_ptr<Session> find(std::uint32_t sessionId) const;
   void hello(const std::shared_ptr<Session>& s, std::span<const std::byte> payload);
   void input(const std::shared_ptr<Session>& s, GameEvent&& e);
+  // Game-loop thread: hands held inputs to the queue, oldest session first, while it takes
+  // them; a session whose held inputs are all taken reads again.
+  void retryHeld();
   void refuse(std::uint32_t sessionId, game::ErrorCode code, std::string_view text);  // ERROR + close
   void sendTo(std::uint32_t playerId, const GameFrame& frame);  // to the player's live session, if any
   void replicate(std::uint64_t tick);
@@ -163,6 +175,10 @@ class GameServer final : public GameSessionHandler {
   std::unordered_map<std::uint32_t, std::shared_ptr<Session>> sessions_;  // guarded by mu_
   std::unordered_map<std::uint32_t, std::uint32_t> byPlayer_;             // guarded by mu_: player -> live session
 
+  std::mutex heldMu_;  // every Session::held, and the sessions that have some
+  std::deque<std::shared_ptr<Session>> heldSessions_;  // guarded by heldMu_: oldest first
+  std::atomic<bool> anyHeld_{false};                   // heldSessions_ is not empty
+
   std::mutex gridMu_;  // the grid and the chats waiting for delivery
   std::unique_ptr<AoiGrid> grid_;            // guarded by gridMu_
   std::vector<PendingChat> chats_;           // guarded by gridMu_
@@ -170,7 +186,7 @@ class GameServer final : public GameSessionHandler {
   AoiCollected collected_;                             // replicate()'s, reused
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> viewersByCell_;  // replicate()'s, reused
 
-  std::atomic<std::uint64_t> hellos_{0}, helloRefused_{0}, replacedCount_{0}, inputs_{0}, inputsRefused_{0};
+  std::atomic<std::uint64_t> hellos_{0}, helloRefused_{0}, replacedCount_{0}, inputs_{0}, inputsRefused_{0}, inputsHeld_{0};
   std::atomic<std::uint64_t> replications_{0}, stateFrames_{0}, leaveFrames_{0}, chatsDelivered_{0}, replicationBytes_{0};
   Histogram replicationNs_;
   Histogram replicationCpuNs_;

@@ -190,6 +190,7 @@ struct GameSession {
   std::atomic<GameSessionState> state{GameSessionState::AwaitingHello};
   std::atomic<bool> finished{false};   // finish() ran: removed from the table
   std::atomic<std::int64_t> lastInputNs{0};
+  std::atomic<bool> readPaused{false};  // pauseReading(): the listener reads nothing more
   std::atomic<std::uint64_t> bytesIn{0}, bytesOut{0}, framesIn{0}, framesOut{0}, droppedStates{0};
 
   // The reader's (one thread at a time): the incomplete frame, the token bucket.
@@ -222,6 +223,9 @@ class GameSessions {
    public:
     virtual ~Io() = default;
     virtual void wake(GameSession& s) = 0;
+    // As wake(), and read the socket too: reading was resumed (resumeReading()). A listener
+    // that never pauses its reads may leave this as wake().
+    virtual void wakeRead(GameSession& s) { wake(s); }
   };
 
   GameSessions(GameSessionsConfig config, GameSessionHandler& handler);
@@ -239,6 +243,11 @@ class GameSessions {
   bool kick(std::uint32_t id, game_wire::KickReason reason, std::string_view text);
   bool close(std::uint32_t id);  // writes what is queued if it can, then closes
   bool markLive(std::uint32_t id);
+  // Back-pressure: the handler cannot take this session's input now. The listener stops
+  // reading it (what its last read brought is still delivered) until resumeReading(),
+  // which has it read again. False if there is no such open session.
+  bool pauseReading(std::uint32_t id);
+  bool resumeReading(std::uint32_t id);
   std::vector<GameSessionInfo> sessions(std::size_t offset, std::size_t limit) const;  // by id
   GameSessionStats stats() const;
   void stopAccepting() noexcept { accepting_.store(false, std::memory_order_release); }
@@ -253,6 +262,8 @@ class GameSessions {
   static GameFrame refusal(Admission a);
   std::shared_ptr<GameSession> find(std::uint32_t id) const;
   std::vector<std::shared_ptr<GameSession>> snapshot() const;
+  // Whether the listener should read `s` now (see pauseReading()).
+  static bool readable(const GameSession& s) noexcept { return !s.readPaused.load(std::memory_order_acquire); }
   // Bytes read from the socket: framing, limits, the handler.
   void received(GameSession& s, std::span<const std::byte> bytes);
   // The next bytes to write, up to out.size() slices; 0 when the queue is empty (and then

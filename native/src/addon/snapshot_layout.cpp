@@ -368,6 +368,7 @@ constexpr Field kFields[] = {
     SNAP_COUNTER("sessions.replaced", s.game.replaced),
     SNAP_COUNTER("sessions.inputs", s.game.inputs),
     SNAP_COUNTER("sessions.inputsRefused", s.game.inputsRefused),
+    SNAP_COUNTER("sessions.inputsHeld", s.game.inputsHeld),
     SNAP_COUNTER("sessions.rateLimited", s.game.transport.rateLimited),
     SNAP_COUNTER("sessions.droppedStates", s.game.transport.droppedStates),
     SNAP_GAUGE("sessions.sendQueueBytes", s.game.transport.sendQueueBytes),

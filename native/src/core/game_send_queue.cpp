@@ -217,6 +217,23 @@ bool GameSessions::close(std::uint32_t id) {
   return true;
 }
 
+bool GameSessions::pauseReading(std::uint32_t id) {
+  const auto s = find(id);
+  if (!s) return false;
+  s->readPaused.store(true, std::memory_order_release);
+  return true;
+}
+
+bool GameSessions::resumeReading(std::uint32_t id) {
+  const auto s = find(id);
+  if (!s) return false;
+  if (s->readPaused.exchange(false, std::memory_order_acq_rel)) {
+    std::lock_guard lock(ioMu_);
+    if (io_ != nullptr) io_->wakeRead(*s);  // what arrived meanwhile raised no new edge
+  }
+  return true;
+}
+
 bool GameSessions::markLive(std::uint32_t id) {
   const auto s = find(id);
   if (!s) return false;

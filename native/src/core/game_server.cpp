@@ -96,6 +96,12 @@ std::shared_ptr<GameSessions> GameServer::ops() const {
 GameSessions* GameServer::sessions() noexcept { return transport_.get(); }
 
 void GameServer::shutdown() {
+  {
+    // The run is over and its queue stopped accepting: what was still held is not applied.
+    std::lock_guard lock(heldMu_);
+    heldSessions_.clear();
+    anyHeld_.store(false, std::memory_order_release);
+  }
   std::lock_guard lock(mu_);
   sessions_.clear();
   byPlayer_.clear();
@@ -231,11 +237,32 @@ void GameServer::hello(const std::shared_ptr<Session>& s, std::span<const std::b
 
 void GameServer::input(const std::shared_ptr<Session>& s, GameEvent&& e) {
   e.session = s->id;
-  const EnqueueResult r = hooks_.enqueue(std::move(e));
-  if (r.status == EnqueueStatus::Ok) {
-    inputs_.fetch_add(1, std::memory_order_relaxed);
+  std::unique_lock lock(heldMu_);
+  // Behind inputs already waiting, in order; else straight to the queue.
+  const bool behind = !s->held.empty();
+  EnqueueStatus status = EnqueueStatus::QueueFull;
+  if (!behind) {
+    lock.unlock();
+    status = hooks_.enqueue(std::move(e)).status;
+    if (status == EnqueueStatus::Ok) {
+      inputs_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    lock.lock();
+  }
+  if (status == EnqueueStatus::QueueFull && s->held.size() < kMaxHeldInputs) {
+    // Back-pressure: keep it (the queue left it as it was), stop reading this session
+    // until the game loop finds room (retryHeld()).
+    if (s->held.empty()) {
+      heldSessions_.push_back(s);
+      anyHeld_.store(true, std::memory_order_release);
+      transport_->pauseReading(s->id);
+    }
+    s->held.push_back(std::move(e));
+    inputsHeld_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  lock.unlock();
   inputsRefused_.fetch_add(1, std::memory_order_relaxed);
   // Nothing of it was applied: say so, and keep the session.
   transport_->send(s->id, GameFrame::error(game_wire::ErrorCode::RateLimited, "server busy: input not applied"), false);
@@ -264,8 +291,25 @@ void GameServer::onClose(std::uint32_t sessionId, GameCloseInfo) {
   e.type = EventType::PlayerLogout;
   e.playerId = s->playerId;
   e.session = sessionId;
-  // Refused only while the engine stops accepting events, and then the stop ends the run.
-  if (hooks_.enqueue(std::move(e)).status == EnqueueStatus::Ok) inputs_.fetch_add(1, std::memory_order_relaxed);
+  {
+    // After the inputs it still holds, and never dropped for a full queue: a lost
+    // LOGOUT would leave the player online.
+    std::lock_guard lock(heldMu_);
+    if (!s->held.empty()) {
+      s->held.push_back(std::move(e));
+      return;
+    }
+  }
+  const EnqueueStatus status = hooks_.enqueue(std::move(e)).status;
+  if (status == EnqueueStatus::Ok) {
+    inputs_.fetch_add(1, std::memory_order_relaxed);
+  } else if (status == EnqueueStatus::QueueFull) {
+    std::lock_guard lock(heldMu_);
+    s->held.push_back(std::move(e));
+    heldSessions_.push_back(s);
+    anyHeld_.store(true, std::memory_order_release);
+  }
+  // NotAccepting: only while the engine stops, and then the stop ends the run.
 }
 
 void GameServer::onStateDropped(std::uint32_t sessionId) {
@@ -333,7 +377,28 @@ void GameServer::onApplied(const GameEvent& e, InvalidReason why, const World& w
   }
 }
 
+void GameServer::retryHeld() {
+  std::vector<std::uint32_t> resume;
+  {
+    std::lock_guard lock(heldMu_);
+    while (!heldSessions_.empty()) {
+      const std::shared_ptr<Session>& s = heldSessions_.front();
+      while (!s->held.empty()) {
+        if (hooks_.enqueue(std::move(s->held.front())).status != EnqueueStatus::Ok) break;
+        s->held.pop_front();
+        inputs_.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (!s->held.empty()) break;  // still full: the next tick tries again
+      resume.push_back(s->id);
+      heldSessions_.pop_front();
+    }
+    anyHeld_.store(!heldSessions_.empty(), std::memory_order_release);
+  }
+  for (const std::uint32_t id : resume) transport_->resumeReading(id);
+}
+
 void GameServer::onTick(std::uint64_t tick) {
+  if (transport_ && anyHeld_.load(std::memory_order_acquire)) retryHeld();
   if (!transport_ || tick % ticksPerReplication_ != 0) return;
   // Several game-loop threads may tick: the first to reach a tick replicates it.
   std::uint64_t last = lastReplicatedTick_.load(std::memory_order_relaxed);
@@ -480,6 +545,7 @@ GameServerStats GameServer::stats() const {
   st.replaced = replacedCount_.load(std::memory_order_relaxed);
   st.inputs = inputs_.load(std::memory_order_relaxed);
   st.inputsRefused = inputsRefused_.load(std::memory_order_relaxed);
+  st.inputsHeld = inputsHeld_.load(std::memory_order_relaxed);
   st.replications = replications_.load(std::memory_order_relaxed);
   st.stateFrames = stateFrames_.load(std::memory_order_relaxed);
   st.leaveFrames = leaveFrames_.load(std::memory_order_relaxed);

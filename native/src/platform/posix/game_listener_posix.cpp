@@ -119,6 +119,7 @@ class PosixGameListener final : public GameListener, public GameSessions::Io {
   bool dispatch(const CompletionPacket& packet) override;
   std::uint16_t boundPort() const override { return boundPort_.load(std::memory_order_acquire); }
   void wake(GameSession& s) override;
+  void wakeRead(GameSession& s) override;
 
  private:
   using Session = std::shared_ptr<PosixGameSession>;
@@ -130,6 +131,7 @@ class PosixGameListener final : public GameListener, public GameSessions::Io {
   void serve(const Session& s, std::uint32_t bits);
   void serveOnce(PosixGameSession& s, std::uint32_t bits);
   bool readAll(PosixGameSession& s);  // false: the session ended
+  void post(PosixGameSession& s, std::uint32_t bits);  // serve `s` with `bits` on an I/O thread
   bool flush(PosixGameSession& s);    // false: the session ended
   void closeNow(PosixGameSession& s, GameCloseInfo why);
   void cleanup();
@@ -245,9 +247,12 @@ void PosixGameListener::stop() {
   gate_.finishStop(lock);
 }
 
-void PosixGameListener::wake(GameSession& gs) {
-  auto& s = static_cast<PosixGameSession&>(gs);
-  s.pending.fetch_or(kCheck);
+void PosixGameListener::wake(GameSession& gs) { post(static_cast<PosixGameSession&>(gs), kCheck); }
+
+void PosixGameListener::wakeRead(GameSession& gs) { post(static_cast<PosixGameSession&>(gs), kCheck | kRead); }
+
+void PosixGameListener::post(PosixGameSession& s, std::uint32_t bits) {
+  s.pending.fetch_or(bits);
   if (s.busy.load()) return;  // the thread serving it sees the bit before it lets go
   if (config_.completionPort->post(base_ | s.id) == PortStatus::QueueFull) {
     std::lock_guard lock(retryMu_);
@@ -379,6 +384,7 @@ void PosixGameListener::serveOnce(PosixGameSession& s, std::uint32_t bits) {
 bool PosixGameListener::readAll(PosixGameSession& s) {
   thread_local std::byte buf[kReadBytes];
   for (;;) {
+    if (!GameSessions::readable(s)) return true;  // resumeReading() reads again
     const ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
     if (n > 0) {
       core_.received(s, std::span<const std::byte>(buf, static_cast<std::size_t>(n)));
