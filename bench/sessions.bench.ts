@@ -172,15 +172,47 @@ class Player {
   }
 }
 
-async function openAll(port: number, ids: number[]): Promise<Player[]> {
-  const players: Player[] = [];
+const PING = 0x05;
+function ping(): Buffer {
+  const p = Buffer.alloc(8);
+  p.writeBigUInt64LE(0n, 0);
+  return frame(PING, p);
+}
+
+/** Opens and logs in every player, 500 at a time; fails (instead of waiting forever) if a batch is not welcomed within 60 s. */
+async function openAll(port: number, ids: number[], players: Player[] = []): Promise<Player[]> {
   for (let i = 0; i < ids.length; i += 500) {
     const batch = ids.slice(i, i + 500).map((id) => new Player(id));
-    await Promise.all(batch.map((p) => p.open(port)));
-    await Promise.all(batch.map((p) => p.welcomed));
+    const timeout = new AbortController();
+    await Promise.race([
+      (async () => {
+        await Promise.all(batch.map((p) => p.open(port)));
+        await Promise.all(batch.map((p) => p.welcomed));
+      })(),
+      sleep(60_000, undefined, { signal: timeout.signal }).then(() => {
+        throw new Error(`players ${i + 1}-${i + batch.length}: not all welcomed within 60 s (${batch.filter((p) => p.kicked).length} kicked)`);
+      }),
+    ]);
+    timeout.abort();
     players.push(...batch);
   }
   return players;
+}
+
+/**
+ * Idle players still say they are there: a PING every 20 s from each, spread out, so the
+ * server's idle timeout (60 s: docs/PROTOCOL.md, KICK idle) does not end them while the
+ * rest log in. Returns a stop function.
+ */
+function keepAlive(players: Player[]): () => void {
+  let next = 0;
+  const timer = setInterval(() => {
+    if (players.length === 0) return;
+    const n = Math.ceil(players.length / 20);
+    for (let k = 0; k < n; k++) players[(next + k) % players.length]!.socket.write(ping());
+    next = (next + n) % players.length;
+  }, 1000);
+  return () => clearInterval(timer);
 }
 
 function percentile(values: number[], p: number): number {
@@ -282,9 +314,12 @@ async function middleRate(read: () => Promise<number>): Promise<number> {
   try {
     await sleep(1000); // the engine's threads and first snapshots settle
     const before = rssMb(server.child.pid!);
-    const players = await openAll(server.game, Array.from({ length: n }, (_, i) => 1 + i));
+    const players: Player[] = [];
+    const stopPinging = keepAlive(players); // covers each batch as it logs in
+    await openAll(server.game, Array.from({ length: n }, (_, i) => 1 + i), players);
     await sleep(1000);
     const s = await stats(server);
+    stopPinging();
     const after = rssMb(server.child.pid!);
     const kb = ((after - before) * 1024) / n;
     log(`  ${s.sessions.active} sessions; RSS ${before.toFixed(1)} -> ${after.toFixed(1)} MB: ${kb.toFixed(2)} KB a session`);
