@@ -152,7 +152,8 @@ class GameServer final : public GameSessionHandler {
   void retryHeld();
   void refuse(std::uint32_t sessionId, game::ErrorCode code, std::string_view text);  // ERROR + close
   void sendTo(std::uint32_t playerId, const GameFrame& frame);  // to the player's live session, if any
-  void replicate(std::uint64_t tick);
+  void replicate(std::uint64_t tick);       // timed: replicateRound and the hand-over
+  void replicateRound(std::uint64_t tick);
 
   const GameServerHooks hooks_;
   const game::WorldBounds bounds_;

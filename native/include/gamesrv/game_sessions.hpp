@@ -226,6 +226,25 @@ class GameSessions {
     // As wake(), and read the socket too: reading was resumed (resumeReading()). A listener
     // that never pauses its reads may leave this as wake().
     virtual void wakeRead(GameSession& s) { wake(s); }
+    // As wake() for each of these sessions (ids; some may have closed since), in as few
+    // hand-overs to the I/O threads as it can. False: not supported, wake() each instead.
+    virtual bool wakeMany(std::span<const std::uint32_t> /*ids*/) { return false; }
+  };
+
+  // While one lives on a thread, that thread's sends to these sessions wake the I/O
+  // threads once, at its end (Io::wakeMany), instead of once a session: the replicating
+  // thread hands thousands of STATEs over without a hand-over each. Not nestable.
+  class WakeBatch {
+   public:
+    explicit WakeBatch(GameSessions& sessions);
+    ~WakeBatch();
+    WakeBatch(const WakeBatch&) = delete;
+    WakeBatch& operator=(const WakeBatch&) = delete;
+
+   private:
+    friend class GameSessions;
+    GameSessions& sessions_;
+    std::vector<std::uint32_t> ids_;
   };
 
   GameSessions(GameSessionsConfig config, GameSessionHandler& handler);
@@ -295,6 +314,7 @@ class GameSessions {
   void enqueueLocked(GameSession& s, GameFrame frame, bool droppable);  // Requires: s.outMu held.
   bool scheduleLocked(GameSession& s);  // Requires: s.outMu held. True: call wakeIo(s).
   void wakeIo(GameSession& s);
+  void wakeBatch(std::span<const std::uint32_t> ids);
 
   const GameSessionsConfig config_;
   GameSessionHandler& handler_;

@@ -28,9 +28,37 @@ void GameSessions::attach(Io* io) {
   io_ = io;
 }
 
+namespace {
+thread_local GameSessions::WakeBatch* tlWakeBatch = nullptr;
+}
+
+GameSessions::WakeBatch::WakeBatch(GameSessions& sessions) : sessions_(sessions) { tlWakeBatch = this; }
+
+GameSessions::WakeBatch::~WakeBatch() {
+  tlWakeBatch = nullptr;
+  if (!ids_.empty()) sessions_.wakeBatch(ids_);
+}
+
 void GameSessions::wakeIo(GameSession& s) {
+  if (tlWakeBatch != nullptr && &tlWakeBatch->sessions_ == this) {
+    tlWakeBatch->ids_.push_back(s.id);
+    return;
+  }
   std::lock_guard lock(ioMu_);
   if (io_ != nullptr) io_->wake(s);
+}
+
+void GameSessions::wakeBatch(std::span<const std::uint32_t> ids) {
+  {
+    std::lock_guard lock(ioMu_);
+    if (io_ == nullptr || io_->wakeMany(ids)) return;
+  }
+  for (const std::uint32_t id : ids) {
+    const auto s = find(id);
+    if (!s) continue;
+    std::lock_guard lock(ioMu_);
+    if (io_ != nullptr) io_->wake(*s);
+  }
 }
 
 std::shared_ptr<GameSession> GameSessions::find(std::uint32_t id) const {

@@ -57,6 +57,12 @@ namespace gamesrv {
 namespace {
 
 constexpr std::uint32_t kRead = 1, kWritable = 2, kCheck = 4;
+// The completion key's low half: 0 the epoll harvest, kBatchId the wakeMany() list, else a
+// session id (the core counts ids up from 1; it would take 4 billion sessions in one run
+// to reach this one).
+constexpr std::uint32_t kBatchId = 0xffffffffu;
+constexpr std::size_t kBatchPosts = 2;
+constexpr std::size_t kBatchChunk = 64;  // sessions taken from the list at a time
 constexpr std::uint64_t kListenerData = 1ull << 32, kTimerData = 2ull << 32;
 constexpr int kMaxEvents = 64;
 constexpr std::size_t kMaxSlices = 64;
@@ -120,6 +126,7 @@ class PosixGameListener final : public GameListener, public GameSessions::Io {
   std::uint16_t boundPort() const override { return boundPort_.load(std::memory_order_acquire); }
   void wake(GameSession& s) override;
   void wakeRead(GameSession& s) override;
+  bool wakeMany(std::span<const std::uint32_t> ids) override;
 
  private:
   using Session = std::shared_ptr<PosixGameSession>;
@@ -132,6 +139,7 @@ class PosixGameListener final : public GameListener, public GameSessions::Io {
   void serveOnce(PosixGameSession& s, std::uint32_t bits);
   bool readAll(PosixGameSession& s);  // false: the session ended
   void post(PosixGameSession& s, std::uint32_t bits);  // serve `s` with `bits` on an I/O thread
+  void serveBatch();  // serves the sessions wakeMany() listed, until none is left
   bool flush(PosixGameSession& s);    // false: the session ended
   void closeNow(PosixGameSession& s, GameCloseInfo why);
   void cleanup();
@@ -146,6 +154,8 @@ class PosixGameListener final : public GameListener, public GameSessions::Io {
   std::mutex acceptMu_;  // held by the one thread accepting
   int reserveFd_ = -1;   // guarded by acceptMu_: given up to shed the backlog at EMFILE
   std::mutex sweepMu_;   // held by the one thread sweeping
+  std::mutex batchMu_;
+  std::vector<std::uint32_t> batch_;  // guarded by batchMu_: sessions wakeMany() asked to serve
   std::mutex retryMu_;
   std::vector<std::uint32_t> retry_;  // guarded by retryMu_: sessions whose wake the port refused
 };
@@ -260,6 +270,34 @@ void PosixGameListener::post(PosixGameSession& s, std::uint32_t bits) {
   }
 }
 
+bool PosixGameListener::wakeMany(std::span<const std::uint32_t> ids) {
+  if (ids.empty()) return true;
+  {
+    std::lock_guard lock(batchMu_);
+    batch_.insert(batch_.end(), ids.begin(), ids.end());
+  }
+  // Two I/O threads (the default iocpThreads) share the list; a refused post leaves it to
+  // the sweep timer (onTimer).
+  for (std::size_t i = 0; i < std::min<std::size_t>(ids.size(), kBatchPosts); ++i)
+    if (config_.completionPort->post(base_ | kBatchId) != PortStatus::Ok) break;
+  return true;
+}
+
+void PosixGameListener::serveBatch() {
+  std::vector<std::uint32_t> ids;
+  for (;;) {
+    {
+      std::lock_guard lock(batchMu_);
+      if (batch_.empty()) return;
+      const std::size_t n = std::min(batch_.size(), kBatchChunk);
+      ids.assign(batch_.end() - static_cast<std::ptrdiff_t>(n), batch_.end());
+      batch_.resize(batch_.size() - n);
+    }
+    for (const std::uint32_t id : ids)
+      if (const Session s = lookup(id)) serve(s, kCheck);
+  }
+}
+
 bool PosixGameListener::dispatch(const CompletionPacket& packet) {
   if ((packet.key & ~std::uint64_t{0xffffffff}) != base_) return false;
   if (packet.kind == CompletionKind::Quit) return true;
@@ -272,6 +310,8 @@ bool PosixGameListener::dispatch(const CompletionPacket& packet) {
   const auto id = static_cast<std::uint32_t>(packet.key);
   if (id == 0) {
     harvest();
+  } else if (id == kBatchId) {
+    serveBatch();
   } else if (const Session s = lookup(id)) {
     serve(s, 0);
   }
@@ -361,6 +401,7 @@ void PosixGameListener::onTimer() {
   }
   for (const std::uint32_t id : again)
     if (const Session s = lookup(id)) serve(s, kCheck);
+  serveBatch();  // what a refused batch post left
 }
 
 void PosixGameListener::serve(const Session& s, std::uint32_t bits) {
