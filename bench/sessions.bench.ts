@@ -54,8 +54,13 @@ interface Row {
   ratio: number | null;
 }
 
+/**
+ * The process's anonymous resident memory (heap, stacks, buffers), MB: RssAnon, not VmRSS.
+ * This VM reclaims idle file-backed pages (the node binary's own code) now and then, which
+ * moved VmRSS down by more than 10,000 sessions add (a run measured -1.4 KB a session).
+ */
 function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m![1]) / 1024;
 }
 
