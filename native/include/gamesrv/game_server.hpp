@@ -132,6 +132,7 @@ class GameServer final : public GameSessionHandler {
  private:
   struct Session {
     std::uint32_t id = 0;
+    std::shared_ptr<GameSession> link;   // the transport's session (set by onOpen, then constant)
     std::uint32_t playerId = 0;          // guarded by GameServer::mu_ until hello
     bool hello = false;                  // guarded by GameServer::mu_
     bool replaced = false;               // guarded by GameServer::mu_

@@ -255,10 +255,12 @@ class GameSessions {
 
   // False if there is no such open session (or it is closing).
   bool send(std::uint32_t id, GameFrame frame, bool droppable);
+  bool send(GameSession& s, GameFrame frame, bool droppable);  // a session the caller holds
   std::size_t broadcast(const GameFrame& frame, bool droppable);  // sessions it was queued to
   // Drops the session's droppable frames not yet started (counted as dropped states);
   // returns how many. The handler is not called: the caller is the one superseding them.
   std::size_t dropStates(std::uint32_t id);
+  std::size_t dropStates(GameSession& s);
   bool kick(std::uint32_t id, game_wire::KickReason reason, std::string_view text);
   bool close(std::uint32_t id);  // writes what is queued if it can, then closes
   bool markLive(std::uint32_t id);

@@ -146,10 +146,15 @@ void GameSessions::kickSession(GameSession& s, game_wire::KickReason reason, std
 }
 
 bool GameSessions::send(std::uint32_t id, GameFrame frame, bool droppable) {
+  const auto s = find(id);
+  return s && send(*s, std::move(frame), droppable);
+}
+
+bool GameSessions::send(GameSession& session, GameFrame frame, bool droppable) {
   if (frame.bytes() <= game_wire::kLengthBytes || frame.bytes() > game_wire::kLengthBytes + game_wire::kMaxServerFrame)
     return false;
-  const auto s = find(id);
-  if (!s) return false;
+  GameSession* const s = &session;
+  const std::uint32_t id = s->id;
   bool wake = false, tooSlow = false;
   std::size_t dropped = 0;
   {
@@ -178,7 +183,11 @@ bool GameSessions::send(std::uint32_t id, GameFrame frame, bool droppable) {
 
 std::size_t GameSessions::dropStates(std::uint32_t id) {
   const auto s = find(id);
-  if (!s) return 0;
+  return s ? dropStates(*s) : 0;
+}
+
+std::size_t GameSessions::dropStates(GameSession& session) {
+  GameSession* const s = &session;
   std::size_t dropped = 0;
   {
     std::lock_guard lock(s->outMu);
