@@ -436,12 +436,13 @@ void GameServer::replicateRound(std::uint64_t tick) {
   const ReplicationStats rs = grid_->replicate(tick);
   (void)rs;
   viewersByCell_.clear();  // only this round's cells: a long run visits many
+  const bool chats = !chats_.empty();  // the viewers' cells are needed only to route chat
   std::uint64_t bytes = 0;
   std::string head;
   for (const auto& s : replicating_) {
     const auto cell = grid_->cellOfPlayer(s->playerId);
     if (!cell) continue;  // logged in, LOGIN not applied yet
-    viewersByCell_[cellKey(*cell)].push_back(s->id);
+    if (chats) viewersByCell_[cellKey(*cell)].push_back(s->id);
     // At most one unwritten STATE a session: an older one still queued is superseded.
     if (transport_->dropStates(*s->link) > 0) s->viewer.invalidate();
     grid_->collect(s->viewer, *cell, collected_);
