@@ -50,10 +50,11 @@ GameFrame GameFrame::gather(std::uint8_t type, std::span<const std::byte> head, 
   for (const GameBuffer& b : blocks) length += b.len;
   GameFrame f;
   auto buf = header(type, length, head);
-  f.parts_.reserve(1 + blocks.size());
-  f.parts_.push_back(GameBuffer{buf, buf.get(), game_wire::kLengthBytes + 1 + head.size()});
-  for (GameBuffer& b : blocks)
-    if (b.len > 0) f.parts_.push_back(std::move(b));
+  // The blocks' vector becomes the frame's parts (no second vector a frame): the header
+  // goes in front, empty blocks go.
+  std::erase_if(blocks, [](const GameBuffer& b) { return b.len == 0; });
+  blocks.insert(blocks.begin(), GameBuffer{buf, buf.get(), game_wire::kLengthBytes + 1 + head.size()});
+  f.parts_ = std::move(blocks);
   f.bytes_ = game_wire::kLengthBytes + length;
   return f;
 }

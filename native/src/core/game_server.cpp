@@ -452,7 +452,7 @@ void GameServer::replicateRound(std::uint64_t tick) {
     }
     if (collected_.cells.empty()) continue;
     std::vector<GameBuffer> blocks;
-    blocks.reserve(collected_.cells.size());
+    blocks.reserve(collected_.cells.size() + 1);  // + the frame's header (GameFrame::gather)
     std::size_t cellBytes = 0;
     for (const CellBlock& b : collected_.cells) {
       blocks.push_back(GameBuffer{b, b->data(), b->size()});
