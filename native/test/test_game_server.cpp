@@ -1,12 +1,13 @@
 // The game port through the whole Engine (GameServer: HELLO, inputs as World events,
 // replication, logout on close), with real sockets on 127.0.0.1: what the node suites
 // test end to end, here so that the sanitizer lanes run the glue's threads too (I/O
-// threads, the event thread, a game-loop thread replicating, the caller's operations).
+// threads, the event thread, a game-loop thread replicating, the caller's operations),
+// and the Windows lane runs it under wine against the IOCP listener.
 #include <string>
 #include <vector>
 
 #include "eventually.hpp"
-#include "game_socket_client_posix.hpp"
+#include "game_socket_client.hpp"
 #include "game_engine_test_support.hpp"
 #include "gamesrv/engine.hpp"
 #include "gamesrv/game_protocol.hpp"

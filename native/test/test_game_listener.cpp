@@ -1,19 +1,13 @@
-// The game port's TCP listener on Linux (epoll, edge-triggered, on IocpWorkers threads):
+// The game port's TCP listener on IocpWorkers threads (Linux: epoll, edge-triggered;
+// Windows: AcceptEx / WSARecv / WSASend on the IOCP, run under wine by the Windows lane):
 // real sockets on 127.0.0.1, port 0, and an echo handler. The core's policies without
 // sockets: test_game_sessions.cpp.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <thread>
 
 #include "eventually.hpp"
 #include "game_sessions_test_support.hpp"
-#include "game_socket_client_posix.hpp"
+#include "game_socket_client.hpp"
 #include "gamesrv/iocp_workers.hpp"
 #include "gamesrv/platform/game_listener.hpp"
 
@@ -129,7 +123,7 @@ TEST(every_framing_error_is_answered_and_closed_others_unaffected) {
     const auto wire = encodeFrame(kHello, std::string(700, 'y'));
     for (std::size_t at = 0; at < wire.size(); at += 37) {
       const std::size_t n = std::min<std::size_t>(37, wire.size() - at);
-      CHECK(::send(c.fd(), wire.data() + at, n, MSG_NOSIGNAL) == static_cast<ssize_t>(n));
+      c.sendBytes(wire.data() + at, n);
       if (at % (37 * 4) == 0) std::this_thread::sleep_for(1ms);  // separate segments, not one read
     }
     const auto f = c.read();
