@@ -36,7 +36,7 @@ inline void startup() {
   }();
   CHECK_EQ(rc, 0);
 }
-inline Socket open() { return ::socket(AF_INET, SOCK_STREAM, IPPROTO_TCP); }
+inline Socket open(int family) { return ::socket(family, SOCK_STREAM, IPPROTO_TCP); }
 inline void closeIt(Socket s) { ::closesocket(s); }
 inline void setReceiveTimeout(Socket s, int seconds) {
   const DWORD ms = static_cast<DWORD>(seconds) * 1000;
@@ -50,7 +50,7 @@ inline bool wasReset() { return ::WSAGetLastError() == WSAECONNRESET || ::WSAGet
 using Socket = int;
 inline constexpr Socket kNone = -1;
 inline void startup() {}
-inline Socket open() { return ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); }
+inline Socket open(int family) { return ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0); }
 inline void closeIt(Socket s) { ::close(s); }
 inline void setReceiveTimeout(Socket s, int seconds) {
   timeval tv{seconds, 0};
@@ -65,17 +65,24 @@ inline bool wasReset() { return errno == ECONNRESET; }
 
 class Client {
  public:
-  explicit Client(std::uint16_t port, int rcvbuf = 0) {
+  // To 127.0.0.1 (or ::1 with ipv6) on `port`; rcvbuf > 0 sets SO_RCVBUF first.
+  explicit Client(std::uint16_t port, int rcvbuf = 0, bool ipv6 = false) {
     socket_os::startup();
-    fd_ = socket_os::open();
+    fd_ = socket_os::open(ipv6 ? AF_INET6 : AF_INET);
     CHECK(fd_ != socket_os::kNone);
     if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, reinterpret_cast<const char*>(&rcvbuf), sizeof rcvbuf);
     socket_os::setReceiveTimeout(fd_, 10);
     sockaddr_in a{};
+    sockaddr_in6 a6{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    CHECK(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    a6.sin6_family = AF_INET6;
+    a6.sin6_port = htons(port);
+    a6.sin6_addr = in6addr_loopback;
+    const int rc = ipv6 ? ::connect(fd_, reinterpret_cast<sockaddr*>(&a6), sizeof a6)
+                        : ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    CHECK(rc == 0);
   }
   ~Client() { socket_os::closeIt(fd_); }
   Client(const Client&) = delete;
@@ -102,6 +109,15 @@ class Client {
   bool closedByServer() {
     std::byte c;
     const long n = socket_os::recvSome(fd_, &c, 1);
+    return n == 0 || (n < 0 && socket_os::wasReset());
+  }
+  // Skips whatever the server still sends (STATE frames, a farewell), in bulk, then
+  // closedByServer(): true at end of stream or reset; false if it stays open 10 s.
+  bool drainedAndClosedByServer() {
+    std::byte buf[4096];
+    long n;
+    while ((n = socket_os::recvSome(fd_, buf, sizeof buf)) > 0 || (n < 0 && socket_os::interrupted())) {
+    }
     return n == 0 || (n < 0 && socket_os::wasReset());
   }
 

@@ -78,7 +78,7 @@ TEST(players_log_in_move_see_each_other_chat_and_leave_through_the_engine) {
   CHECK_EQ(engine.game().list(0, 100).size(), static_cast<std::size_t>(kPlayers));
   CHECK_EQ(engine.game().broadcast("notice"), static_cast<std::size_t>(kPlayers));
   for (auto& c : clients) sendMessage(*c, game::Bye{});
-  for (auto& c : clients) CHECK(eventually([&] { return c->closedByServer(); }, 10s));
+  for (auto& c : clients) CHECK(c->drainedAndClosedByServer());
   CHECK(eventually([&] {
     engine.flushEvents(1s);
     return engine.world().onlineCount() == 0;
@@ -110,7 +110,7 @@ TEST(stop_with_players_connected_logs_them_out_and_a_restart_opens_a_fresh_port)
     const StopReport r = engine.stop(10s);
     CHECK(r.drained);
     CHECK_EQ(engine.world().onlineCount(), 0u);
-    for (auto& c : clients) CHECK(eventually([&] { return c->closedByServer(); }, 10s));
+    for (auto& c : clients) CHECK(c->drainedAndClosedByServer());
     const EngineSnapshot s = engine.snapshot();
     CHECK_EQ(s.events.accepted, s.events.processed);
   }
