@@ -335,10 +335,9 @@ void Win32GameListener::stop() {
     slots_.clear();
     cleanup();
   } else {
-    for (auto& slot : slots_) slot.release();  // deliberately leaked: an AcceptEx may still write to it
+    for (auto& slot : slots_) (void)slot.release();  // deliberately leaked: an AcceptEx may still write to it
     slots_.clear();
-    if (timer_ == nullptr && listen_ != INVALID_SOCKET) ::closesocket(listen_);
-    listen_ = INVALID_SOCKET;
+    cleanup();  // the listening socket: its accepts were cancelled; only their slots' memory stays
   }
   lock.lock();
   gate_.finishStop(lock);
