@@ -8,7 +8,7 @@
       "conditions": [
         ["OS=='win'", {
           "sources": ["<!@(node scripts/gyp-sources.cjs win)"],
-          "libraries": ["bcrypt.lib"],
+          "libraries": ["bcrypt.lib", "ws2_32.lib", "mswsock.lib"],
           "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/std:c++20"], "ExceptionHandling": 1}}
         }, {
           "sources": ["<!@(node scripts/gyp-sources.cjs posix)"],

@@ -1,5 +1,5 @@
 // Shared by test_game_sessions.cpp (the portable core, no sockets) and
-// test_game_sessions_posix.cpp (the TCP listener): a handler that echoes every frame
+// test_game_listener.cpp (the TCP listener): a handler that echoes every frame
 // and records what happened, and frame encoding/decoding helpers.
 #pragma once
 #include <condition_variable>

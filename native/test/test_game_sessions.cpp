@@ -1,6 +1,6 @@
 // The game port's portable core (GameSessions) without sockets: a fake listener feeds
 // received() and drains gather()/wrote(). Runs on every platform; the TCP listener's
-// cases are in test_game_sessions_posix.cpp.
+// cases are in test_game_listener.cpp.
 #include <atomic>
 #include <thread>
 

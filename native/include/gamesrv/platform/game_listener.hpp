@@ -3,13 +3,15 @@
 // timers, the handler) is the portable GameSessions' (gamesrv/game_sessions.hpp).
 // POSIX: native/src/platform/posix/game_listener_posix.cpp (epoll, edge-triggered, on the
 // completion port's threads). Win32: native/src/platform/win32/game_listener_win32.cpp
-// (not yet implemented: start() fails with a clear error). No OS header is included here.
+// (AcceptEx, WSARecv, WSASend on the IOCP itself). No OS header is included here.
 //
 // - start() binds and listens (port 0: any free port; boundPort() tells which), and
 //   associates the listener's I/O with `config.completionPort`. Whoever drains that port (an
 //   IocpWorkers, typically) passes every packet to dispatch(), which returns false for a
 //   packet that is not this listener's (so a port can be shared with the pipe server).
-// - stop(): stops accepting, waits for dispatches in progress, then closes every session
+// - stop(): stops accepting, waits for dispatches in progress (Win32: and for the
+//   completions of every cancelled operation, delivered through dispatch() by the port's
+//   threads, so those must still run while stop() does), then closes every session
 //   (KICK shutdown written if the socket takes it at once; the handler's onClose() with
 //   kind Stopped, code 7: shutdown) and the listener. Idempotent; the destructor calls it.
 //   GameSessions must outlive the listener; the port's threads must not dispatch to a

@@ -1,12 +1,13 @@
 // The game port through the whole Engine (GameServer: HELLO, inputs as World events,
 // replication, logout on close), with real sockets on 127.0.0.1: what the node suites
 // test end to end, here so that the sanitizer lanes run the glue's threads too (I/O
-// threads, the event thread, a game-loop thread replicating, the caller's operations).
+// threads, the event thread, a game-loop thread replicating, the caller's operations),
+// and the Windows lane runs it under wine against the IOCP listener.
 #include <string>
 #include <vector>
 
 #include "eventually.hpp"
-#include "game_socket_client_posix.hpp"
+#include "game_socket_client.hpp"
 #include "game_engine_test_support.hpp"
 #include "gamesrv/engine.hpp"
 #include "gamesrv/game_protocol.hpp"
@@ -77,7 +78,7 @@ TEST(players_log_in_move_see_each_other_chat_and_leave_through_the_engine) {
   CHECK_EQ(engine.game().list(0, 100).size(), static_cast<std::size_t>(kPlayers));
   CHECK_EQ(engine.game().broadcast("notice"), static_cast<std::size_t>(kPlayers));
   for (auto& c : clients) sendMessage(*c, game::Bye{});
-  for (auto& c : clients) CHECK(eventually([&] { return c->closedByServer(); }, 10s));
+  for (auto& c : clients) CHECK(c->drainedAndClosedByServer());
   CHECK(eventually([&] {
     engine.flushEvents(1s);
     return engine.world().onlineCount() == 0;
@@ -109,7 +110,7 @@ TEST(stop_with_players_connected_logs_them_out_and_a_restart_opens_a_fresh_port)
     const StopReport r = engine.stop(10s);
     CHECK(r.drained);
     CHECK_EQ(engine.world().onlineCount(), 0u);
-    for (auto& c : clients) CHECK(eventually([&] { return c->closedByServer(); }, 10s));
+    for (auto& c : clients) CHECK(c->drainedAndClosedByServer());
     const EngineSnapshot s = engine.snapshot();
     CHECK_EQ(s.events.accepted, s.events.processed);
   }
