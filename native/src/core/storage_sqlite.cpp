@@ -232,6 +232,7 @@ class SqliteStorage final : public Storage {
     config_ = config;
     if (config_.maxConnections == 0) config_.maxConnections = 1;
     path_ = path;
+    idle_.reserve(config_.maxConnections);  // giveBack() then never allocates
     idle_.push_back(std::move(first));
     count_ = 1;
     open_ = true;
@@ -367,17 +368,25 @@ class SqliteStorage final : public Storage {
         return st;
       }
     }
-    StorageStatus st = body(*conn);
+    // Given back however body() ends (even by bad_alloc), or close() would wait forever.
+    struct GiveBack {
+      SqliteStorage& self;
+      std::unique_ptr<Connection>& conn;
+      ~GiveBack() { self.giveBack(std::move(conn)); }
+    } giveBack{*this, conn};
+    return body(*conn);
+  }
+
+  void giveBack(std::unique_ptr<Connection> conn) noexcept {
     // A connection left inside a transaction is not lent again.
     if (sqlite3_get_autocommit(conn->db()) == 0 && !conn->exec("ROLLBACK").ok()) conn.reset();
     std::lock_guard lock(mu_);
     if (conn) {
-      idle_.push_back(std::move(conn));
+      idle_.push_back(std::move(conn));  // within the capacity open() reserved
     } else {
       --count_;
     }
     cv_.notify_all();
-    return st;
   }
 
   mutable std::mutex mu_;
