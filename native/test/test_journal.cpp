@@ -515,4 +515,20 @@ TEST(a_torn_segment_header_on_the_last_segment_is_rewritten) {
   CHECK_EQ(gstest::replayAll(*j).size(), 2u);
 }
 
+TEST(close_from_a_completion_refuses_new_batches_without_waiting_for_itself) {
+  TempDir dir("journal-close-inside");
+  JournalOpenReport report;
+  auto j = gstest::openJournal(optionsIn(dir), report);
+  Completions done;
+  std::atomic<int> afterClose{-1};
+  Journal* raw = j.get();
+  CHECK(j->append(gstest::payloadOf(1, 8), 1, 1, [&, raw](const JournalCommit&) {
+    raw->close();
+    afterClose = static_cast<int>(raw->append(gstest::payloadOf(2, 8), 1, 2, done.callback(2)));
+  }) == JournalStatus::Ok);
+  j->close();  // joins the committer, which has left after the commit above
+  CHECK_EQ(afterClose.load(), static_cast<int>(JournalStatus::Closed));
+  CHECK(done.all().empty());
+}
+
 GS_TEST_MAIN()

@@ -18,9 +18,10 @@
 // Format: gamesrv/journal_format.hpp and docs/JOURNAL.md.
 //
 // Thread safety: append(), replay(), deleteBefore(), stats() and lastSeq() are safe from any
-// thread, concurrently. close() is idempotent and may be called from any thread except a
-// completion (it waits for the committer). Completions must not block for long: the next
-// commit waits for them.
+// thread, concurrently. close() is idempotent; from any thread but a completion it returns
+// once every accepted batch has completed (from a completion it only refuses new batches).
+// The Journal must not be destroyed from a completion. Completions must not block for long:
+// the next commit waits for them.
 #pragma once
 #include <atomic>
 #include <chrono>

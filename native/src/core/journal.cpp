@@ -220,6 +220,13 @@ JournalStatus Journal::append(std::vector<std::uint8_t> payload, std::uint32_t e
 
 void Journal::close() {
   Impl& m = *impl_;
+  if (std::this_thread::get_id() == m.committer.get_id()) {
+    // From a completion: the committer cannot wait for itself. It stops once this commit
+    // and what is already queued are done; the owner's close() (or destructor) joins it.
+    std::lock_guard lk(m.mu);
+    m.closing = true;
+    return;
+  }
   std::lock_guard join(m.joinMu);
   {
     std::lock_guard lk(m.mu);
