@@ -7,11 +7,13 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "gamesrv/journal.hpp"
+#include "gamesrv/journal_format.hpp"
 #include "harness.hpp"
 
 namespace gstest {
@@ -66,6 +68,27 @@ class Completions {
   std::condition_variable cv_;
   std::vector<Entry> got_;
 };
+
+inline gamesrv::JournalOptions optionsIn(const TempDir& dir) {
+  gamesrv::JournalOptions o;
+  o.directory = dir.path() / "journal";
+  return o;
+}
+
+// Flips one byte of a file in place (damage, as a bad sector or a stray write would do).
+inline void flipByte(const std::filesystem::path& file, std::uint64_t offset) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x5A);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+}
+
+constexpr std::uint64_t recordBytes(std::size_t payload) {
+  return gamesrv::journal_format::kRecordHeaderBytes + payload;
+}
 
 inline std::vector<std::uint8_t> payloadOf(std::uint64_t tag, std::size_t size) {
   std::vector<std::uint8_t> p(size);

@@ -1,6 +1,6 @@
 // The durable event journal (gamesrv/journal.hpp): CRC32C, the pinned format, round trips
-// across reopen, group commit, torn and corrupt tails, segment roll and deletion, replay
-// after a checkpoint, the pending-bytes bound and I/O errors.
+// across reopen, group commit, segment roll and deletion, replay after a checkpoint, the
+// pending-bytes bound, I/O errors and close. Recovery from damage: test_journal_recovery.
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -19,30 +19,13 @@ namespace fmt = gamesrv::journal_format;
 namespace fs = std::filesystem;
 using gstest::Completions;
 using gstest::TempDir;
+using gstest::optionsIn;
+using gstest::recordBytes;
 
 namespace {
-
 std::span<const std::uint8_t> bytesOf(const char* s) { return {reinterpret_cast<const std::uint8_t*>(s), std::strlen(s)}; }
-
-JournalOptions optionsIn(const TempDir& dir) {
-  JournalOptions o;
-  o.directory = dir.path() / "journal";
-  return o;
-}
-
-void flipByte(const fs::path& file, std::uint64_t offset) {
-  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekg(static_cast<std::streamoff>(offset));
-  char c = 0;
-  f.read(&c, 1);
-  c = static_cast<char>(c ^ 0x5A);
-  f.seekp(static_cast<std::streamoff>(offset));
-  f.write(&c, 1);
-}
-
-constexpr std::uint64_t recordBytes(std::size_t payload) { return fmt::kRecordHeaderBytes + payload; }
-
 }  // namespace
+
 
 TEST(crc32c_known_answers) {
   CHECK_EQ(crc32c(bytesOf("123456789")), 0xE3069283u);
@@ -223,94 +206,8 @@ TEST(group_commit_from_many_threads_completes_each_batch_once_in_one_order) {
   }
 }
 
-TEST(torn_tail_is_cut_and_nothing_before_it_is_lost) {
-  TempDir dir("journal-torn");
-  const JournalOptions o = optionsIn(dir);
-  JournalOpenReport report;
-  {
-    auto j = gstest::openJournal(o, report);
-    Completions done;
-    for (int i = 0; i < 5; ++i) CHECK(j->append(gstest::payloadOf(i, 100), 4, i, done.callback(i)) == JournalStatus::Ok);
-    CHECK(done.waitFor(5));
-  }
-  const auto files = gstest::segmentFiles(o.directory);
-  CHECK_EQ(files.size(), 1u);
-  const std::uint64_t full = fs::file_size(files[0]);
-  CHECK_EQ(full, fmt::kSegmentHeaderBytes + 5 * recordBytes(100));
-  fs::resize_file(files[0], full - 10);  // mid-payload of the fifth record
-  {
-    auto j = gstest::openJournal(o, report);
-    CHECK_EQ(report.cutBytes, recordBytes(100) - 10);
-    CHECK_EQ(report.lastSeq, 16u);
-    CHECK_EQ(report.records, 4u);
-    CHECK_EQ(report.cutSegment, files[0].filename().string());
-    CHECK_MSG(report.cutReason.find("short record") == 0, report.cutReason);
-    const auto recs = gstest::replayAll(*j);
-    CHECK_EQ(recs.size(), 4u);
-    for (int i = 0; i < 4; ++i) CHECK(recs[i].payload == gstest::payloadOf(i, 100));
-    Completions done;
-    CHECK(j->append(gstest::payloadOf(9, 3), 1, 9, done.callback(9)) == JournalStatus::Ok);
-    CHECK(done.waitFor(1));
-    CHECK_EQ(done.all()[0].commit.firstSeq, 17u);
-  }
-  // Torn inside a record header this time.
-  const std::uint64_t now = fs::file_size(files[0]);
-  fs::resize_file(files[0], now - recordBytes(3) + 10);
-  auto j = gstest::openJournal(o, report);
-  CHECK_EQ(report.cutBytes, 10u);
-  CHECK_MSG(report.cutReason.find("short record header") == 0, report.cutReason);
-  CHECK_EQ(report.lastSeq, 16u);
-  j->close();
-  // A clean reopen cuts nothing.
-  j = gstest::openJournal(o, report);
-  CHECK_EQ(report.cutBytes, 0u);
-  CHECK_EQ(report.lastSeq, 16u);
-}
 
-TEST(bad_crc_in_the_middle_of_the_tail_cuts_from_that_record) {
-  TempDir dir("journal-crc");
-  const JournalOptions o = optionsIn(dir);
-  JournalOpenReport report;
-  {
-    auto j = gstest::openJournal(o, report);
-    Completions done;
-    for (int i = 0; i < 5; ++i) CHECK(j->append(gstest::payloadOf(i, 64), 3, i, done.callback(i)) == JournalStatus::Ok);
-    CHECK(done.waitFor(5));
-  }
-  const auto file = gstest::segmentFiles(o.directory).at(0);
-  const std::uint64_t third = fmt::kSegmentHeaderBytes + 2 * recordBytes(64);
-  flipByte(file, third + fmt::kRecordHeaderBytes + 20);  // a payload byte of the third record
-  auto j = gstest::openJournal(o, report);
-  CHECK_MSG(report.cutReason == "bad crc at offset " + std::to_string(third), report.cutReason);
-  CHECK_EQ(report.cutBytes, 3 * recordBytes(64));
-  CHECK_EQ(report.lastSeq, 6u);
-  CHECK_EQ(fs::file_size(file), third);
-  const auto recs = gstest::replayAll(*j);
-  CHECK_EQ(recs.size(), 2u);
-  CHECK(recs[1].payload == gstest::payloadOf(1, 64));
-}
 
-TEST(damage_before_the_last_segment_refuses_to_open) {
-  TempDir dir("journal-damage");
-  JournalOptions o = optionsIn(dir);
-  o.segmentBytes = 256;
-  JournalOpenReport report;
-  {
-    auto j = gstest::openJournal(o, report);
-    Completions done;
-    for (int i = 0; i < 3; ++i) CHECK(j->append(gstest::payloadOf(i, 100), 1, i, done.callback(i)) == JournalStatus::Ok);
-    CHECK(done.waitFor(3));
-  }
-  const auto files = gstest::segmentFiles(o.directory);
-  CHECK_EQ(files.size(), 3u);
-  flipByte(files[0], fmt::kSegmentHeaderBytes + fmt::kRecordHeaderBytes + 1);
-  std::unique_ptr<Journal> j;
-  std::string error;
-  CHECK(Journal::open(o, j, report, error) == JournalStatus::Corrupt);
-  CHECK_MSG(error.find("bad crc") != std::string::npos, error);
-  CHECK(j == nullptr);
-  CHECK_EQ(fs::file_size(files[0]), fmt::kSegmentHeaderBytes + recordBytes(100));  // nothing was cut
-}
 
 TEST(segments_roll_at_the_size_limit_and_delete_before_removes_whole_ones) {
   TempDir dir("journal-roll");
@@ -488,32 +385,6 @@ TEST(close_commits_what_was_accepted_and_refuses_what_comes_after) {
   CHECK_EQ(report.lastSeq, 200u);
 }
 
-TEST(a_torn_segment_header_on_the_last_segment_is_rewritten) {
-  TempDir dir("journal-header");
-  JournalOptions o = optionsIn(dir);
-  JournalOpenReport report;
-  {
-    auto j = gstest::openJournal(o, report);
-    Completions done;
-    CHECK(j->append(gstest::payloadOf(1, 10), 4, 1, done.callback(1)) == JournalStatus::Ok);
-    CHECK(done.waitFor(1));
-  }
-  // A crash while a roll was creating the next segment: its header only partly written.
-  {
-    std::ofstream f(o.directory / fmt::segmentFileName(5), std::ios::binary);
-    f.write("GSJOU", 5);
-  }
-  auto j = gstest::openJournal(o, report);
-  CHECK_EQ(report.cutReason, std::string("torn segment header"));
-  CHECK_EQ(report.cutBytes, 5u);
-  CHECK_EQ(report.lastSeq, 4u);
-  CHECK_EQ(report.segments, 2u);
-  Completions done;
-  CHECK(j->append(gstest::payloadOf(2, 10), 1, 2, done.callback(2)) == JournalStatus::Ok);
-  CHECK(done.waitFor(1));
-  CHECK_EQ(done.all()[0].commit.firstSeq, 5u);
-  CHECK_EQ(gstest::replayAll(*j).size(), 2u);
-}
 
 TEST(close_from_a_completion_refuses_new_batches_without_waiting_for_itself) {
   TempDir dir("journal-close-inside");
