@@ -132,7 +132,10 @@ class GameServer final : public GameSessionHandler {
  private:
   struct Session {
     std::uint32_t id = 0;
-    std::shared_ptr<GameSession> link;   // the transport's session (set by onOpen, then constant)
+    // The transport's session (set by onOpen, then constant). Weak: a GameSession must not
+    // outlive its listener and completion port (the Windows one unregisters itself from
+    // the port when destroyed), so only the listener's references keep it.
+    std::weak_ptr<GameSession> link;
     std::uint32_t playerId = 0;          // guarded by GameServer::mu_ until hello
     bool hello = false;                  // guarded by GameServer::mu_
     bool replaced = false;               // guarded by GameServer::mu_

@@ -117,8 +117,9 @@ std::shared_ptr<GameServer::Session> GameServer::find(std::uint32_t sessionId) c
 bool GameServer::onOpen(std::uint32_t sessionId, const std::string&) {
   auto s = std::make_shared<Session>();
   s->id = sessionId;
-  s->link = transport_->find(sessionId);  // registered before the handler is asked
-  if (!s->link) return false;
+  const auto link = transport_->find(sessionId);  // registered before the handler is asked
+  if (!link) return false;
+  s->link = link;
   std::lock_guard lock(mu_);
   sessions_.emplace(sessionId, std::move(s));
   return true;
@@ -419,6 +420,7 @@ void GameServer::replicate(std::uint64_t tick) {
     GameSessions::WakeBatch batch(*transport_);
     replicateRound(tick);
   }
+  replicating_.clear();  // keeps its capacity; holds no session between rounds
   replicationNs_.record(nowNs() - t0);
   replicationCpuNs_.record(platform::currentThreadCpuNs() - cpu0);
 }
@@ -444,10 +446,12 @@ void GameServer::replicateRound(std::uint64_t tick) {
     if (!cell) continue;  // logged in, LOGIN not applied yet
     if (chats) viewersByCell_[cellKey(*cell)].push_back(s->id);
     // At most one unwritten STATE a session: an older one still queued is superseded.
-    if (transport_->dropStates(*s->link) > 0) s->viewer.invalidate();
+    const std::shared_ptr<GameSession> link = s->link.lock();
+    if (!link) continue;  // closed meanwhile
+    if (transport_->dropStates(*link) > 0) s->viewer.invalidate();
     grid_->collect(s->viewer, *cell, collected_);
     if (!collected_.leave.empty()) {
-      transport_->send(*s->link, frameOf(game::Leave{collected_.leave}), false);
+      transport_->send(*link, frameOf(game::Leave{collected_.leave}), false);
       leaveFrames_.fetch_add(1, std::memory_order_relaxed);
     }
     if (collected_.cells.empty()) continue;
@@ -465,7 +469,7 @@ void GameServer::replicateRound(std::uint64_t tick) {
       continue;
     }
     const auto* h = reinterpret_cast<const std::byte*>(head.data()) + game::kFrameHeaderBytes;
-    transport_->send(*s->link,
+    transport_->send(*link,
                      GameFrame::gather(static_cast<std::uint8_t>(game::MessageType::State),
                                        std::span<const std::byte>(h, head.size() - game::kFrameHeaderBytes), std::move(blocks)),
                      true);
