@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 
 import type { TicketsIssued } from '../src/schemas/tickets.js';
 
-import { Engine, type EngineConfig } from '../src/engine/index.js';
+import { Engine, type EngineConfig, type EngineOptions } from '../src/engine/index.js';
 import { signTicket } from '../src/tickets.js';
 import { build } from './helpers/app.js';
 import { GameClient } from './helpers/game-client.js';
@@ -21,8 +21,8 @@ const ticket = (playerId: number, name = `p${playerId}`, ttlSeconds = 300, secre
   signTicket(Buffer.from(secret, 'utf8'), { playerId, name, expiresAt: Math.floor(Date.now() / 1000) + ttlSeconds });
 
 let serial = 0;
-async function engineWithPort(config: EngineConfig = {}): Promise<{ engine: Engine; port: number }> {
-  const engine = new Engine({ worldSize: WORLD, ticketSecret: SECRET, maxPlayers: 20_000 });
+async function engineWithPort(config: EngineConfig = {}, options: EngineOptions = {}): Promise<{ engine: Engine; port: number }> {
+  const engine = new Engine({ worldSize: WORLD, ticketSecret: SECRET, maxPlayers: 20_000, ...options });
   await engine.start({
     serverName: `game-sessions-${process.pid}-${++serial}`,
     pipe: false,
@@ -218,18 +218,9 @@ describe('game sessions', () => {
 
 describe('game sessions: back-pressure', () => {
   test('inputs that find the event queue full wait, in order, and are all applied once it drains: no ERROR, nothing lost', async () => {
-    const engine = new Engine({ worldSize: WORLD, ticketSecret: SECRET, queueCapacity: 16 });
+    const { engine, port } = await engineWithPort({ sessionMessageRate: 1_000_000 }, { queueCapacity: 16 });
     try {
-      await engine.start({
-        serverName: `game-sessions-${process.pid}-${++serial}`,
-        pipe: false,
-        monitor: false,
-        sessionPort: 0,
-        aoiRadius: AOI,
-        tickRateHz: 60,
-        sessionMessageRate: 1_000_000,
-      });
-      const c = await GameClient.connect(engine.gamePort!);
+      const c = await GameClient.connect(port);
       await c.login(ticket(90_000));
       await eventually(engine, () => engine.player(90_000)?.online === true, 'logged in');
       await engine.pause(); // events queue up: 16 fit, the rest must wait

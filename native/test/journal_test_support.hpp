@@ -15,29 +15,9 @@
 #include "gamesrv/journal.hpp"
 #include "gamesrv/journal_format.hpp"
 #include "harness.hpp"
+#include "temp_dir.hpp"
 
 namespace gstest {
-
-class TempDir {
- public:
-  explicit TempDir(const char* tag) {
-    static std::atomic<unsigned> counter{0};
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = std::filesystem::temp_directory_path() /
-            ("gamesrv-" + std::string(tag) + "-" + std::to_string(stamp) + "-" + std::to_string(counter++));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Every completion, in the order the committer ran them.
 class Completions {

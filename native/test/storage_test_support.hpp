@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gamesrv/storage.hpp"
+#include "temp_dir.hpp"
 
 namespace gamesrv {
 // For CHECK_EQ's message.
@@ -20,31 +21,6 @@ inline std::ostream& operator<<(std::ostream& os, StorageErrc c) { return os << 
 }  // namespace gamesrv
 
 namespace gstest {
-
-// A fresh directory under the system's temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    namespace fs = std::filesystem;
-    std::random_device rd;
-    for (int attempt = 0;; ++attempt) {
-      path_ = fs::temp_directory_path() / ("gamesrv-storage-" + std::to_string(rd()) + "-" + std::to_string(attempt));
-      std::error_code ec;
-      if (fs::create_directory(path_, ec)) return;
-      if (attempt > 100) throw std::runtime_error("cannot create a temporary directory: " + ec.message());
-    }
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // One backend under the contract: how to make a store and configure it for a test. A
 // PostgreSQL backend adds its entry to storageBackends() (with a URL from the test's
