@@ -125,7 +125,8 @@ class Worker {
       const auto type = static_cast<game::MessageType>(static_cast<std::uint8_t>(c.in[at + 4]));
       const std::size_t frame = 4 + length;
       if (type == game::MessageType::Hello) {
-        (void)game::encode(c.out, game::Welcome{++gSessions, gSessions.load(), 60, 60, -1000, 1000, 100});
+        const std::uint32_t id = ++gSessions;  // one read: another thread may count meanwhile
+        (void)game::encode(c.out, game::Welcome{id, id, 60, 60, -1000, 1000, 100});
       } else if (type == game::MessageType::Ping && length == 9) {
         std::uint64_t t = 0;
         std::memcpy(&t, c.in.data() + at + 5, 8);
