@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { Type, type TSchema } from 'typebox';
 
 import type { EngineConfig, EngineOptions } from './engine/index.js';
-import { defaultTokenPath, readTokenFile } from './local-token.js';
+import { defaultDataDir, defaultTokenPath, readTokenFile } from './local-token.js';
 import { ticketSecretSourceOf, type TicketSecretSource } from './ticket-secret.js';
 import { ENGINE_CONFIG_DEFAULTS, EngineConfig as EngineConfigSchema, EngineOptions as EngineOptionsSchema, MAX_DEADLINE_MS } from './schemas/engine-config.js';
 import { isLoopback } from './engine/arguments.js';
@@ -49,6 +49,13 @@ export const SETTINGS = {
     schema: Type.Integer({ minimum: -1, maximum: 65535, default: 7777, description: 'the TCP game port players connect to (0: any free port, -1: none)' }),
   },
   serverName: { flag: 'server-name', env: 'GAMESRV_SERVER_NAME', arg: '<name>', schema: engineField('serverName') },
+  dataDir: {
+    flag: 'data-dir',
+    env: 'GAMESRV_DATA_DIR',
+    arg: '<dir>',
+    help: 'the directory of the server\'s database and journal (mode 700)',
+    more: ['default $XDG_STATE_HOME/gamesrv/<server-name>', '(else ~/.local/state/gamesrv/<server-name>)'],
+  },
   gameHost: { flag: 'game-host', env: 'GAMESRV_GAME_HOST', arg: '<addr>', schema: engineField('gameHost') },
   sessionRate: { flag: 'session-rate', env: 'GAMESRV_SESSION_RATE', arg: '<n>', schema: engineField('sessionMessageRate') },
   gameAuth: { flag: 'game-auth', env: 'GAMESRV_GAME_AUTH', arg: '<mode>', schema: engineField('gameAuth') },
@@ -265,6 +272,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       poolMinThreads: poolMin,
       poolMaxThreads: poolMax,
       serverName,
+      dataDir: text(SETTINGS.dataDir) ?? defaultDataDir(serverName, env),
       sessionPort: int(SETTINGS.gamePort, text(SETTINGS.gamePort)),
       gameHost,
       gameAuth: gameAuth === 'none' ? 'none' : 'ticket',

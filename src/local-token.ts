@@ -8,11 +8,21 @@ import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } fro
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-/** Where the generated token lives for this environment. */
-export function defaultTokenPath(env: NodeJS.ProcessEnv = process.env): string {
+/** The user's gamesrv state directory: `$XDG_STATE_HOME/gamesrv`, else `~/.local/state/gamesrv`. */
+export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   const state = env['XDG_STATE_HOME'];
   const base = state !== undefined && state.startsWith('/') ? state : join(env['HOME'] || homedir(), '.local', 'state');
-  return join(base, 'gamesrv', 'token');
+  return join(base, 'gamesrv');
+}
+
+/** Where the generated token lives for this environment. */
+export function defaultTokenPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(stateDir(env), 'token');
+}
+
+/** A server's data directory when --data-dir is not given: `<stateDir>/<serverName>`. */
+export function defaultDataDir(serverName: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(stateDir(env), serverName);
 }
 
 /** Bytes of randomness in a generated token (base64url: 43 characters). */

@@ -205,10 +205,17 @@ test('the server flags take their ranges and defaults from the same schemas, and
   // The server opens a game port by default (the library does not: sessionPort -1).
   const sessionPort = (SETTINGS.gamePort.schema as unknown as { default: number }).default;
   assert.ok(sessionPort > 0 && ENGINE_CONFIG_DEFAULTS.sessionPort === -1);
-  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, sessionPort, gameHost, gameAuth, sessionMessageRate });
-  const named = loadConfig(['--server-name', 'eu-1'], { HOME: '/h' });
+  // The server keeps its files in the user's state directory, one per server name.
+  const dataDir = '/h/.local/state/gamesrv/gamesrv';
+  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, dataDir, sessionPort, gameHost, gameAuth, sessionMessageRate });
+  assert.equal(ENGINE_CONFIG_DEFAULTS.dataDir, '', 'the library keeps everything in memory');
+  const named = loadConfig(['--server-name', 'eu-1'], { HOME: '/h', XDG_STATE_HOME: '/s' });
   assert.ok(named !== 'help');
   assert.equal(named.engineConfig.serverName, 'eu-1');
+  assert.equal(named.engineConfig.dataDir, '/s/gamesrv/eu-1');
+  const given = loadConfig(['--data-dir', '/var/lib/gs'], { HOME: '/h', GAMESRV_DATA_DIR: '/ignored' });
+  assert.ok(given !== 'help');
+  assert.equal(given.engineConfig.dataDir, '/var/lib/gs', 'the flag wins over the environment');
   assert.throws(() => loadConfig([], { HOME: '/h', GAMESRV_SERVER_NAME: 'no/slash' }), /server-name must match/);
   assert.deepEqual(d.engineOptions, { queueCapacity: ENGINE_OPTION_DEFAULTS.queueCapacity, worldSize: ENGINE_OPTION_DEFAULTS.worldSize });
   assert.equal(d.stopDeadlineMs, shutdownDeadlineMs);

@@ -72,6 +72,13 @@ export const EngineConfig = Type.Object(
     maxActiveTasks: int(1, 1_000_000, 65536, 'queued + running tasks; more is 429 TOO_MANY_TASKS'),
     maxTaskFiringsPerSec: int(1, 10_000_000, 10_000, 'timer firings a second of all periodic tasks together; a task past it is 429 TOO_MANY_TASKS'),
     dbLatencyUs: int(0, 10_000_000, 2000, 'latency of the simulated database, µs'),
+    dataDir: Type.Optional(
+      Type.String({
+        maxLength: 4096,
+        default: '',
+        description: 'the directory of the engine\'s files (the SQLite database, the journal), created mode 0700 when missing; "": none, everything stays in memory',
+      }),
+    ),
     sessionPort: int(-1, 65535, -1, 'the TCP game port players connect to (docs/PROTOCOL.md); -1: none, 0: any free port'),
     gameHost: Type.Optional(
       Type.String({ maxLength: 64, default: '127.0.0.1', description: 'the game port\'s bind address, an IPv4 or IPv6 literal' }),

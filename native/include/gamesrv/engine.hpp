@@ -36,6 +36,7 @@ struct EngineConfig {
   ThreadPoolConfig pool;
   TaskSchedulerConfig tasks;
   std::uint32_t dbLatencyUs = 2000;  // SimulatedDatabase latency
+  std::string dataDir;               // the engine's files (database, journal); empty: none, all in memory
   EngineIoConfig io;                 // completion port, pipe server, shared-memory monitor
   GameServerConfig game;             // the TCP game port (off unless enabled)
   std::chrono::milliseconds shutdownDeadline{5000};  // stop deadline: pipe SHUTDOWN, close()

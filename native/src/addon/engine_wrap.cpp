@@ -128,6 +128,7 @@ EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
   c.tasks.maxActive = plainInt<std::size_t>(env, o, "maxActiveTasks");
   c.tasks.maxFiringsPerSec = plainInt<std::uint32_t>(env, o, "maxTaskFiringsPerSec");
   c.dbLatencyUs = plainInt<std::uint32_t>(env, o, "dbLatencyUs");
+  c.dataDir = plainString(env, o, "dataDir");
   c.shutdownDeadline = plainMs(env, o, "shutdownDeadlineMs");
   c.io.serverName = plainString(env, o, "serverName");
   if (!isValidServerName(c.io.serverName)) notValidated(env, "serverName", "a valid server name");
