@@ -192,6 +192,10 @@ struct GameSession {
   std::atomic<std::int64_t> lastInputNs{0};
   std::atomic<bool> readPaused{false};  // pauseReading(): the listener reads nothing more
   std::atomic<std::uint64_t> bytesIn{0}, bytesOut{0}, framesIn{0}, framesOut{0}, droppedStates{0};
+  // Droppable frames in `queue` (changed under outMu). Read without the lock by the one
+  // thread that queues droppable frames (the replicating one): zero means there is
+  // nothing to drop, and only that thread could make it non-zero.
+  std::atomic<std::uint32_t> queuedDroppable{0};
 
   // The reader's (one thread at a time): the incomplete frame, the token bucket.
   std::vector<std::byte> inbound;

@@ -78,6 +78,7 @@ void GameSessions::enqueueLocked(GameSession& s, GameFrame frame, bool droppable
   s.queuedBytes += n;
   queuedTotal_.fetch_add(n, std::memory_order_relaxed);
   s.queue.push_back(GameSession::Queued{std::move(frame), droppable});
+  if (droppable) s.queuedDroppable.store(s.queuedDroppable.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   queueAtSend_.record(s.queuedBytes);
 }
 
@@ -103,6 +104,7 @@ std::size_t GameSessions::dropStatesLocked(GameSession& s) {
     }
   }
   s.queue.erase(out, s.queue.end());
+  if (dropped > 0) s.queuedDroppable.store(s.queuedDroppable.load(std::memory_order_relaxed) - static_cast<std::uint32_t>(dropped), std::memory_order_relaxed);
   return dropped;
 }
 
@@ -189,6 +191,8 @@ std::size_t GameSessions::dropStates(std::uint32_t id) {
 
 std::size_t GameSessions::dropStates(GameSession& session) {
   GameSession* const s = &session;
+  // Nothing droppable queued (the common case: the last STATE was written): no lock.
+  if (s->queuedDroppable.load(std::memory_order_relaxed) == 0) return 0;
   std::size_t dropped = 0;
   {
     std::lock_guard lock(s->outMu);
@@ -288,6 +292,7 @@ void GameSessions::wrote(GameSession& s, std::size_t n) {
     queuedTotal_.fetch_sub(bytes, std::memory_order_relaxed);
     s.framesOut.fetch_add(1, std::memory_order_relaxed);
     counters_.frameOut(bytes);
+    if (front.droppable) s.queuedDroppable.store(s.queuedDroppable.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     s.queue.pop_front();
   }
 }

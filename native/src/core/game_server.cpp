@@ -458,9 +458,13 @@ void GameServer::replicateRound(std::uint64_t tick) {
     std::vector<GameBuffer> blocks;
     blocks.reserve(collected_.cells.size() + 1);  // + the frame's header (GameFrame::gather)
     std::size_t cellBytes = 0;
-    for (const CellBlock& b : collected_.cells) {
-      blocks.push_back(GameBuffer{b, b->data(), b->size()});
-      cellBytes += b->size();
+    for (CellBlock& b : collected_.cells) {
+      // Moved, not copied: each copy of a block's reference is an atomic add on a count
+      // that the I/O threads' releases also touch.
+      const std::byte* data = b->data();
+      const std::size_t size = b->size();
+      blocks.push_back(GameBuffer{std::move(b), data, size});
+      cellBytes += size;
     }
     head.clear();
     if (!game::encodeStateHeader(head, game::StateHeader{tick, s->lastClientSeq.load(std::memory_order_relaxed),

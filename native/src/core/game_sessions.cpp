@@ -135,6 +135,7 @@ void GameSessions::finish(GameSession& s, GameCloseInfo why) {
     std::lock_guard lock(s.outMu);
     queuedTotal_.fetch_sub(s.queuedBytes, std::memory_order_relaxed);
     s.queue.clear();
+    s.queuedDroppable.store(0, std::memory_order_relaxed);
     s.queuedBytes = 0;
     s.gathered = 0;
     s.closeInfo = why;

@@ -321,6 +321,7 @@ void Win32GameListener::stop() {
       std::lock_guard out(s->outMu);
       new std::deque<GameSession::Queued>(std::move(s->queue));  // deliberately leaked
       s->queue.clear();
+      s->queuedDroppable.store(0, std::memory_order_relaxed);
     }
     const GameCloseInfo why = s->finishPending
                                   ? s->finishWhy
