@@ -91,6 +91,51 @@ TEST(players_log_in_move_see_each_other_chat_and_leave_through_the_engine) {
   CHECK_EQ(s.game.hellos, static_cast<std::uint64_t>(kPlayers));
 }
 
+// The event thread stages grid changes for the next replication round; with the game loop
+// ticking once a second, more moves than the staging bound arrive between two rounds, so
+// the event thread applies some itself. Either way they are applied in order: a STATE
+// shows the last move (were an older one applied after it, the grid would end there).
+TEST(more_grid_changes_than_the_staging_bound_between_two_rounds_are_applied_in_order) {
+  EngineOptions options;
+  options.world.worldSize = 1000;
+  options.events.queueCapacity = 1u << 17;
+  Engine engine(options);
+  EngineConfig config = gameConfig("t-game-server-3");
+  config.controller.tickRateHz = 1;
+  CHECK(engine.start(config).error == TransitionError::None);
+  Client client(engine.game().stats().port);
+  sendMessage(client, game::Hello{game::kProtocolVersion, "7:seven"});
+  CHECK(client.read().has_value());  // WELCOME
+  CHECK(eventually([&] {
+    engine.flushEvents(1s);
+    return engine.world().onlineCount() == 1;
+  }, 10s));
+  constexpr int kMoves = 70'000;  // > GameServer's staging bound (65,536)
+  std::vector<GameEvent> batch;
+  for (int i = 0; i < kMoves; ++i) {
+    GameEvent e;
+    e.type = EventType::PlayerMove;
+    e.playerId = 7;
+    e.text = std::to_string(i % 500) + "," + std::to_string(i % 300);
+    batch.push_back(std::move(e));
+  }
+  const double lastX = (kMoves - 1) % 500, lastY = (kMoves - 1) % 300;
+  CHECK(engine.enqueue(std::move(batch)).status == EnqueueStatus::Ok);
+  CHECK(engine.flushEvents(30s));
+  bool seen = false;
+  while (!seen) {
+    const auto f = client.read();
+    CHECK_MSG(f.has_value(), "the player gets a STATE with its last position");
+    if (f->type != static_cast<std::uint8_t>(game::MessageType::State)) continue;
+    game::State state;
+    CHECK(game::parseState(bytes(f->payload), state) == game::ErrorCode::None);
+    for (const game::Entry& e : state.entries) {
+      if (e.playerId == 7 && e.x == static_cast<float>(lastX) && e.y == static_cast<float>(lastY)) seen = true;
+    }
+  }
+  CHECK(engine.stop(10s).drained);
+}
+
 TEST(stop_with_players_connected_logs_them_out_and_a_restart_opens_a_fresh_port) {
   Engine engine;
   for (int run = 0; run < 2; ++run) {

@@ -13,7 +13,12 @@
 //   nothing is half-applied. PING is answered with PONG on the I/O thread. BYE, a close or
 //   a kick logs the player out (unless a newer session replaced it).
 // - The event thread reports every applied event (onApplied): the AOI grid follows logins,
-//   moves, hp and logouts of every player (whatever the event's source); ATTACK sends HIT
+//   moves, hp and logouts of every player (whatever the event's source). The event thread
+//   does not wait for a replication round: it stages each grid change (a GridOp, with the
+//   session's clientSeq for a MOVE) and the next round applies the staged changes in order
+//   before it serializes, so a STATE shows a move and its clientSeq together or neither.
+//   Staging is bounded (kMaxStagedGridOps): past it the event thread applies what is
+//   staged itself, under the grid's lock (a stalled or paused game loop). ATTACK sends HIT
 //   (and DEATH when the target's hp reaches 0) to the attacker's and the target's sessions;
 //   CHAT is delivered at the next replication to the sessions whose 3x3 neighbourhood holds
 //   the speaker.
@@ -147,6 +152,20 @@ class GameServer final : public GameSessionHandler {
     std::uint32_t from = 0;
     std::string text;
   };
+  // A change of the grid, staged by the event thread for the next replication round.
+  struct GridOp {
+    enum class Kind : std::uint8_t { Add, Remove, Move, SetHp };
+    Kind kind = Kind::Move;
+    std::uint32_t playerId = 0;
+    std::int32_t hp = 0;
+    std::uint32_t clientSeq = 0;  // Move from a session: its lastClientSeq once applied
+    double x = 0;
+    double y = 0;
+    std::shared_ptr<Session> session;  // Move from a session, else null
+  };
+  // Staged changes past this are applied by the event thread itself (a bound on memory
+  // when the game loop does not tick: paused, stalled).
+  static constexpr std::size_t kMaxStagedGridOps = std::size_t{1} << 16;
 
   std::shared_ptr<Session> find(std::uint32_t sessionId) const;
   void hello(const std::shared_ptr<Session>& s, std::span<const std::byte> payload);
@@ -158,6 +177,9 @@ class GameServer final : public GameSessionHandler {
   void sendTo(std::uint32_t playerId, const GameFrame& frame);  // to the player's live session, if any
   void replicate(std::uint64_t tick);       // timed: replicateRound and the hand-over
   void replicateRound(std::uint64_t tick);
+  void stage(GridOp&& op);                   // event thread
+  // Requires: gridMu_ held. Applies every staged change, in order.
+  void applyStagedLocked();
 
   const GameServerHooks hooks_;
   const game::WorldBounds bounds_;
@@ -184,9 +206,15 @@ class GameServer final : public GameSessionHandler {
   std::deque<std::shared_ptr<Session>> heldSessions_;  // guarded by heldMu_: oldest first
   std::atomic<bool> anyHeld_{false};                   // heldSessions_ is not empty
 
-  std::mutex gridMu_;  // the grid and the chats waiting for delivery
+  // Lock order: gridMu_, then stageMu_. The event thread takes stageMu_ alone (briefly),
+  // or both in that order when it applies the staged changes itself.
+  std::mutex gridMu_;  // the grid, held by a replication round
   std::unique_ptr<AoiGrid> grid_;            // guarded by gridMu_
-  std::vector<PendingChat> chats_;           // guarded by gridMu_
+  std::vector<GridOp> applying_;             // guarded by gridMu_: the staged batch being applied, reused
+  std::vector<PendingChat> roundChats_;      // guarded by gridMu_: the chats this round delivers
+  std::mutex stageMu_;
+  std::vector<GridOp> staged_;               // guarded by stageMu_: in the order applied
+  std::vector<PendingChat> chats_;           // guarded by stageMu_: waiting for the next round
   std::vector<std::shared_ptr<Session>> replicating_;  // replicate()'s, reused
   AoiCollected collected_;                             // replicate()'s, reused
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> viewersByCell_;  // replicate()'s, reused

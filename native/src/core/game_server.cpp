@@ -69,6 +69,8 @@ void GameServer::configure(const GameServerConfig& config, double tickRateHz, co
   {
     std::lock_guard lock(gridMu_);
     grid_ = std::move(grid);
+    std::lock_guard staging(stageMu_);
+    staged_.clear();
     chats_.clear();
   }
   std::lock_guard lock(mu_);
@@ -336,32 +338,20 @@ void GameServer::onApplied(const GameEvent& e, InvalidReason why, const World& w
     case EventType::PlayerLogin: {
       const auto p = world.player(e.playerId);
       if (!p) return;
-      std::lock_guard lock(gridMu_);
-      if (grid_) grid_->add(p->id, p->x, p->y, p->hp);
-      return;
+      return stage(GridOp{GridOp::Kind::Add, p->id, p->hp, 0, p->x, p->y, nullptr});
     }
-    case EventType::PlayerLogout: {
-      std::lock_guard lock(gridMu_);
-      if (grid_) grid_->remove(e.playerId);
-      return;
-    }
+    case EventType::PlayerLogout:
+      return stage(GridOp{GridOp::Kind::Remove, e.playerId, 0, 0, 0, 0, nullptr});
     case EventType::PlayerMove: {
       double x = e.num1, y = e.num2;
       if (e.session == 0 && !parseCoordinatePair(e.text, x, y)) return;
-      const auto s = e.session != 0 ? find(e.session) : nullptr;
-      std::lock_guard lock(gridMu_);  // a STATE shows the move and its clientSeq together, or neither
-      if (grid_) grid_->move(e.playerId, x, y);
-      if (s) s->lastClientSeq.store(e.clientSeq, std::memory_order_relaxed);
-      return;
+      return stage(GridOp{GridOp::Kind::Move, e.playerId, 0, e.clientSeq, x, y, e.session != 0 ? find(e.session) : nullptr});
     }
     case EventType::PlayerAttack: {
       const auto target = static_cast<std::uint32_t>(e.num1);
       const auto victim = world.player(target);
       if (!victim) return;
-      {
-        std::lock_guard lock(gridMu_);
-        if (grid_) grid_->setHp(target, victim->hp);
-      }
+      stage(GridOp{GridOp::Kind::SetHp, target, victim->hp, 0, 0, 0, nullptr});
       const GameFrame hit = frameOf(game::Hit{e.playerId, target, static_cast<std::int32_t>(e.num2), victim->hp});
       sendTo(e.playerId, hit);
       sendTo(target, hit);
@@ -373,11 +363,43 @@ void GameServer::onApplied(const GameEvent& e, InvalidReason why, const World& w
       return;
     }
     case EventType::PlayerChat: {
-      std::lock_guard lock(gridMu_);
+      std::lock_guard lock(stageMu_);
       chats_.push_back(PendingChat{e.playerId, e.text});
       return;
     }
   }
+}
+
+void GameServer::stage(GridOp&& op) {
+  {
+    std::lock_guard lock(stageMu_);
+    staged_.push_back(std::move(op));
+    if (staged_.size() < kMaxStagedGridOps) return;
+  }
+  // No round has taken them for a while: apply them here (in the lock order, so that no
+  // round applies newer changes before these).
+  std::lock_guard lock(gridMu_);
+  applyStagedLocked();
+}
+
+void GameServer::applyStagedLocked() {
+  {
+    std::lock_guard lock(stageMu_);
+    applying_.swap(staged_);
+  }
+  for (GridOp& op : applying_) {
+    if (!grid_) break;
+    switch (op.kind) {
+      case GridOp::Kind::Add: grid_->add(op.playerId, op.x, op.y, op.hp); break;
+      case GridOp::Kind::Remove: grid_->remove(op.playerId); break;
+      case GridOp::Kind::SetHp: grid_->setHp(op.playerId, op.hp); break;
+      case GridOp::Kind::Move:
+        grid_->move(op.playerId, op.x, op.y);
+        if (op.session) op.session->lastClientSeq.store(op.clientSeq, std::memory_order_relaxed);
+        break;
+    }
+  }
+  applying_.clear();  // keeps its capacity (and the staged vector, swapped back next time, its own)
 }
 
 void GameServer::retryHeld() {
@@ -435,10 +457,15 @@ void GameServer::replicateRound(std::uint64_t tick) {
   }
   std::lock_guard lock(gridMu_);
   if (!grid_) return;
+  applyStagedLocked();
+  {
+    std::lock_guard staging(stageMu_);
+    roundChats_.swap(chats_);
+  }
   const ReplicationStats rs = grid_->replicate(tick);
   (void)rs;
   viewersByCell_.clear();  // only this round's cells: a long run visits many
-  const bool chats = !chats_.empty();  // the viewers' cells are needed only to route chat
+  const bool chats = !roundChats_.empty();  // the viewers' cells are needed only to route chat
   std::uint64_t bytes = 0;
   std::string head;
   for (const auto& s : replicating_) {
@@ -481,7 +508,7 @@ void GameServer::replicateRound(std::uint64_t tick) {
     bytes += cellBytes;
   }
   // Chat goes to every session whose 3x3 holds the speaker.
-  for (const PendingChat& c : chats_) {
+  for (const PendingChat& c : roundChats_) {
     const auto at = grid_->cellOfPlayer(c.from);
     if (!at) continue;
     const GameFrame frame = frameOf(game::ServerChat{c.from, c.text});
@@ -495,7 +522,7 @@ void GameServer::replicateRound(std::uint64_t tick) {
       }
     }
   }
-  chats_.clear();
+  roundChats_.clear();
   replications_.fetch_add(1, std::memory_order_relaxed);
   replicationBytes_.fetch_add(bytes, std::memory_order_relaxed);
 }
