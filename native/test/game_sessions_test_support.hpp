@@ -57,7 +57,8 @@ class EchoHandler final : public gamesrv::GameSessionHandler {
     changed_.notify_all();
     return refuseAll_ ? false : true;
   }
-  void onFrame(std::uint32_t id, std::uint8_t type, std::span<const std::byte> payload) override {
+  void onFrame(gamesrv::GameSession& s, std::uint8_t type, std::span<const std::byte> payload) override {
+    const std::uint32_t id = s.id;
     if (type == kHello) sessions->markLive(id);
     sessions->send(id, gamesrv::GameFrame::copyOf(type, payload), false);
     std::lock_guard lock(mu_);

@@ -136,6 +136,9 @@ class AoiGrid {
 
   AoiStatus add(std::uint32_t id, double x, double y, std::int32_t hp);
   AoiStatus move(std::uint32_t id, double x, double y);
+  // A move that acknowledges input `seq` of the session `tag` (non-zero): viewOf() reports
+  // the latest such pair, so a STATE can tell a session which of its inputs it shows.
+  AoiStatus move(std::uint32_t id, double x, double y, std::uint32_t tag, std::uint32_t seq);
   AoiStatus setHp(std::uint32_t id, std::int32_t hp);
   AoiStatus remove(std::uint32_t id);
 
@@ -154,6 +157,13 @@ class AoiGrid {
   std::uint64_t version(CellCoord at) const;
   // The cell a player is in; nullopt for a player the grid does not hold.
   std::optional<CellCoord> cellOfPlayer(std::uint32_t id) const;
+  // The cell and the latest acknowledged input (tag 0: none) of a player, in one lookup.
+  struct PlayerView {
+    CellCoord cell;
+    std::uint32_t ackTag = 0;
+    std::uint32_t ackSeq = 0;
+  };
+  std::optional<PlayerView> viewOf(std::uint32_t id) const;
   std::size_t playerCount() const noexcept { return byId_.size(); }
   std::size_t liveCells() const noexcept { return cells_.size() - freeCells_.size(); }
   std::uint64_t round() const noexcept { return round_; }
@@ -182,6 +192,8 @@ class AoiGrid {
     std::int32_t hp = 0;
     std::uint32_t cell = kNone;  // slot in cells_
     std::uint32_t index = 0;     // position in that cell's members
+    std::uint32_t ackTag = 0;    // move(..., tag, seq): the latest acknowledged input
+    std::uint32_t ackSeq = 0;
   };
 
   std::uint32_t findCell(CellCoord at) const;

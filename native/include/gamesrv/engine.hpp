@@ -27,6 +27,7 @@
 #include "gamesrv/game_server.hpp"
 #include "gamesrv/task_scheduler.hpp"
 #include "gamesrv/thread_pool.hpp"
+#include "gamesrv/tsc_clock.hpp"
 #include "gamesrv/world.hpp"
 
 namespace gamesrv {
@@ -145,6 +146,7 @@ class Engine {
   void controlLoop(WorkerContext& ctx);
 
   World world_;
+  CoarseUnixMs eventClock_;  // the event thread's: World::apply's timestamps
   const std::vector<std::uint8_t> ticketSecret_;
   GameServer game_;  // outlives io_, whose listener serves its sessions
   EngineIo io_;

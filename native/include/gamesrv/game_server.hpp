@@ -50,6 +50,7 @@
 #include "gamesrv/event_processor.hpp"
 #include "gamesrv/game_sessions.hpp"
 #include "gamesrv/histogram.hpp"
+#include "gamesrv/striped_counter.hpp"
 #include "gamesrv/ticket.hpp"
 #include "gamesrv/world.hpp"
 
@@ -130,7 +131,7 @@ class GameServer final : public GameSessionHandler {
 
   // GameSessionHandler (transport I/O threads).
   bool onOpen(std::uint32_t sessionId, const std::string& remote) override;
-  void onFrame(std::uint32_t sessionId, std::uint8_t type, std::span<const std::byte> payload) override;
+  void onFrame(GameSession& transportSession, std::uint8_t type, std::span<const std::byte> payload) override;
   void onClose(std::uint32_t sessionId, GameCloseInfo why) override;
   void onStateDropped(std::uint32_t sessionId) override;
 
@@ -141,12 +142,15 @@ class GameServer final : public GameSessionHandler {
     // outlive its listener and completion port (the Windows one unregisters itself from
     // the port when destroyed), so only the listener's references keep it.
     std::weak_ptr<GameSession> link;
-    std::uint32_t playerId = 0;          // guarded by GameServer::mu_ until hello
-    bool hello = false;                  // guarded by GameServer::mu_
+    std::uint32_t playerId = 0;          // written under GameServer::mu_ before `hello`, then constant
+    std::atomic<bool> hello{false};      // written under GameServer::mu_ (release); read without it (acquire)
     bool replaced = false;               // guarded by GameServer::mu_
-    std::atomic<std::uint32_t> lastClientSeq{0};
+    std::atomic<std::uint32_t> lastClientSeq{0};  // the replicating thread's (AoiGrid::viewOf)
     AoiViewer viewer;                    // the replicating thread's
     std::deque<GameEvent> held;          // guarded by GameServer::heldMu_: waiting for queue room
+    // `held` is not empty. Changed under heldMu_; the session's reader (the only one adding
+    // inputs) reads it without the lock: false means its input may go straight to the queue.
+    std::atomic<bool> holding{false};
   };
   struct PendingChat {
     std::uint32_t from = 0;
@@ -158,10 +162,10 @@ class GameServer final : public GameSessionHandler {
     Kind kind = Kind::Move;
     std::uint32_t playerId = 0;
     std::int32_t hp = 0;
-    std::uint32_t clientSeq = 0;  // Move from a session: its lastClientSeq once applied
+    std::uint32_t session = 0;    // Move from a session: its id, else 0
+    std::uint32_t clientSeq = 0;  // and the input it acknowledges (AoiGrid::viewOf)
     double x = 0;
     double y = 0;
-    std::shared_ptr<Session> session;  // Move from a session, else null
   };
   // Staged changes past this are applied by the event thread itself (a bound on memory
   // when the game loop does not tick: paused, stalled).
@@ -170,6 +174,7 @@ class GameServer final : public GameSessionHandler {
   std::shared_ptr<Session> find(std::uint32_t sessionId) const;
   void hello(const std::shared_ptr<Session>& s, std::span<const std::byte> payload);
   void input(const std::shared_ptr<Session>& s, GameEvent&& e);
+  void refuseInput(const std::shared_ptr<Session>& s);  // ERROR rate_limited, the session kept
   // Game-loop thread: hands held inputs to the queue, oldest session first, while it takes
   // them; a session whose held inputs are all taken reads again.
   void retryHeld();
@@ -219,7 +224,8 @@ class GameServer final : public GameSessionHandler {
   AoiCollected collected_;                             // replicate()'s, reused
   std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> viewersByCell_;  // replicate()'s, reused
 
-  std::atomic<std::uint64_t> hellos_{0}, helloRefused_{0}, replacedCount_{0}, inputs_{0}, inputsRefused_{0}, inputsHeld_{0};
+  std::atomic<std::uint64_t> hellos_{0}, helloRefused_{0}, replacedCount_{0}, inputsRefused_{0}, inputsHeld_{0};
+  StripedCounter inputs_;  // every I/O thread adds one per input
   std::atomic<std::uint64_t> replications_{0}, stateFrames_{0}, leaveFrames_{0}, chatsDelivered_{0}, replicationBytes_{0};
   Histogram replicationNs_;
   Histogram replicationCpuNs_;

@@ -116,12 +116,15 @@ struct GameCloseInfo {
   std::uint16_t code = 0;
 };
 
+struct GameSession;
+
 class GameSessionHandler {
  public:
   virtual ~GameSessionHandler() = default;
   // False refuses the connection (closed at once; no onClose follows).
   virtual bool onOpen(std::uint32_t sessionId, const std::string& remote) = 0;
-  virtual void onFrame(std::uint32_t sessionId, std::uint8_t type, std::span<const std::byte> payload) = 0;
+  // `s` is the session (its id, and the handler's context set by onOpen()).
+  virtual void onFrame(GameSession& s, std::uint8_t type, std::span<const std::byte> payload) = 0;
   virtual void onClose(std::uint32_t sessionId, GameCloseInfo why) = 0;
   // Queued droppable frames were dropped: the next one should carry full state.
   virtual void onStateDropped(std::uint32_t sessionId) = 0;
@@ -196,6 +199,9 @@ struct GameSession {
   // thread that queues droppable frames (the replicating one): zero means there is
   // nothing to drop, and only that thread could make it non-zero.
   std::atomic<std::uint32_t> queuedDroppable{0};
+  // The handler's own state for the session: set by its onOpen() (before any frame), then
+  // constant; onFrame() reads it without a lookup.
+  std::shared_ptr<void> handlerContext;
 
   // The reader's (one thread at a time): the incomplete frame, the token bucket.
   std::vector<std::byte> inbound;
@@ -308,7 +314,8 @@ class GameSessions {
   std::chrono::milliseconds sweepInterval() const noexcept;
 
  private:
-  void frame(GameSession& s, std::span<const std::byte> bytes);  // one whole frame
+  // One whole frame, received at `now` (one clock read a read, not a frame).
+  void frame(GameSession& s, std::span<const std::byte> bytes, TimePoint now);
   bool rateAllows(GameSession& s, TimePoint now);
   // Queues `last` past any limit and starts closing. Requires: s.outMu held.
   bool closeWithLocked(GameSession& s, GameFrame last, GameCloseInfo why, TimePoint closeAt);

@@ -130,7 +130,7 @@ AoiStatus AoiGrid::add(std::uint32_t id, double x, double y, std::int32_t hp) {
     body = static_cast<std::uint32_t>(bodies_.size());
     bodies_.emplace_back();
   }
-  bodies_[body] = Body{id, x, y, hp, kNone, 0};
+  bodies_[body] = Body{id, x, y, hp, kNone, 0, 0, 0};
   byId_.emplace(id, body);
   link(body, obtainCell(at));
   return AoiStatus::Ok;
@@ -155,6 +155,16 @@ AoiStatus AoiGrid::move(std::uint32_t id, double x, double y) {
   bodies_[body].y = y;
   link(body, obtainCell(at));
   return AoiStatus::Ok;
+}
+
+AoiStatus AoiGrid::move(std::uint32_t id, double x, double y, std::uint32_t tag, std::uint32_t seq) {
+  const AoiStatus st = move(id, x, y);
+  if (st == AoiStatus::Ok && tag != 0) {
+    Body& b = bodies_[byId_.find(id)->second];
+    b.ackTag = tag;
+    b.ackSeq = seq;
+  }
+  return st;
 }
 
 AoiStatus AoiGrid::setHp(std::uint32_t id, std::int32_t hp) {
@@ -351,6 +361,14 @@ std::optional<CellCoord> AoiGrid::cellOfPlayer(std::uint32_t id) const {
   const Body& b = bodies_[it->second];
   if (b.cell == kNone) return std::nullopt;
   return cells_[b.cell].at;
+}
+
+std::optional<AoiGrid::PlayerView> AoiGrid::viewOf(std::uint32_t id) const {
+  const auto it = byId_.find(id);
+  if (it == byId_.end()) return std::nullopt;
+  const Body& b = bodies_[it->second];
+  if (b.cell == kNone) return std::nullopt;
+  return PlayerView{cells_[b.cell].at, b.ackTag, b.ackSeq};
 }
 
 }  // namespace gamesrv

@@ -20,7 +20,7 @@ Engine::Engine(EngineOptions options)
       events_(
           options.events,
           [this](const GameEvent& e) {
-            const InvalidReason why = world_.apply(e, unixMs());
+            const InvalidReason why = world_.apply(e, eventClock_.now());
             onEventApplied(e, why);
             game_.onApplied(e, why, world_);
             return why;

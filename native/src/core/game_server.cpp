@@ -122,6 +122,7 @@ bool GameServer::onOpen(std::uint32_t sessionId, const std::string&) {
   const auto link = transport_->find(sessionId);  // registered before the handler is asked
   if (!link) return false;
   s->link = link;
+  link->handlerContext = s;  // before any frame of it: onFrame() needs no lookup
   std::lock_guard lock(mu_);
   sessions_.emplace(sessionId, std::move(s));
   return true;
@@ -132,14 +133,11 @@ void GameServer::refuse(std::uint32_t sessionId, game::ErrorCode code, std::stri
   transport_->close(sessionId);
 }
 
-void GameServer::onFrame(std::uint32_t sessionId, std::uint8_t type, std::span<const std::byte> payload) {
-  auto s = find(sessionId);
+void GameServer::onFrame(GameSession& transportSession, std::uint8_t type, std::span<const std::byte> payload) {
+  const std::shared_ptr<Session> s = std::static_pointer_cast<Session>(transportSession.handlerContext);
   if (!s) return;
-  bool live;
-  {
-    std::lock_guard lock(mu_);
-    live = s->hello;
-  }
+  const std::uint32_t sessionId = s->id;
+  const bool live = s->hello.load(std::memory_order_acquire);
   if (type == static_cast<std::uint8_t>(game::MessageType::Hello)) {
     if (live) return refuse(sessionId, game::ErrorCode::HelloTwice, "HELLO was already accepted");
     return hello(s, payload);
@@ -219,7 +217,7 @@ void GameServer::hello(const std::shared_ptr<Session>& s, std::span<const std::b
       if (auto old = sessions_.find(previous); old != sessions_.end()) old->second->replaced = true;
     }
     s->playerId = playerId;
-    s->hello = true;
+    s->hello.store(true, std::memory_order_release);
   }
   hellos_.fetch_add(1, std::memory_order_relaxed);
   transport_->markLive(s->id);
@@ -242,25 +240,26 @@ void GameServer::hello(const std::shared_ptr<Session>& s, std::span<const std::b
 
 void GameServer::input(const std::shared_ptr<Session>& s, GameEvent&& e) {
   e.session = s->id;
-  std::unique_lock lock(heldMu_);
-  // Behind inputs already waiting, in order; else straight to the queue.
-  const bool behind = !s->held.empty();
   EnqueueStatus status = EnqueueStatus::QueueFull;
-  if (!behind) {
-    lock.unlock();
+  // Nothing held (the usual case): straight to the queue, without heldMu_. Only this
+  // session's reader (the caller) adds held inputs, so nothing can be held ahead of it.
+  if (!s->holding.load(std::memory_order_acquire)) {
     status = hooks_.enqueue(std::move(e)).status;
     if (status == EnqueueStatus::Ok) {
-      inputs_.fetch_add(1, std::memory_order_relaxed);
+      inputs_.add();
       return;
     }
-    lock.lock();
   }
+  std::unique_lock lock(heldMu_);
+  // Behind the inputs held already, in order (or, in the moment retryHeld() empties them,
+  // held for the next tick: nothing is ahead of it either way).
   if (status == EnqueueStatus::QueueFull && s->held.size() < kMaxHeldInputs) {
     // Back-pressure: keep it (the queue left it as it was), stop reading this session
     // until the game loop finds room (retryHeld()).
     if (s->held.empty()) {
       heldSessions_.push_back(s);
       anyHeld_.store(true, std::memory_order_release);
+      s->holding.store(true, std::memory_order_release);
       transport_->pauseReading(s->id);
     }
     s->held.push_back(std::move(e));
@@ -268,6 +267,10 @@ void GameServer::input(const std::shared_ptr<Session>& s, GameEvent&& e) {
     return;
   }
   lock.unlock();
+  refuseInput(s);
+}
+
+void GameServer::refuseInput(const std::shared_ptr<Session>& s) {
   inputsRefused_.fetch_add(1, std::memory_order_relaxed);
   // Nothing of it was applied: say so, and keep the session.
   transport_->send(s->id, GameFrame::error(game_wire::ErrorCode::RateLimited, "server busy: input not applied"), false);
@@ -307,10 +310,11 @@ void GameServer::onClose(std::uint32_t sessionId, GameCloseInfo) {
   }
   const EnqueueStatus status = hooks_.enqueue(std::move(e)).status;
   if (status == EnqueueStatus::Ok) {
-    inputs_.fetch_add(1, std::memory_order_relaxed);
+    inputs_.add();
   } else if (status == EnqueueStatus::QueueFull) {
     std::lock_guard lock(heldMu_);
     s->held.push_back(std::move(e));
+    s->holding.store(true, std::memory_order_release);
     heldSessions_.push_back(s);
     anyHeld_.store(true, std::memory_order_release);
   }
@@ -338,20 +342,20 @@ void GameServer::onApplied(const GameEvent& e, InvalidReason why, const World& w
     case EventType::PlayerLogin: {
       const auto p = world.player(e.playerId);
       if (!p) return;
-      return stage(GridOp{GridOp::Kind::Add, p->id, p->hp, 0, p->x, p->y, nullptr});
+      return stage(GridOp{GridOp::Kind::Add, p->id, p->hp, 0, 0, p->x, p->y});
     }
     case EventType::PlayerLogout:
-      return stage(GridOp{GridOp::Kind::Remove, e.playerId, 0, 0, 0, 0, nullptr});
+      return stage(GridOp{GridOp::Kind::Remove, e.playerId, 0, 0, 0, 0, 0});
     case EventType::PlayerMove: {
       double x = e.num1, y = e.num2;
       if (e.session == 0 && !parseCoordinatePair(e.text, x, y)) return;
-      return stage(GridOp{GridOp::Kind::Move, e.playerId, 0, e.clientSeq, x, y, e.session != 0 ? find(e.session) : nullptr});
+      return stage(GridOp{GridOp::Kind::Move, e.playerId, 0, e.session, e.clientSeq, x, y});
     }
     case EventType::PlayerAttack: {
       const auto target = static_cast<std::uint32_t>(e.num1);
       const auto victim = world.player(target);
       if (!victim) return;
-      stage(GridOp{GridOp::Kind::SetHp, target, victim->hp, 0, 0, 0, nullptr});
+      stage(GridOp{GridOp::Kind::SetHp, target, victim->hp, 0, 0, 0, 0});
       const GameFrame hit = frameOf(game::Hit{e.playerId, target, static_cast<std::int32_t>(e.num2), victim->hp});
       sendTo(e.playerId, hit);
       sendTo(target, hit);
@@ -393,33 +397,30 @@ void GameServer::applyStagedLocked() {
       case GridOp::Kind::Add: grid_->add(op.playerId, op.x, op.y, op.hp); break;
       case GridOp::Kind::Remove: grid_->remove(op.playerId); break;
       case GridOp::Kind::SetHp: grid_->setHp(op.playerId, op.hp); break;
-      case GridOp::Kind::Move:
-        grid_->move(op.playerId, op.x, op.y);
-        if (op.session) op.session->lastClientSeq.store(op.clientSeq, std::memory_order_relaxed);
-        break;
+      case GridOp::Kind::Move: grid_->move(op.playerId, op.x, op.y, op.session, op.clientSeq); break;
     }
   }
   applying_.clear();  // keeps its capacity (and the staged vector, swapped back next time, its own)
 }
 
 void GameServer::retryHeld() {
-  std::vector<std::uint32_t> resume;
-  {
-    std::lock_guard lock(heldMu_);
-    while (!heldSessions_.empty()) {
-      const std::shared_ptr<Session>& s = heldSessions_.front();
-      while (!s->held.empty()) {
-        if (hooks_.enqueue(std::move(s->held.front())).status != EnqueueStatus::Ok) break;
-        s->held.pop_front();
-        inputs_.fetch_add(1, std::memory_order_relaxed);
-      }
-      if (!s->held.empty()) break;  // still full: the next tick tries again
-      resume.push_back(s->id);
-      heldSessions_.pop_front();
+  std::lock_guard lock(heldMu_);
+  while (!heldSessions_.empty()) {
+    const std::shared_ptr<Session>& s = heldSessions_.front();
+    while (!s->held.empty()) {
+      if (hooks_.enqueue(std::move(s->held.front())).status != EnqueueStatus::Ok) break;
+      s->held.pop_front();
+      inputs_.add();
     }
-    anyHeld_.store(!heldSessions_.empty(), std::memory_order_release);
+    if (!s->held.empty()) break;  // still full: the next tick tries again
+    s->holding.store(false, std::memory_order_release);
+    // Under heldMu_, as input() pauses it: were the resume after the lock, the session's
+    // reader (still in a buffer read before the pause) could find the queue full again and
+    // pause, and this late resume would let it read on while it holds, past any bound.
+    transport_->resumeReading(s->id);
+    heldSessions_.pop_front();
   }
-  for (const std::uint32_t id : resume) transport_->resumeReading(id);
+  anyHeld_.store(!heldSessions_.empty(), std::memory_order_release);
 }
 
 void GameServer::onTick(std::uint64_t tick) {
@@ -469,8 +470,12 @@ void GameServer::replicateRound(std::uint64_t tick) {
   std::uint64_t bytes = 0;
   std::string head;
   for (const auto& s : replicating_) {
-    const auto cell = grid_->cellOfPlayer(s->playerId);
-    if (!cell) continue;  // logged in, LOGIN not applied yet
+    const auto view = grid_->viewOf(s->playerId);
+    if (!view) continue;  // logged in, LOGIN not applied yet
+    const CellCoord* const cell = &view->cell;
+    // The latest of its own inputs the grid shows (a move of the player by another
+    // session, the one it replaced, acknowledges nothing of this one's).
+    if (view->ackTag == s->id) s->lastClientSeq.store(view->ackSeq, std::memory_order_relaxed);
     if (chats) viewersByCell_[cellKey(*cell)].push_back(s->id);
     // At most one unwritten STATE a session: an older one still queued is superseded.
     const std::shared_ptr<GameSession> link = s->link.lock();
@@ -590,7 +595,7 @@ GameServerStats GameServer::stats() const {
   st.hellos = hellos_.load(std::memory_order_relaxed);
   st.helloRefused = helloRefused_.load(std::memory_order_relaxed);
   st.replaced = replacedCount_.load(std::memory_order_relaxed);
-  st.inputs = inputs_.load(std::memory_order_relaxed);
+  st.inputs = inputs_.load();
   st.inputsRefused = inputsRefused_.load(std::memory_order_relaxed);
   st.inputsHeld = inputsHeld_.load(std::memory_order_relaxed);
   st.replications = replications_.load(std::memory_order_relaxed);

@@ -150,7 +150,8 @@ void GameSessions::finish(GameSession& s, GameCloseInfo why) {
 
 void GameSessions::received(GameSession& s, std::span<const std::byte> data) {
   if (s.state.load(std::memory_order_acquire) == GameSessionState::Closing) return;
-  s.lastInputNs.store(steadyNs(SteadyClock::now()), std::memory_order_relaxed);
+  const TimePoint now = SteadyClock::now();
+  s.lastInputNs.store(steadyNs(now), std::memory_order_relaxed);
   s.bytesIn.fetch_add(data.size(), std::memory_order_relaxed);
   constexpr std::size_t H = game_wire::kLengthBytes;
   auto take = [&](std::size_t n) {
@@ -180,7 +181,7 @@ void GameSessions::received(GameSession& s, std::span<const std::byte> data) {
       if (s.inbound.size() < whole) break;
       std::vector<std::byte> done;
       done.swap(s.inbound);  // a session between frames holds no buffer
-      frame(s, std::span(done).subspan(H));
+      frame(s, std::span(done).subspan(H), now);
       continue;
     }
     if (data.size() < H) {
@@ -194,7 +195,7 @@ void GameSessions::received(GameSession& s, std::span<const std::byte> data) {
       take(data.size());
       break;
     }
-    frame(s, data.subspan(H, length));
+    frame(s, data.subspan(H, length), now);
     data = data.subspan(H + length);
   }
   if (s.state.load(std::memory_order_acquire) == GameSessionState::Closing) std::vector<std::byte>().swap(s.inbound);
@@ -211,10 +212,10 @@ bool GameSessions::rateAllows(GameSession& s, TimePoint now) {
   return false;
 }
 
-void GameSessions::frame(GameSession& s, std::span<const std::byte> bytes) {
+void GameSessions::frame(GameSession& s, std::span<const std::byte> bytes, TimePoint now) {
   s.framesIn.fetch_add(1, std::memory_order_relaxed);
   counters_.frameIn(game_wire::kLengthBytes + bytes.size());
-  if (!rateAllows(s, SteadyClock::now())) {
+  if (!rateAllows(s, now)) {
     rateLimited_.fetch_add(1, std::memory_order_relaxed);
     if (++s.offences >= config_.rateOffencesToKick) {
       kickSession(s, game_wire::KickReason::RateLimited, "too many messages");
@@ -223,7 +224,7 @@ void GameSessions::frame(GameSession& s, std::span<const std::byte> bytes) {
     }
     return;
   }
-  handler_.onFrame(s.id, std::to_integer<std::uint8_t>(bytes[0]), bytes.subspan(1));
+  handler_.onFrame(s, std::to_integer<std::uint8_t>(bytes[0]), bytes.subspan(1));
 }
 
 // --- timers and reports --------------------------------------------------------------
