@@ -28,7 +28,10 @@
 //   neighbour (an observer player one cell away) that shows the new position.
 // - slow_session_rss_mb_delta: one session in that busy neighbourhood that never reads,
 //   for up to 30 s (--quick 10 s): the server's peak RSS minus before, and when it was
-//   kicked too_slow.
+//   kicked too_slow. The slow client is a python3 process with a 4 KiB receive buffer set
+//   before it connects (Node cannot set SO_RCVBUF): a paused Node socket's buffer, autotuned
+//   to megabytes on loopback, would take the server's STATEs for longer than the window,
+//   where a slow player's phone would not.
 // Progress goes to stderr; stdout gets one JSON line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -140,6 +143,16 @@ function move(x: number, y: number, seq: number): Buffer {
 }
 
 /** A player: counts what arrives; hands every whole frame to `onFrame` when set. */
+/** A game client that never reads, with a 4 KiB receive buffer; exits when its stdin closes. */
+const SLOW_READER = `
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(('127.0.0.1', int(sys.argv[1])))
+s.sendall(bytes.fromhex(sys.argv[2]))
+sys.stdin.read()
+`;
+
 class Player {
   socket!: Socket;
   welcomed!: Promise<void>;
@@ -378,7 +391,7 @@ async function middleRate(read: () => Promise<number>): Promise<number> {
     // Everyone goes to its starting place first (the observers, which then hold still, too).
     for (const p of players) p.socket.write(move(p.x, p.y, 0));
     const slowId = n + 1;
-    const slow = new Player(slowId);
+    let slow: ChildProcess | undefined;
     const before = await stats(server);
     const rss0 = rssMb(server.child.pid!);
     let peak = rss0;
@@ -400,8 +413,9 @@ async function middleRate(read: () => Promise<number>): Promise<number> {
       }
       if (!slowOpened) {
         slowOpened = true;
-        await slow.open(server.game, false); // logs in, then never reads
-        slow.socket.write(move(players[2]!.x, players[2]!.y, 1));
+        // Logs in and moves next to player 3, then never reads.
+        const bytes = Buffer.concat([hello(slowId), move(players[2]!.x, players[2]!.y, 1)]).toString('hex');
+        slow = spawn('python3', ['-c', SLOW_READER, String(server.game), bytes], { stdio: ['pipe', 'ignore', 'inherit'] });
       }
       peak = Math.max(peak, rssMb(server.child.pid!));
       await sleep(100);
@@ -418,7 +432,7 @@ async function middleRate(read: () => Promise<number>): Promise<number> {
     row('move_observed_p99_ms', Math.round(percentile(latencies, 99) * 10) / 10, 'ms');
     // The slow session keeps not reading while the neighbourhood stays busy.
     const slowDeadline = performance.now() + (quick ? 10_000 : 30_000) - (performance.now() - t0);
-    while (performance.now() < slowDeadline && !slow.socket.destroyed) {
+    while (performance.now() < slowDeadline) {
       for (const p of players.slice(0, 200)) p.socket.write(move(p.x, p.y, ++seq));
       peak = Math.max(peak, rssMb(server.child.pid!));
       const listed = (await (await fetch(`http://127.0.0.1:${server.http}/v1/sessions?limit=1000&offset=${Math.max(0, n - 500)}`)).json()) as { sessions: { playerId: number | null }[] };
@@ -431,7 +445,7 @@ async function middleRate(read: () => Promise<number>): Promise<number> {
     log(`  slow session: RSS peak +${(peak - rss0).toFixed(1)} MB; ${slowKickedAfter === null ? 'not kicked' : `gone after ${slowKickedAfter.toFixed(1)} s`}`);
     row('slow_session_rss_mb_delta', Math.round((peak - rss0) * 10) / 10, 'MB');
     for (const p of players) p.socket.destroy();
-    slow.socket.destroy();
+    slow?.stdin!.end(); // the reader exits when its stdin closes
   } finally {
     await server.stop();
   }

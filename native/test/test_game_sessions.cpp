@@ -225,6 +225,38 @@ TEST(sweep_enforces_the_hello_deadline_and_idle) {
   CHECK_EQ(parse(c.drain(*live)).at(0).kickReason(), 5);
 }
 
+// A reader that takes nothing while every replication round supersedes its STATE (drop
+// the queued one, queue the new one) is stalled since the first one was queued: the drop
+// that empties the queue does not restart the stall clock (only a written byte does).
+TEST(a_reader_whose_states_keep_being_superseded_is_stalled_and_kicked_too_slow) {
+  GameSessionsConfig cfg;
+  cfg.sendStallTimeout = 50ms;
+  Core c(cfg);
+  auto s = c.open();
+  c.sessions.received(*s, encodeFrame(kHello, ""));
+  c.drain(*s);  // the echoed HELLO is written: nothing queued now
+  const auto block = std::make_shared<std::vector<std::byte>>(64, std::byte{1});
+  auto state = [&] {
+    const std::byte head[1] = {std::byte{0}};
+    return GameFrame::gather(0x82, head, {GameBuffer{block, block->data(), block->size()}});
+  };
+  CHECK(c.sessions.send(*s, state(), true));
+  const std::int64_t first = s->waitingSinceNs;
+  // Rounds later, on a clock that has moved on: each drops the unwritten STATE and queues a new one.
+  const std::int64_t later = first + 1'000;
+  while (steadyNs(SteadyClock::now()) < later) {
+  }
+  for (int round = 0; round < 5; ++round) {
+    CHECK_EQ(c.sessions.dropStates(*s), 1u);
+    CHECK(c.sessions.send(*s, state(), true));
+  }
+  CHECK_EQ(s->waitingSinceNs, first);
+  c.sessions.sweep(fromNs(static_cast<std::uint64_t>(first)) + 60ms);
+  CHECK(s->state.load() == GameSessionState::Closing);
+  CHECK(c.sessions.closeInfo(*s).kind == GameCloseKind::Kick);
+  CHECK_EQ(c.sessions.closeInfo(*s).code, static_cast<std::uint16_t>(game_wire::KickReason::TooSlow));
+}
+
 TEST(admission_limits_and_draining) {
   GameSessionsConfig cfg;
   cfg.maxSessions = 1;

@@ -217,6 +217,10 @@ struct GameSession {
   bool flushScheduled = false;         // guarded by outMu: a writer will look at the queue
   TimePoint closeAt{};                 // guarded by outMu: Closing: close by then at the latest
   std::int64_t waitingSinceNs = 0;     // guarded by outMu: the queue non-empty and no byte written since
+  // Guarded by outMu: the queue was emptied by dropping superseded frames, not by writing
+  // them, so the next frame goes on waiting from waitingSinceNs (a reader that takes
+  // nothing while each round supersedes its STATE is stalled, not fresh every round).
+  bool emptiedByDrops = false;
   GameCloseInfo closeInfo;             // guarded by outMu: Closing: why
 };
 

@@ -74,7 +74,10 @@ GameFrame GameFrame::kick(game_wire::KickReason reason, std::string_view text) {
 
 void GameSessions::enqueueLocked(GameSession& s, GameFrame frame, bool droppable) {
   const std::size_t n = frame.bytes();
-  if (s.queue.empty()) s.waitingSinceNs = steadyNs(SteadyClock::now());
+  if (s.queue.empty()) {
+    if (!s.emptiedByDrops) s.waitingSinceNs = steadyNs(SteadyClock::now());
+    s.emptiedByDrops = false;
+  }
   s.queuedBytes += n;
   queuedTotal_.fetch_add(n, std::memory_order_relaxed);
   s.queue.push_back(GameSession::Queued{std::move(frame), droppable});
@@ -104,6 +107,7 @@ std::size_t GameSessions::dropStatesLocked(GameSession& s) {
     }
   }
   s.queue.erase(out, s.queue.end());
+  if (dropped > 0 && s.queue.empty()) s.emptiedByDrops = true;
   if (dropped > 0) s.queuedDroppable.store(s.queuedDroppable.load(std::memory_order_relaxed) - static_cast<std::uint32_t>(dropped), std::memory_order_relaxed);
   return dropped;
 }
@@ -274,7 +278,10 @@ void GameSessions::wrote(GameSession& s, std::size_t n) {
   s.bytesOut.fetch_add(n, std::memory_order_relaxed);
   std::lock_guard lock(s.outMu);
   s.gathered = 0;
-  if (n > 0) s.waitingSinceNs = steadyNs(SteadyClock::now());  // progress: the stall clock restarts
+  if (n > 0) {
+    s.waitingSinceNs = steadyNs(SteadyClock::now());  // progress: the stall clock restarts
+    s.emptiedByDrops = false;
+  }
   while (n > 0 && !s.queue.empty()) {
     GameSession::Queued& front = s.queue.front();
     const auto& parts = front.frame.parts();
