@@ -136,6 +136,47 @@ TEST(more_grid_changes_than_the_staging_bound_between_two_rounds_are_applied_in_
   CHECK(engine.stop(10s).drained);
 }
 
+// Input back-pressure through the listener (the IOCP one in the Windows lane): inputs that
+// find the event queue full are held and the session's reading pauses; once the queue
+// drains they are all applied, in order, none refused.
+TEST(inputs_that_find_the_queue_full_wait_and_are_all_applied_once_it_drains) {
+  EngineOptions options;
+  options.world.worldSize = 1000;
+  options.events.queueCapacity = 16;
+  Engine engine(options);
+  EngineConfig config = gameConfig("t-game-server-4");
+  config.game.sessions.messageRate = 1'000'000;  // the token bucket is not what is tested
+  config.game.sessions.messageBurst = 2'000'000;
+  CHECK(engine.start(config).error == TransitionError::None);
+  Client client(engine.game().stats().port);
+  sendMessage(client, game::Hello{game::kProtocolVersion, "9:nine"});
+  CHECK(client.read().has_value());  // WELCOME
+  CHECK(eventually([&] {
+    engine.flushEvents(1s);
+    return engine.world().onlineCount() == 1;
+  }, 10s));
+  CHECK(engine.pause().error == TransitionError::None);
+  constexpr int kMoves = 300;  // in two sends: the second arrives while reading is paused
+  auto sendMoves = [&](int from, int to) {
+    std::string out;
+    for (int i = from; i <= to; ++i) CHECK(game::encode(out, game::Move{1.0 * i, 2.0 * (i % 100), static_cast<std::uint32_t>(i)}));
+    client.sendRaw(std::vector<std::byte>(reinterpret_cast<const std::byte*>(out.data()), reinterpret_cast<const std::byte*>(out.data()) + out.size()));
+  };
+  sendMoves(1, kMoves / 2);
+  CHECK(eventually([&] { return engine.game().stats().inputsHeld > 0; }, 10s));
+  sendMoves(kMoves / 2 + 1, kMoves);  // waits in the OS until the session reads again
+  CHECK(engine.resume().error == TransitionError::None);
+  CHECK(eventually([&] {
+    engine.flushEvents(1s);
+    const auto p = engine.world().player(9);
+    return p && p->x == 1.0 * kMoves && engine.snapshot().events.processed == engine.snapshot().events.accepted;
+  }, 20s));
+  const GameServerStats st = engine.game().stats();
+  CHECK_EQ(st.inputsRefused, 0u);
+  CHECK_EQ(st.inputs, static_cast<std::uint64_t>(1 + kMoves));  // the LOGIN and every MOVE
+  CHECK(engine.stop(10s).drained);
+}
+
 TEST(stop_with_players_connected_logs_them_out_and_a_restart_opens_a_fresh_port) {
   Engine engine;
   for (int run = 0; run < 2; ++run) {

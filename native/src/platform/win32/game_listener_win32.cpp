@@ -11,8 +11,9 @@
 //   core (SO_UPDATE_ACCEPT_CONTEXT, TCP_NODELAY, SO_SNDBUF, associated with the port),
 //   and the slot issues the next AcceptEx at once. A slot whose AcceptEx could not be
 //   issued is retried by the timer.
-// - Per session, one WSARecv is always outstanding (into the session's own buffer; its
-//   completion feeds GameSessions::received() and issues the next), and at most one
+// - Per session, one WSARecv is outstanding (into the session's own buffer; its
+//   completion feeds GameSessions::received() and issues the next) unless the core paused
+//   its reading (input back-pressure): then none until resumeReading()'s wake, and at most one
 //   WSASend, of the core's queued buffers as a gather (WSABUF array). The core's buffers
 //   must outlive the send: wrote() runs when it completes, and a session closed while a
 //   send is in flight (a kick past its grace) is finished (the core frees its queue)
@@ -132,6 +133,7 @@ struct WinGameSession final : GameSession {
   Op recvOp{}, sendOp{};
   std::shared_ptr<WinGameSession> keepRecv, keepSend;  // set while that operation is in flight
   bool closed = false;          // closeNow() ran (shut down; finished now or when the send completes)
+  bool recvParked = false;      // reading paused (GameSessions::pauseReading): no WSARecv outstanding
   bool finishPending = false;   // closed with a send in flight: finish with finishWhy when it completes
   GameCloseInfo finishWhy;
   std::array<WSABUF, kMaxSlices> sendBufs{};
@@ -549,7 +551,13 @@ void Win32GameListener::recvDone(const Session& s) {
     return;
   }
   core_.received(*s, std::span<const std::byte>(reinterpret_cast<const std::byte*>(s->recvBuf.get()), bytes));
-  startRecv(s);
+  // Paused (its inputs wait for room in the event queue): no next WSARecv until
+  // resumeReading() wakes it (serve() issues it then); the OS keeps what arrives.
+  if (GameSessions::readable(*s)) {
+    startRecv(s);
+  } else {
+    s->recvParked = true;
+  }
   serve(s);
 }
 
@@ -593,6 +601,11 @@ void Win32GameListener::sendDone(const Session& s) {
 
 void Win32GameListener::serve(const Session& s) {
   if (s->closed || s->finished.load(std::memory_order_acquire)) return;
+  if (s->recvParked && GameSessions::readable(*s)) {  // resumed: read again
+    s->recvParked = false;
+    startRecv(s);
+    if (s->closed) return;
+  }
   if (!s->keepSend) flush(s);
   if (!s->closed && core_.closeDue(*s, SteadyClock::now())) closeNow(*s, core_.closeInfo(*s));
 }
