@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gamesrv/clock.hpp"
+#include "gamesrv/platform/thread.hpp"
 #include "monitor_test_support.hpp"
 
 using namespace gamesrv;
@@ -217,22 +218,25 @@ TEST(sysinfo_measures_cpu_and_memory) {
   CHECK(plat::cpuCount() >= 1);
   CHECK(plat::processAlive(plat::currentProcessId()));
   plat::CpuSampler sampler;
-  std::this_thread::sleep_for(200ms);  // an idle interval to compare against
+  std::this_thread::sleep_for(100ms);  // an idle interval to compare against
   const plat::CpuSampler::Sample idle = sampler.sample();
-  std::atomic<bool> stop{false};
-  std::thread burner([&] {
+  // A burner that uses 100 ms of CPU, however long a busy machine takes to give it that
+  // (a burner timed by the wall clock got under a quarter of a core at load average 20).
+  constexpr std::uint64_t kBurnNs = 100'000'000;
+  std::thread burner([] {
+    const std::uint64_t t0 = gamesrv::platform::currentThreadCpuNs();
     volatile std::uint64_t x = 0;
-    while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+    while (gamesrv::platform::currentThreadCpuNs() - t0 < kBurnNs) x = x + 1;
   });
-  std::this_thread::sleep_for(200ms);
-  stop = true;
   burner.join();
   const plat::CpuSampler::Sample busy = sampler.sample();
-  std::printf("  idle=%.1f%% busy=%.1f%% (of one core; %u cores)\n", idle.percent, busy.percent, busy.cores);
-  CHECK(busy.wallNs >= 150'000'000u);
-  CHECK(busy.cpuNs > 50'000'000u);
-  CHECK(busy.percent > 25.0);
-  CHECK(busy.percent > idle.percent + 20.0);
+  std::printf("  idle=%.1f%% busy=%.1f%% (of one core; %u cores), busy cpu %.1f ms over %.1f ms\n", idle.percent, busy.percent,
+              busy.cores, busy.cpuNs / 1e6, busy.wallNs / 1e6);
+  CHECK_MSG(busy.cpuNs >= kBurnNs * 9 / 10, "cpu " << busy.cpuNs);  // the clocks' granularity aside
+  CHECK(busy.cpuNs > idle.cpuNs + kBurnNs * 8 / 10);
+  CHECK(busy.wallNs >= busy.cpuNs / busy.cores);
+  const double expected = 100.0 * static_cast<double>(busy.cpuNs) / static_cast<double>(busy.wallNs);
+  CHECK_MSG(busy.percent > expected - 1.0 && busy.percent < expected + 1.0, busy.percent << " vs " << expected);
   CHECK(busy.percent <= 100.0 * busy.cores + 10.0);
   CHECK(busy.percentOfHost <= 110.0);
   CHECK_EQ(busy.cores, plat::cpuCount());
