@@ -241,9 +241,8 @@ TEST(write_statements_are_refused_with_a_clear_message_and_change_nothing) {
         {"DELETE FROM players", "DELETE"},
         {"INSERT INTO players(id, name, x, y, hp, kills) VALUES (99, 'x', 0, 0, 1, 0)", "INSERT"},
         {"UPDATE players SET hp = 0", "UPDATE"},
-        {"WITH doomed AS (DELETE FROM players RETURNING id) SELECT count(*) FROM doomed",
-         "cannot execute DELETE in a read-only transaction"},
-        {"EXPLAIN ANALYZE DELETE FROM players", "cannot execute DELETE in a read-only transaction"},
+        {"WITH doomed AS (DELETE FROM players RETURNING id) SELECT count(*) FROM doomed", "in a read-only transaction"},
+        {"EXPLAIN ANALYZE DELETE FROM players", "in a read-only transaction"},
         {"CREATE TABLE t(x integer)", "CREATE"},
         {"DROP TABLE players", "DROP"},
         {"BEGIN", "BEGIN"},
@@ -353,7 +352,7 @@ TEST(params_bind_in_order) {
     const std::vector<DbValue> params{std::int64_t{-9'007'199'254'740'993}, 2.5, std::string("h\xc3\xa9llo"),
                                       std::monostate{}, DbBlob{{0, 1, 255}}};
     const bool pg = gstest::isPostgres(b);
-    const QueryResult r = o->store->query(pg ? "SELECT ?, ?, ?, ?, ?, ?4 IS NULL AS t4" : "SELECT ?, ?, ?, ?, ?, typeof(?4) AS t4",
+    const QueryResult r = o->store->query(pg ? "SELECT ?, ?, ?, ?, ?, ?4::text IS NULL AS t4" : "SELECT ?, ?, ?, ?, ?, typeof(?4) AS t4",
                                           params, QueryOptions{});
     CHECK_MSG(r.status.ok(), r.status.message);
     CHECK_EQ(r.rows.size(), 1u);

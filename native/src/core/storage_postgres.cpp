@@ -155,9 +155,10 @@ class Connection {
       return StorageStatus::failure(StorageErrc::OpenFailed, where + " runs PostgreSQL " + std::to_string(PQserverVersion(conn->conn_)) +
                                                                  "; gamesrv needs 10 or newer");
     }
-    // Floats as text that reads back exactly; how long a write waits for a row lock.
-    const std::string setup =
-        "SET extra_float_digits = 3; SET lock_timeout = " + std::to_string(config.busyTimeout.count());
+    // Floats as text that reads back exactly; how long a write waits for a row lock; no
+    // NOTICEs (libpq would print them on stderr).
+    const std::string setup = "SET extra_float_digits = 3; SET client_min_messages = warning; SET lock_timeout = " +
+                              std::to_string(config.busyTimeout.count());
     StorageStatus st = conn->exec(setup.c_str());
     if (st.ok()) {
       conn->cancel_ = PQgetCancel(conn->conn_);

@@ -46,10 +46,20 @@ constexpr std::chrono::milliseconds kClientDeadlineSlack{250};
 // is given up (it is then closed, not lent again).
 constexpr std::chrono::milliseconds kCancelGrace{5000};
 
-// First keywords of statements that only read. Anything else (DML, DDL, COPY, SET,
-// transaction control, DO, CALL, LISTEN, VACUUM...) is refused before it is sent: a
-// READ ONLY transaction alone does not stop COMMIT, SET or COPY TO.
-constexpr const char* kReadingStatements[] = {"SELECT", "WITH", "VALUES", "TABLE", "SHOW", "EXPLAIN", "("};
+// First keywords of PostgreSQL's statements (its grammar's `stmt`) that are not a query:
+// refused before they are sent, because a READ ONLY transaction alone does not stop
+// COMMIT, SET, COPY TO, LISTEN or VACUUM. A query (SELECT, WITH, VALUES, TABLE, SHOW,
+// EXPLAIN, a parenthesised SELECT) goes to the server, whose READ ONLY transaction
+// refuses any write inside it; so does a first word the grammar does not know, for the
+// server's syntax error.
+constexpr const char* kRefusedStatements[] = {
+    "ABORT",    "ALTER",    "ANALYSE",  "ANALYZE", "BEGIN",   "CALL",     "CHECKPOINT", "CLOSE",   "CLUSTER",
+    "COMMENT",  "COMMIT",   "COPY",     "CREATE",  "DEALLOCATE", "DECLARE", "DELETE",   "DISCARD", "DO",
+    "DROP",     "END",      "EXECUTE",  "FETCH",   "GRANT",   "IMPORT",   "INSERT",     "LISTEN",  "LOAD",
+    "LOCK",     "MERGE",    "MOVE",     "NOTIFY",  "PREPARE", "REASSIGN", "REFRESH",    "REINDEX", "RELEASE",
+    "RESET",    "REVOKE",   "ROLLBACK", "SAVEPOINT", "SECURITY", "SET",   "START",      "TRUNCATE", "UNLISTEN",
+    "UPDATE",   "VACUUM",
+};
 
 bool identChar(char c) {
   const auto u = static_cast<unsigned char>(c);
@@ -186,8 +196,8 @@ DbValue pgValue(Oid type, const char* text, std::size_t len) {
   return std::string(text, len);
 }
 
-bool isReading(const std::string& firstWord) {
-  return std::any_of(std::begin(kReadingStatements), std::end(kReadingStatements),
+bool isRefused(const std::string& firstWord) {
+  return std::any_of(std::begin(kRefusedStatements), std::end(kRefusedStatements),
                      [&](const char* w) { return firstWord == w; });
 }
 
@@ -345,10 +355,9 @@ StorageStatus runPgReadOnlyQuery(PGconn* conn, PGcancel* cancel, std::string_vie
     return StorageStatus::failure(StorageErrc::MultipleStatements,
                                   "only one SQL statement per query; found more after \"" + stmt.text + "\"");
   }
-  if (!isReading(stmt.firstWord)) {
-    return StorageStatus::failure(StorageErrc::ReadOnly,
-                                  "read-only query refused: " + stmt.firstWord +
-                                      " is not allowed (database tasks may only read: SELECT, WITH, VALUES, TABLE, SHOW, EXPLAIN)");
+  if (isRefused(stmt.firstWord)) {
+    return StorageStatus::failure(StorageErrc::ReadOnly, "read-only query refused: " + stmt.firstWord +
+                                                             " is not allowed (database tasks may only read)");
   }
   if (static_cast<std::size_t>(stmt.paramCount) != params.size()) {
     return StorageStatus::failure(StorageErrc::BadParams, "the query takes " + std::to_string(stmt.paramCount) +
