@@ -2,9 +2,12 @@
 #pragma once
 #include <libpq-fe.h>
 
+#include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gamesrv/storage.hpp"
 
@@ -19,6 +22,64 @@ struct PgResult {
   PgResult& operator=(const PgResult&) = delete;
   ~PgResult() { PQclear(r); }
   ExecStatusType status() const { return PQresultStatus(r); }
+};
+
+// One connection with its prepared statements (storage_postgres_connection.cpp). Not
+// thread-safe: the pool lends it to one caller at a time, whole.
+class PgConnection {
+ public:
+  explicit PgConnection(PGconn* conn) : conn_(conn) {}
+  ~PgConnection() {
+    PQfreeCancel(cancel_);
+    PQfinish(conn_);
+  }
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  static StorageStatus open(const StorageConfig& config, const std::string& where, std::unique_ptr<PgConnection>& out);
+
+  PGconn* conn() const noexcept { return conn_; }
+  PGcancel* cancel() const noexcept { return cancel_; }
+  // Whether the connection can be lent again: alive and outside any transaction.
+  bool reusable();
+
+  StorageStatus exec(const char* sql);
+
+  StorageStatus queryInt(const char* sql, std::int64_t& out);
+
+  // Runs body() inside BEGIN ... COMMIT; rolls back when it or COMMIT fails.
+  template <class Body>
+  StorageStatus writeTransaction(Body&& body) {
+    StorageStatus st = exec("BEGIN");
+    if (!st.ok()) return StorageStatus::failure(StorageErrc::Sql, "BEGIN: " + st.message);
+    st = body();
+    if (st.ok()) {
+      st = exec("COMMIT");
+      if (!st.ok()) st = StorageStatus::failure(StorageErrc::Sql, "COMMIT: " + st.message);
+    }
+    if (!st.ok() && PQtransactionStatus(conn_) != PQTRANS_IDLE) exec("ROLLBACK");
+    return st;
+  }
+
+  // Prepares `sql` under `name` on this connection the first time it is used.
+  StorageStatus prepared(const char* name, const char* sql, int params, bool& done);
+
+  StorageStatus upsert(std::span<const PlayerRow> rows);
+
+  StorageStatus checkpoint(std::uint64_t seq);
+
+  StorageStatus load(std::vector<PlayerRow>& out);
+
+  StorageStatus migrate();
+
+ private:
+  StorageStatus upsertChunk(std::span<const PlayerRow> rows);
+
+  PGconn* conn_;
+  PGcancel* cancel_ = nullptr;
+  bool upsertPrepared_ = false;
+  bool checkpointPrepared_ = false;
+  bool loadPrepared_ = false;
 };
 
 // The server's primary message for a failed result (or the connection's message when
