@@ -38,9 +38,8 @@ inline std::ostream& operator<<(std::ostream& os, StorageErrc c) { return os << 
 
 namespace gstest {
 
-// One backend under the contract: how to make a store and configure it for a test. A
-// PostgreSQL backend adds its entry to storageBackends() (with a URL from the test's
-// environment) and every contract case runs on it too.
+// One backend under the contract: how to make a store and configure it for a test (a
+// fresh data directory for SQLite, a fresh schema for PostgreSQL).
 struct StorageBackend {
   const char* name;
   std::function<std::unique_ptr<gamesrv::Storage>()> make;
