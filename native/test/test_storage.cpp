@@ -1,9 +1,12 @@
 // The Storage contract (gamesrv/storage.hpp), run over every backend this build has
-// (storage_test_support.hpp: storageBackends()). Each case prints the backend it runs on.
+// (storage_test_support.hpp: storageBackends()). Each case prints the backend it runs on;
+// when PostgreSQL is not under test (no libpq, or GAMESRV_TEST_DATABASE_URL unset) every
+// case says so, and so do the PostgreSQL-only cases at the end.
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <latch>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,18 +20,37 @@ using gstest::TempDir;
 
 namespace {
 
-#if GAMESRV_HAVE_SQLITE
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+void sayPostgresNotTested() {
+  const std::string why = gstest::postgresNotTestedReason();
+  if (!why.empty()) std::printf("  [postgres] NOT TESTED: %s\n", why.c_str());
+  std::fflush(stdout);
+}
+
+TEST(backends_are_made_by_name) {
+  for (const char* name : {"sqlite", "postgres"}) {
+    auto store = makeStorage(name);
+    CHECK(store != nullptr);
+    CHECK_EQ(std::string(store->backendName()), std::string(name));
+  }
+  CHECK(makeStorage("simulated") == nullptr);
+  CHECK(makeStorage("") == nullptr);
+}
+
+#if GAMESRV_HAVE_SQLITE || GAMESRV_HAVE_LIBPQ
 
 // Runs body(backend) once for every backend under contract.
 template <class Body>
 void forEachBackend(Body&& body) {
   const auto backends = gstest::storageBackends();
-  CHECK(!backends.empty());
+  if (sqliteStorageBuilt()) CHECK(!backends.empty());
   for (const StorageBackend& b : backends) {
     std::printf("  [%s]\n", b.name);
     std::fflush(stdout);
     body(b);
   }
+  sayPostgresNotTested();
 }
 
 struct Opened {
@@ -61,8 +83,6 @@ std::vector<PlayerRow> loadAll(Storage& s) {
   CHECK_MSG(st.ok(), st.message);
   return rows;
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 TEST(migrations_apply_once_and_reopening_keeps_the_version) {
   forEachBackend([](const StorageBackend& b) {
@@ -197,10 +217,11 @@ TEST(write_statements_are_refused_with_a_clear_message_and_change_nothing) {
     auto o = openFresh(b);
     const auto rows = gstest::playerRows(1, 10, 6);
     CHECK(o->store->upsertPlayers(rows).ok());
-    const struct {
+    struct Write {
       const char* sql;
       const char* names;  // the message says what was refused
-    } writes[] = {
+    };
+    const std::vector<Write> sqliteWrites{
         {"DELETE FROM players", "DELETE"},
         {"INSERT INTO players(id, name, x, y, hp, kills) VALUES (99, 'x', 0, 0, 1, 0)", "INSERT"},
         {"UPDATE players SET hp = 0", "UPDATE"},
@@ -213,7 +234,25 @@ TEST(write_statements_are_refused_with_a_clear_message_and_change_nothing) {
         {"BEGIN", "BEGIN"},
         {"VACUUM", ""},
     };
-    for (const auto& w : writes) {
+    // PostgreSQL: statements that are not a query are refused by their first word before
+    // they run; a write inside a query (a WITH, EXPLAIN ANALYZE) by the READ ONLY
+    // transaction, with the server's message.
+    const std::vector<Write> postgresWrites{
+        {"DELETE FROM players", "DELETE"},
+        {"INSERT INTO players(id, name, x, y, hp, kills) VALUES (99, 'x', 0, 0, 1, 0)", "INSERT"},
+        {"UPDATE players SET hp = 0", "UPDATE"},
+        {"WITH doomed AS (DELETE FROM players RETURNING id) SELECT count(*) FROM doomed", "in a read-only transaction"},
+        {"EXPLAIN ANALYZE DELETE FROM players", "in a read-only transaction"},
+        {"CREATE TABLE t(x integer)", "CREATE"},
+        {"DROP TABLE players", "DROP"},
+        {"BEGIN", "BEGIN"},
+        {"COMMIT", "COMMIT"},
+        {"SET statement_timeout = 0", "SET"},
+        {"COPY players TO STDOUT", "COPY"},
+        {"VACUUM", "VACUUM"},
+        {"  /* a comment first */ truncate players", "TRUNCATE"},
+    };
+    for (const auto& w : gstest::isPostgres(b) ? postgresWrites : sqliteWrites) {
       const QueryResult r = o->store->query(w.sql, {}, QueryOptions{});
       CHECK_MSG(r.status.code == StorageErrc::ReadOnly, w.sql << " -> " << toString(r.status.code) << ": " << r.status.message);
       CHECK_MSG(contains(r.status.message, "read-only") && contains(r.status.message, w.names),
@@ -223,9 +262,11 @@ TEST(write_statements_are_refused_with_a_clear_message_and_change_nothing) {
       std::printf("    %s -> %s\n", w.sql, r.status.message.c_str());
     }
     CHECK(loadAll(*o->store) == rows);
-    const QueryResult attached = o->store->query("SELECT name FROM other.sqlite_master", {}, QueryOptions{});
-    CHECK_EQ(attached.status.code, StorageErrc::Sql);
-    CHECK_MSG(contains(attached.status.message, "other"), attached.status.message);
+    if (!gstest::isPostgres(b)) {
+      const QueryResult attached = o->store->query("SELECT name FROM other.sqlite_master", {}, QueryOptions{});
+      CHECK_EQ(attached.status.code, StorageErrc::Sql);
+      CHECK_MSG(contains(attached.status.message, "other"), attached.status.message);
+    }
     // Still a working store: the refused BEGIN left no transaction open.
     CHECK(o->store->upsertPlayers(gstest::playerRows(50, 1, 7)).ok());
     CHECK_EQ(countOf(*o->store, "SELECT COUNT(*) FROM players"), 11);
@@ -310,8 +351,9 @@ TEST(params_bind_in_order) {
     CHECK(o->store->upsertPlayers(rows).ok());
     const std::vector<DbValue> params{std::int64_t{-9'007'199'254'740'993}, 2.5, std::string("h\xc3\xa9llo"),
                                       std::monostate{}, DbBlob{{0, 1, 255}}};
-    const QueryResult r =
-        o->store->query("SELECT ?, ?, ?, ?, ?, typeof(?4) AS t4", params, QueryOptions{});
+    const bool pg = gstest::isPostgres(b);
+    const QueryResult r = o->store->query(pg ? "SELECT ?, ?, ?, ?, ?, ?4::text IS NULL AS t4" : "SELECT ?, ?, ?, ?, ?, typeof(?4) AS t4",
+                                          params, QueryOptions{});
     CHECK_MSG(r.status.ok(), r.status.message);
     CHECK_EQ(r.rows.size(), 1u);
     const auto& row = r.rows[0];
@@ -320,7 +362,11 @@ TEST(params_bind_in_order) {
     CHECK(row[2] == params[2]);
     CHECK(std::holds_alternative<std::monostate>(row[3]));
     CHECK(row[4] == params[4]);
-    CHECK(std::get<std::string>(row[5]) == "null");
+    if (pg) {
+      CHECK(row[5] == DbValue{std::int64_t{1}});  // a boolean reads as 0 or 1, as in SQLite
+    } else {
+      CHECK(std::get<std::string>(row[5]) == "null");
+    }
     CHECK_EQ(r.columns[5], std::string("t4"));
 
     const std::vector<DbValue> id{std::int64_t{7}};
@@ -345,7 +391,8 @@ TEST(sql_errors_carry_the_databases_message) {
               syntax.status.message);
     const QueryResult table = o->store->query("SELECT * FROM nope", {}, QueryOptions{});
     CHECK_EQ(table.status.code, StorageErrc::Sql);
-    CHECK_MSG(contains(table.status.message, "no such table: nope"), table.status.message);
+    const char* noTable = gstest::isPostgres(b) ? "relation \"nope\" does not exist" : "no such table: nope";
+    CHECK_MSG(contains(table.status.message, noTable), table.status.message);
   });
 }
 
@@ -416,20 +463,31 @@ TEST(calls_after_close_are_refused_and_close_is_idempotent) {
   });
 }
 
-TEST(a_data_dir_that_is_a_file_fails_to_open_and_says_where) {
+TEST(a_store_that_cannot_be_opened_fails_and_says_where) {
   forEachBackend([](const StorageBackend& b) {
     TempDir dir;
     StorageConfig config = b.config(dir);
-    { std::ofstream(config.dataDir) << "not a directory"; }
+    std::string where = config.dataDir;
+    if (gstest::isPostgres(b)) {
+#if GAMESRV_HAVE_LIBPQ
+      config.url = gstest::PgTestDatabase::get()->missingDatabaseUrl();
+      where = gstest::PgTestDatabase::get()->name() + "_missing";
+#endif
+    } else {
+      std::ofstream(config.dataDir) << "not a directory";  // a data directory that is a file
+    }
     auto store = b.make();
     const StorageStatus st = store->open(config);
     CHECK_EQ(st.code, StorageErrc::OpenFailed);
-    CHECK_MSG(contains(st.message, config.dataDir), st.message);
+    CHECK_MSG(contains(st.message, where), st.message);
+    std::printf("    %s\n", st.message.c_str());
     CHECK_EQ(store->query("SELECT 1", {}, QueryOptions{}).status.code, StorageErrc::Closed);
   });
 }
 
-#else  // !GAMESRV_HAVE_SQLITE
+#endif  // GAMESRV_HAVE_SQLITE || GAMESRV_HAVE_LIBPQ
+
+#if !GAMESRV_HAVE_SQLITE
 
 TEST(sqlite_backend_not_built_says_so) {
   CHECK(!sqliteStorageBuilt());
@@ -438,6 +496,22 @@ TEST(sqlite_backend_not_built_says_so) {
   CHECK_EQ(st.code, StorageErrc::NotBuilt);
   CHECK_MSG(st.message.find("SQLite backend not built") != std::string::npos, st.message);
   CHECK_EQ(store->query("SELECT 1", {}, QueryOptions{}).status.code, StorageErrc::NotBuilt);
+}
+
+#endif
+
+#if !GAMESRV_HAVE_LIBPQ
+
+TEST(postgres_backend_not_built_says_so) {
+  CHECK(!postgresStorageBuilt());
+  auto store = makePostgresStorage();
+  StorageConfig config;
+  config.url = "postgres://nobody@127.0.0.1:1/none";
+  const StorageStatus st = store->open(config);
+  CHECK_EQ(st.code, StorageErrc::NotBuilt);
+  CHECK_MSG(st.message.find("PostgreSQL backend not built") != std::string::npos, st.message);
+  CHECK_EQ(store->query("SELECT 1", {}, QueryOptions{}).status.code, StorageErrc::NotBuilt);
+  sayPostgresNotTested();
 }
 
 #endif

@@ -1,7 +1,7 @@
-// Storage: the backend-neutral interface of the persistent store (issue 15). SQLite is
-// the first backend (storage_sqlite.cpp); PostgreSQL (libpq) is meant to implement the
-// same interface, and native/test/test_storage.cpp is one contract suite run over every
-// backend's factory.
+// Storage: the backend-neutral interface of the persistent store (issue 15). Two backends
+// implement it: SQLite (storage_sqlite*.cpp, the embedded default) and PostgreSQL
+// (storage_postgres*.cpp, libpq, for many servers sharing players);
+// native/test/test_storage.cpp is one contract suite run over every backend's factory.
 //
 // What a backend holds
 // - `players`: one row per known player (PlayerRow), written behind in batches.
@@ -13,7 +13,8 @@
 //   apply each migration once; opening again changes nothing.
 //
 // Errors: no call throws. Each returns a StorageStatus (or a result carrying one) with a
-// stable code and the backend's own message (SQLite's sqlite3_errmsg), so a pool thread
+// stable code and the backend's own message (sqlite3_errmsg, PostgreSQL's primary error
+// message), so a pool thread
 // can hand a failure to whoever waits for it.
 //
 // Thread model: every call runs on the calling thread (the engine's pool threads, never
@@ -67,10 +68,12 @@ struct StorageConfig {
   // missing. Tests point it at a temporary directory.
   std::string dataDir;
   std::string fileName = "gamesrv.db";
-  // PostgreSQL (later): postgres://... ; SQLite ignores it.
+  // PostgreSQL: a libpq connection URL, postgres://user[:password]@host[:port]/db[?param=..]
+  // (or a `key=value` connection string); SQLite ignores it. PostgreSQL ignores dataDir.
   std::string url;
   std::size_t maxConnections = 4;  // at most this many calls run at once; size it to the pool
-  std::chrono::milliseconds busyTimeout{5000};  // how long a write waits for another writer
+  // How long a write waits for another writer (SQLite busy_timeout, PostgreSQL lock_timeout).
+  std::chrono::milliseconds busyTimeout{5000};
 };
 
 struct PlayerRow {
@@ -137,8 +140,11 @@ class Storage {
   virtual StorageStatus readCheckpoint(std::uint64_t& seq) = 0;
 
   // A read-only query for `database` tasks: one statement, `params` bound in order to
-  // its ?-placeholders. Anything that could write (INSERT, DELETE, DDL, PRAGMA, ATTACH,
-  // transaction control) is refused before it runs, with StorageErrc::ReadOnly.
+  // its ?-placeholders (`?NNN` numbers one; PostgreSQL also takes `$n`). Anything that
+  // could write (INSERT, DELETE, DDL, PRAGMA, ATTACH, transaction control) is refused
+  // with StorageErrc::ReadOnly: SQLite before it runs; PostgreSQL refuses statements
+  // that are not a query before they run and runs the rest in a READ ONLY transaction,
+  // whose refusal (e.g. a DELETE inside a WITH) carries the server's message.
   virtual QueryResult query(std::string_view sql, std::span<const DbValue> params, const QueryOptions& options) = 0;
 };
 
@@ -148,5 +154,14 @@ inline constexpr int kStorageSchemaVersion = 1;
 // Whether this build has the SQLite backend (false: open() fails with NotBuilt).
 bool sqliteStorageBuilt() noexcept;
 std::unique_ptr<Storage> makeSqliteStorage();
+
+// Whether this build has the PostgreSQL backend (libpq found at build time; never on
+// Windows). False: open() fails with NotBuilt.
+bool postgresStorageBuilt() noexcept;
+std::unique_ptr<Storage> makePostgresStorage();
+
+// The backend by its name: "sqlite" or "postgres" (a backend this build lacks still
+// comes back, and its open() answers NotBuilt); nullptr for any other name.
+std::unique_ptr<Storage> makeStorage(std::string_view backend);
 
 }  // namespace gamesrv

@@ -1,4 +1,4 @@
-// The backend-neutral part of Storage: error names and the data directory.
+// The backend-neutral part of Storage: error names, the factory by name, the data directory.
 #include "gamesrv/storage.hpp"
 
 #include <filesystem>
@@ -22,6 +22,12 @@ const char* toString(StorageErrc c) noexcept {
     case StorageErrc::Cancelled: return "cancelled";
   }
   return "unknown";
+}
+
+std::unique_ptr<Storage> makeStorage(std::string_view backend) {
+  if (backend == "sqlite") return makeSqliteStorage();
+  if (backend == "postgres") return makePostgresStorage();
+  return nullptr;
 }
 
 namespace storage_detail {
