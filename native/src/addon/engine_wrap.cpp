@@ -486,8 +486,10 @@ Napi::Value EngineWrap::SubmitTask(const Napi::CallbackInfo& info) {
   spec.data = stringField(env, o, "data", 4096);
   spec.query = stringField(env, o, "query", 4096);
   spec.params = paramsField(env, o);
-  spec.maxRows = static_cast<std::uint32_t>(intField(env, o, "maxRows", 0, 1, 1e6));
-  spec.timeoutMs = static_cast<std::uint32_t>(intField(env, o, "timeoutMs", 0, 1, 3.6e6));
+  // Their ranges are the TaskSpec schema's (src/schemas/tasks.ts); here: what the field holds.
+  constexpr double kU32 = std::numeric_limits<std::uint32_t>::max();
+  spec.maxRows = static_cast<std::uint32_t>(intField(env, o, "maxRows", 0, 1, kU32));
+  spec.timeoutMs = static_cast<std::uint32_t>(intField(env, o, "timeoutMs", 0, 1, kU32));
   spec.rateHz = numberField(env, o, "rateHz", spec.rateHz, 0.001, 1000);
   spec.ticks = intField(env, o, "ticks", 0, 0, 1e12);
   spec.delayMs = intField(env, o, "delayMs", 0, 0, 86400000);
