@@ -287,6 +287,74 @@ TEST(database_tasks_run_read_only_sql_over_the_current_players) {
   e.stop(10s);
 }
 
+// Events stream in while the periodic flush runs every millisecond and queries pre-flush
+// from pool threads: after the stop, the store holds exactly the World.
+TEST(the_store_equals_the_world_after_a_stop_under_concurrent_flushes_and_queries) {
+  TempDir dir("persist");
+  Engine e;
+  EngineConfig c = sqliteEngine(dir, "persist-stress");
+  c.flushInterval = 1ms;
+  CHECK(e.start(c).error == TransitionError::None);
+  constexpr std::uint32_t kPlayers = 100;
+  std::vector<GameEvent> logins;
+  for (std::uint32_t id = 1; id <= kPlayers; ++id) logins.push_back(ev(EventType::PlayerLogin, id, "p" + std::to_string(id)));
+  enqueueAll(e, std::move(logins));
+  std::vector<std::uint64_t> queries;
+  for (int round = 0; round < 50; ++round) {
+    std::vector<GameEvent> batch;
+    for (std::uint32_t i = 0; i < 100; ++i) {
+      const std::uint32_t id = (round * 37 + i) % kPlayers + 1;
+      batch.push_back(ev(EventType::PlayerMove, id, std::to_string(round) + "," + std::to_string(i)));
+      if (i % 10 == 0) batch.push_back(ev(EventType::PlayerAttack, id, {}, id % kPlayers + 1, 7));
+      if (i % 25 == 0) batch.push_back(ev(EventType::PlayerLogout, id));
+      if (i % 25 == 1) batch.push_back(ev(EventType::PlayerLogin, (id + 50) % kPlayers + 1));
+    }
+    CHECK(e.enqueue(std::move(batch)).accepted > 0);
+    if (round % 10 == 0) CHECK(e.flushEvents(10s));  // let flushes land between rounds
+    if (round % 5 == 0) {
+      TaskSpec q;
+      q.kind = TaskKind::Database;
+      q.query = "SELECT count(*) FROM players WHERE online = 1";
+      const SubmitResult r = e.submitTask(q);
+      CHECK(r.error == TaskError::None);
+      queries.push_back(r.id);
+    }
+  }
+  for (std::uint64_t id : queries) {
+    const auto info = e.waitTask(id, 10s);
+    CHECK(info.has_value());
+    CHECK_MSG(info->status == TaskStatus::Done, info->error);
+  }
+  e.stop(10s);
+  const EngineSnapshot s = e.snapshot();
+  CHECK_EQ(s.storage.flushFailures, 0u);
+  CHECK_EQ(s.storage.dirty, 0u);
+  CHECK(s.storage.flushes >= 1);
+  std::printf("  %llu flushes, %llu rows\n", static_cast<unsigned long long>(s.storage.flushes),
+              static_cast<unsigned long long>(s.storage.rowsFlushed));
+
+  auto store = makeSqliteStorage();
+  StorageConfig sc;
+  sc.dataDir = c.dataDir;
+  CHECK(store->open(sc).ok());
+  std::vector<PlayerRow> rows;
+  CHECK(store->loadPlayers(rows).ok());
+  store->close();
+  const std::vector<Player> world = e.world().players();
+  CHECK_EQ(rows.size(), world.size());
+  for (std::size_t i = 0; i < world.size() && i < rows.size(); ++i) {
+    const Player& p = world[i];
+    const PlayerRow& r = rows[i];
+    CHECK_EQ(r.id, static_cast<std::int64_t>(p.id));
+    CHECK_EQ(r.name, p.name);
+    CHECK_EQ(r.x, p.x);
+    CHECK_EQ(r.y, p.y);
+    CHECK_EQ(r.hp, static_cast<std::int64_t>(p.hp));
+    CHECK_EQ(r.kills, static_cast<std::int64_t>(p.kills));
+    CHECK_EQ(r.online, p.online);
+  }
+}
+
 #endif
 
 TEST(a_database_without_what_it_needs_is_refused_at_start) {
