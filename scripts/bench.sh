@@ -11,7 +11,8 @@
 # (npm prints its own "> gamesrv bench" banner on stdout: use `npm run -s bench | ...`.)
 #
 # A suite is native/bench/bench_<suite>.cpp (built in Release into build-native/bench)
-# or bench/<suite>.bench.ts (run with tsx against build/Release/gamesrv.node).
+# or bench/<suite>.bench.ts (run with tsx against build/Release/gamesrv.node), or both
+# (their rows merged into the suite's one line).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -62,6 +63,16 @@ run_suite() {
     npm run --silent build:win >&2 || return 1
     WINEPREFIX="$root/build-win/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" \
       /usr/lib/wine/wine64 "$root/build-win/bench_$suite.exe" "$@" </dev/null | tr -d '\r'
+  elif [ -f "native/bench/bench_$suite.cpp" ] && [ -f "bench/$suite.bench.ts" ]; then
+    # Rows measured in C++ and rows measured through the TypeScript facade (storage):
+    # both run, and their results print as the suite's one line.
+    build_native "$suite" || return 1
+    local native_line ts_line
+    native_line="$("$build/bench_$suite" "$@" | tail -n 1)" || return 1
+    ts_line="$(node --import tsx "bench/$suite.bench.ts" "$@" | tail -n 1)" || return 1
+    node -e 'const [a, b] = process.argv.slice(1).map((l) => JSON.parse(l));
+      process.stdout.write(JSON.stringify({ suite: a.suite, results: [...a.results, ...b.results] }) + "\n");' \
+      "$native_line" "$ts_line"
   elif [ -f "native/bench/bench_$suite.cpp" ]; then
     build_native "$suite" || return 1
     "$build/bench_$suite" "$@"

@@ -56,6 +56,24 @@ export const SETTINGS = {
     help: 'the directory of the server\'s database and journal (mode 700)',
     more: ['default $XDG_STATE_HOME/gamesrv/<server-name>', '(else ~/.local/state/gamesrv/<server-name>)'],
   },
+  database: {
+    flag: 'database',
+    env: 'GAMESRV_DATABASE',
+    arg: '<kind>',
+    schema: Type.Union(
+      (['simulated', 'sqlite', 'postgres'] as const).map((k) => Type.Literal(k)),
+      { default: 'sqlite', description: 'where players persist and database tasks run: simulated|sqlite|postgres' },
+    ),
+    more: ['sqlite: <data-dir>/gamesrv.db; postgres: needs --database-url'],
+  },
+  databaseUrl: {
+    flag: 'database-url',
+    env: 'GAMESRV_DATABASE_URL',
+    arg: '<url>',
+    help: 'PostgreSQL URL (postgres://user:pass@host/db) for --database postgres',
+    more: ['A password on the command line is readable by every local user', '(/proc/<pid>/cmdline): prefer GAMESRV_DATABASE_URL'],
+  },
+  flushMs: { flag: 'flush-ms', env: 'GAMESRV_FLUSH_MS', arg: '<ms>', schema: engineField('flushMs') },
   gameHost: { flag: 'game-host', env: 'GAMESRV_GAME_HOST', arg: '<addr>', schema: engineField('gameHost') },
   sessionRate: { flag: 'session-rate', env: 'GAMESRV_SESSION_RATE', arg: '<n>', schema: engineField('sessionMessageRate') },
   gameAuth: { flag: 'game-auth', env: 'GAMESRV_GAME_AUTH', arg: '<mode>', schema: engineField('gameAuth') },
@@ -254,6 +272,14 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   const serverName = text(SETTINGS.serverName) ?? (described(SETTINGS.serverName.schema).default as string);
   const namePattern = (described(SETTINGS.serverName.schema) as { pattern?: string }).pattern!;
   if (!new RegExp(namePattern).test(serverName)) throw new Error(`server-name must match ${namePattern} (got "${serverName}")`);
+  const database = text(SETTINGS.database) ?? (described(SETTINGS.database.schema).default as string);
+  if (database !== 'simulated' && database !== 'sqlite' && database !== 'postgres') {
+    throw new Error(`database must be simulated, sqlite or postgres (got "${database}")`);
+  }
+  const databaseUrl = text(SETTINGS.databaseUrl) ?? '';
+  if (database === 'postgres' && databaseUrl === '') {
+    throw new Error('--database postgres needs a URL: set GAMESRV_DATABASE_URL (or --database-url, readable by other local users)');
+  }
   const logLevel = text(SETTINGS.logLevel) ?? (described(SETTINGS.logLevel.schema).default as string);
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new Error(`log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
   return {
@@ -273,6 +299,9 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       poolMaxThreads: poolMax,
       serverName,
       dataDir: text(SETTINGS.dataDir) ?? defaultDataDir(serverName, env),
+      database,
+      ...(databaseUrl !== '' ? { databaseUrl } : {}),
+      flushMs: int(SETTINGS.flushMs, text(SETTINGS.flushMs)),
       sessionPort: int(SETTINGS.gamePort, text(SETTINGS.gamePort)),
       gameHost,
       gameAuth: gameAuth === 'none' ? 'none' : 'ticket',

@@ -154,10 +154,40 @@ async function main(): Promise<void> {
   if (token === undefined) {
     app.log.warn('--no-auth: every local user can pause, stop and drive this server');
   }
+  watchStorage(app);
   // The token rides in the fragment, which browsers never send: it stays out of request
   // logs. The line goes to stderr, not into the (possibly shipped) JSON log on stdout.
   const dashboard = `http://${urlHost}:${port}/${token !== undefined ? `#token=${encodeURIComponent(token)}` : ''}`;
   process.stderr.write(`gamesrv: dashboard ${dashboard}\n`);
+}
+
+/**
+ * Logs the database in use, and each failed player flush (the engine counts them in
+ * storage.flushFailures and keeps their rows dirty for the next flush) and the recovery.
+ */
+function watchStorage(app: FastifyInstance): void {
+  const first = app.engine.snapshot().storage;
+  app.log.info({ database: first.database, location: first.location }, 'storage');
+  let failures = first.flushFailures;
+  let failing = false;
+  const timer = setInterval(() => {
+    let s;
+    try {
+      s = app.engine.snapshot().storage;
+    } catch {
+      clearInterval(timer);  // the engine was closed (shutdown)
+      return;
+    }
+    if (s.flushFailures > failures) {
+      app.log.warn({ flushFailures: s.flushFailures, dirty: s.dirty, error: s.lastError }, 'storage: flushing players failed; they stay dirty and are retried');
+      failing = true;
+    } else if (failing && s.lastError === '') {
+      app.log.info({ dirty: s.dirty }, 'storage: flushing players works again');
+      failing = false;
+    }
+    failures = s.flushFailures;
+  }, 1000);
+  timer.unref();  // never what keeps the process alive
 }
 
 main().catch((err: unknown) => {

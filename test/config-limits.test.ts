@@ -201,14 +201,23 @@ test("README's engine configuration tables follow the schema table", () => {
 test('the server flags take their ranges and defaults from the same schemas, and so do --help and README', () => {
   const d = loadConfig([], { HOME: '/h' });
   assert.ok(d !== 'help');
-  const { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, shutdownDeadlineMs, gameHost, gameAuth, serverName, sessionMessageRate } = ENGINE_CONFIG_DEFAULTS;
+  const { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, shutdownDeadlineMs, gameHost, gameAuth, serverName, sessionMessageRate, flushMs } = ENGINE_CONFIG_DEFAULTS;
   // The server opens a game port by default (the library does not: sessionPort -1).
   const sessionPort = (SETTINGS.gamePort.schema as unknown as { default: number }).default;
   assert.ok(sessionPort > 0 && ENGINE_CONFIG_DEFAULTS.sessionPort === -1);
   // The server keeps its files in the user's state directory, one per server name.
   const dataDir = '/h/.local/state/gamesrv/gamesrv';
-  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, dataDir, sessionPort, gameHost, gameAuth, sessionMessageRate });
+  // ... and its players in SQLite there (the library: the simulated database, no files).
+  const database = 'sqlite';
+  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, dataDir, database, flushMs, sessionPort, gameHost, gameAuth, sessionMessageRate });
   assert.equal(ENGINE_CONFIG_DEFAULTS.dataDir, '', 'the library keeps everything in memory');
+  assert.equal(ENGINE_CONFIG_DEFAULTS.database, 'simulated');
+  const pg = loadConfig(['--database', 'postgres'], { HOME: '/h', GAMESRV_DATABASE_URL: 'postgres://u:secret@db/gs' });
+  assert.ok(pg !== 'help');
+  assert.equal(pg.engineConfig.databaseUrl, 'postgres://u:secret@db/gs', 'the URL comes from the environment too');
+  assert.throws(() => loadConfig(['--database', 'postgres'], { HOME: '/h' }), /--database postgres needs a URL: set GAMESRV_DATABASE_URL/);
+  assert.throws(() => loadConfig(['--database', 'mysql'], { HOME: '/h' }), /database must be simulated, sqlite or postgres/);
+  assert.match(HELP, /--database-url <url>[\s\S]*readable by every local user/);
   const named = loadConfig(['--server-name', 'eu-1'], { HOME: '/h', XDG_STATE_HOME: '/s' });
   assert.ok(named !== 'help');
   assert.equal(named.engineConfig.serverName, 'eu-1');

@@ -102,6 +102,12 @@ export interface TaskSpec {
   playerId?: number;
   data?: string;
   query?: string;
+  /** database: values bound to the query's ?-placeholders, in order. */
+  params?: (null | number | string)[];
+  /** database: rows kept (default 1000); more makes the result `truncated`. */
+  maxRows?: number;
+  /** database: the query's time limit, ms (default 5000). */
+  timeoutMs?: number;
   rateHz?: number;
   ticks?: number;
   delayMs?: number;

@@ -6,6 +6,21 @@ import { HttpProblem } from '../problems.js';
 import { problems, ref } from '../schemas/common.js';
 import { EngineStatus, NoOptions, StartConfig, StopOptions, StopReport, Transition } from '../schemas/engine.js';
 
+/** A URL with its password replaced by "***" (the configuration is readable without a token). */
+export function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password === '') return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return url === '' ? '' : '(not a URL)';
+  }
+}
+
+const shown = (config: EngineConfig): EngineConfig =>
+  config.databaseUrl ? { ...config, databaseUrl: withoutPassword(config.databaseUrl) } : config;
+
 // An empty POST (curl -X POST) has no body; the schemas accept that as "no options".
 const optional = <T extends Parameters<typeof ref>[0]>(s: T) => Type.Union([ref(s), Type.Null()]);
 
@@ -29,7 +44,7 @@ const engineRoutes: FastifyPluginAsyncTypebox = async (app) => {
         state: s.state,
         uptimeMs: s.uptimeMs,
         starts: s.starts,
-        config: app.runningConfig() ?? app.engineDefaults,
+        config: shown(app.runningConfig() ?? app.engineDefaults),
         players: s.players,
         events: {
           accepted: s.events.accepted,

@@ -138,6 +138,12 @@ const ENGINE_FAMILIES: readonly Family[] = [
 
   gauge('gamesrv_tasks_active', 'Scheduled tasks not yet finished', (s) => s.tasks.active),
 
+  counter('gamesrv_storage_flushes_total', 'Write-behind flushes of changed players (one transaction each)', (s) => s.storage.flushes),
+  counter('gamesrv_storage_rows_flushed_total', 'Player rows written by flushes', (s) => s.storage.rowsFlushed),
+  counter('gamesrv_storage_flush_failures_total', 'Flushes that failed (their rows stay dirty and are retried)', (s) => s.storage.flushFailures),
+  gauge('gamesrv_storage_dirty_players', 'Changed players waiting for the next flush', (s) => s.storage.dirty),
+  summary('gamesrv_storage_flush_seconds', 'Time a flush took, from taking the rows to the commit; quantiles over the engine lifetime', (s) => s.storage.flushUs),
+
   gauge('gamesrv_iocp_threads', 'Completion-port threads', (s) => s.iocp.threads),
   gauge('gamesrv_iocp_active_threads', 'Completion-port threads handling a packet', (s) => s.iocp.activeThreads),
   gauge('gamesrv_iocp_queue_depth', 'Packets waiting on the completion port', (s) => s.iocp.queueDepth),

@@ -79,6 +79,23 @@ export const EngineConfig = Type.Object(
         description: 'the directory of the engine\'s files (the SQLite database, the journal), created mode 0700 when missing; "": none, everything stays in memory',
       }),
     ),
+    database: Type.Optional(
+      Type.Union(
+        [
+          Type.Literal('simulated', { description: 'nothing persists; database tasks wait dbLatencyUs and return no rows' }),
+          Type.Literal('sqlite', { description: 'players persist in <dataDir>/gamesrv.db; database tasks run read-only SQL' }),
+          Type.Literal('postgres', { description: 'players persist in PostgreSQL at databaseUrl' }),
+        ],
+        {
+          default: 'simulated',
+          description: 'where players persist and database tasks run: "simulated", "sqlite" (needs dataDir) or "postgres" (needs databaseUrl)',
+        },
+      ),
+    ),
+    databaseUrl: Type.Optional(
+      Type.String({ maxLength: 4096, default: '', description: 'the PostgreSQL connection URL (postgres://…) for database "postgres"' }),
+    ),
+    flushMs: int(1, MAX_DEADLINE_MS, 1000, 'changed players are written to the database this often (and at stop), ms'),
     sessionPort: int(-1, 65535, -1, 'the TCP game port players connect to (docs/PROTOCOL.md); -1: none, 0: any free port'),
     gameHost: Type.Optional(
       Type.String({ maxLength: 64, default: '127.0.0.1', description: 'the game port\'s bind address, an IPv4 or IPv6 literal' }),

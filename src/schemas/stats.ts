@@ -171,6 +171,22 @@ export const MonitorStats = Type.Object(
   { $id: 'MonitorStats' },
 );
 
+export const StorageStats = Type.Object(
+  {
+    database: Type.String({ description: 'the last start\'s database: simulated, sqlite or postgres' }),
+    location: Type.String({ description: 'the database file, or the URL without its password; "" when none was opened' }),
+    open: B(),
+    loaded: N(),
+    flushes: N(),
+    rowsFlushed: N(),
+    flushFailures: N(),
+    dirty: N(),
+    lastError: Type.String({ description: 'the last failed flush\'s error ("" after a success)' }),
+    flushUs: H(),
+  },
+  { $id: 'StorageStats', description: 'players written behind to the database (write-behind flushes, each one transaction)' },
+);
+
 export const SessionStats = Type.Object(
   {
     enabled: B(),
@@ -215,6 +231,7 @@ export const EngineSnapshot = Type.Object(
     events: ref(EventStats),
     pool: ref(PoolStats),
     tasks: ref(TaskStats),
+    storage: ref(StorageStats),
     players: Type.Object({ online: N(), known: N() }),
     iocp: ref(IocpStats),
     pipe: ref(PipeStats),

@@ -32,7 +32,19 @@ export const TaskSpec = discriminated(
       { additionalProperties: false },
     ),
     Type.Object(
-      { kind: Type.Literal('database'), query: Type.String({ minLength: 1, maxLength: 4000 }), ...schedule },
+      {
+        kind: Type.Literal('database'),
+        query: Type.String({ minLength: 1, maxLength: 4000, description: 'one read-only SQL statement (SELECT / WITH); ? placeholders take params' }),
+        params: Type.Optional(
+          Type.Array(Type.Union([Type.Null(), Type.Number(), Type.String({ maxLength: 4000 })]), {
+            maxItems: 999,
+            description: 'values bound to the ?-placeholders, in order',
+          }),
+        ),
+        maxRows: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'rows kept, default 1000; more rows make the result "truncated": true' })),
+        timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000, description: 'the query\'s time limit, default 5000 ms' })),
+        ...schedule,
+      },
       { additionalProperties: false },
     ),
   ]),
@@ -51,7 +63,11 @@ export const Task = Type.Object(
     id: Type.Integer(),
     kind: Type.Enum(TASK_KINDS, { type: 'string' }),
     status: Type.Enum(TASK_STATUSES, { type: 'string' }),
-    result: Type.Union([Type.String(), Type.Null()], { description: 'JSON text produced by the task' }),
+    result: Type.Union([Type.String(), Type.Null()], {
+      description:
+        'JSON text produced by the task. database (sqlite, postgres): {"columns":[...],"rows":[[...],...],"rowCount":N,"truncated":false,"latencyUs":N} ' +
+        '(blobs as hex strings); database (simulated): {"query":"...","rows":[],"latencyUs":N}',
+    }),
     error: Type.Union([Type.String(), Type.Null()]),
     runs: Type.Integer(),
     createdAtMs: Type.Number(),

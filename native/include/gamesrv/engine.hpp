@@ -25,6 +25,7 @@
 #include "gamesrv/engine_io.hpp"
 #include "gamesrv/event_processor.hpp"
 #include "gamesrv/game_server.hpp"
+#include "gamesrv/persistence.hpp"
 #include "gamesrv/task_scheduler.hpp"
 #include "gamesrv/thread_pool.hpp"
 #include "gamesrv/tsc_clock.hpp"
@@ -38,6 +39,12 @@ struct EngineConfig {
   TaskSchedulerConfig tasks;
   std::uint32_t dbLatencyUs = 2000;  // SimulatedDatabase latency
   std::string dataDir;               // the engine's files (database, journal); empty: none, all in memory
+  // Where players persist and `database` tasks run (gamesrv/persistence.hpp): "simulated"
+  // (nothing persists; SimulatedDatabase), "sqlite" (needs dataDir) or "postgres" (needs
+  // databaseUrl). The store opens at start and closes at stop after a final flush.
+  std::string database = "simulated";
+  std::string databaseUrl;
+  std::chrono::milliseconds flushInterval{1000};  // dirty players are written this often
   EngineIoConfig io;                 // completion port, pipe server, shared-memory monitor
   GameServerConfig game;             // the TCP game port (off unless enabled)
   std::chrono::milliseconds shutdownDeadline{5000};  // stop deadline: pipe SHUTDOWN, close()
@@ -69,6 +76,8 @@ struct EngineSnapshot {
   TaskSchedulerStats tasks;
   EngineIoStats io;
   GameServerStats game;
+  std::string database = "simulated";  // the last start's `database`
+  PersistenceStats storage;
   std::size_t playersOnline = 0;
   std::size_t playersKnown = 0;
 };
@@ -103,6 +112,9 @@ class Engine {
   // Waits until the engine is in `state` (any transition may get it there). False on timeout.
   bool waitState(EngineState state, std::chrono::nanoseconds timeout) const;
   const World& world() const noexcept { return world_; }
+  // The players' store (open while a run with a real `database` is). The journal's
+  // checkpoint hook: PersistenceConfig::checkpoint and World::appliedSeq().
+  PlayerPersistence& persistence() noexcept { return *persistence_; }
   EngineSnapshot snapshot() const;
 
   // Runs on the event thread about once per idle timeout (after the monitor refresh).
@@ -147,6 +159,8 @@ class Engine {
 
   World world_;
   CoarseUnixMs eventClock_;  // the event thread's: World::apply's timestamps
+  // Opened by a start with a real `database`, closed (final flush) by the stop.
+  const std::shared_ptr<PlayerPersistence> persistence_;
   const std::vector<std::uint8_t> ticketSecret_;
   GameServer game_;  // outlives io_, whose listener serves its sessions
   EngineIo io_;
@@ -156,6 +170,7 @@ class Engine {
   mutable std::mutex runtimeMu_;
   Runtime runtime_;                         // guarded by runtimeMu_
   std::shared_ptr<DatabaseExecutor> db_;    // guarded by runtimeMu_
+  std::string database_ = "simulated";      // guarded by runtimeMu_: the last start's `database`
   EngineConfig pending_;                    // guarded by runtimeMu_: config of the start in progress
   std::uint64_t nextTaskId_ = 1;            // guarded by runtimeMu_
   std::uint64_t startedNs_ = 0;             // guarded by runtimeMu_

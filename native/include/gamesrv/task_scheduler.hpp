@@ -6,7 +6,9 @@
 //   fails when the player is unknown.
 // - game-logic: fixed-rate (default 60 Hz) ticks on a periodic timer; runs `ticks`
 //   times (0 = until cancelled or the engine stops). The result counts ticks run.
-// - database {query}: runs through a DatabaseExecutor; an error from it fails the task.
+// - database {query, params?, maxRows?, timeoutMs?}: runs through a DatabaseExecutor
+//   (SimulatedDatabase, or StorageDatabase: real read-only SQL, gamesrv/storage_database.hpp);
+//   an error from it fails the task.
 // Optional delayMs (start later) and intervalMs (repeat; each run counted, status
 // stays `running` between runs until cancelled).
 //
@@ -14,7 +16,8 @@
 // - Ids count up from 1 over accepted tasks only: a refused submit uses no id.
 // - InvalidSpec: game-logic with a rateHz that is not finite or not in (0, 1000], or
 //   with intervalMs (its rate is rateHz); delayMs or intervalMs above 86,400,000
-//   (24 h); player-update data above 4096 bytes; a database query above 65536 bytes.
+//   (24 h); player-update data above 4096 bytes; a database query above 65536 bytes or
+//   with more than 999 params.
 //   An empty database query is accepted and fails when it runs (SimulatedDatabase).
 // - TooMany: maxActive tasks are unfinished, or the pool's queue is full.
 //   ShuttingDown: the pool is shutting down, or the scheduler is being destroyed.
@@ -49,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "gamesrv/storage.hpp"
 #include "gamesrv/thread_pool.hpp"
 
 namespace gamesrv {
@@ -70,6 +74,9 @@ struct TaskSpec {
   std::uint32_t playerId = 0;   // player-update
   std::string data;             // player-update payload
   std::string query;            // database
+  std::vector<DbValue> params;  // database: bound to the query's ?-placeholders in order
+  std::uint32_t maxRows = 0;    // database: rows kept (0: QueryOptions' default, 1000)
+  std::uint32_t timeoutMs = 0;  // database: the query's time limit (0: QueryOptions' default)
   double rateHz = 60.0;         // game-logic
   std::uint64_t ticks = 0;      // game-logic: 0 = until cancelled
   std::uint64_t delayMs = 0;    // start after
@@ -100,6 +107,10 @@ class DatabaseExecutor {
  public:
   virtual ~DatabaseExecutor() = default;
   virtual DatabaseResult execute(const std::string& query, const std::atomic<bool>& cancelled) = 0;
+  // What the scheduler calls: the whole spec (params, maxRows, timeoutMs). Default: execute(query).
+  virtual DatabaseResult run(const TaskSpec& spec, const std::atomic<bool>& cancelled) {
+    return execute(spec.query, cancelled);
+  }
   // Called after some execution's `cancelled` flag turned true, on the cancelling thread,
   // so an execution blocked in a wait can look at its flag again. Default: nothing.
   virtual void cancelRequested() {}

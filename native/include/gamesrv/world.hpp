@@ -1,8 +1,15 @@
 // World: the game state that events change (docs/PROTOCOL.md gives each event's payload).
 //
-// Thread safety: the event-processor thread is the only writer (apply()); any
-// thread may read. Readers take a shared lock and copy out, so they see a
-// consistent state between two events and never hold the writer back for long.
+// Thread safety: the event-processor thread is the only writer of players (apply());
+// loadPlayers() runs before that thread starts. Any thread may read. Readers take a
+// shared lock and copy out, so they see a consistent state between two events and never
+// hold the writer back for long.
+//
+// Dirty players (write-behind, gamesrv/persistence.hpp): apply() marks every player whose
+// name, position, hp, kills or online flag it changed. takeDirty() (a pool thread) copies
+// the dirty players out and clears the set under the exclusive lock, so the rows it returns
+// and the watermark beside them are one state between two events; markDirty() puts ids
+// back after a failed write.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -12,8 +19,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include <span>
+#include <unordered_set>
+
 #include "gamesrv/game_event.hpp"
 #include "gamesrv/platform/shared_mutex.hpp"
+#include "gamesrv/storage.hpp"
 
 namespace gamesrv {
 
@@ -26,6 +37,14 @@ struct Player {
   std::int32_t hp = 100;
   std::uint64_t lastSeenMs = 0;  // Unix ms of the last event that touched the player
   std::uint64_t kills = 0;
+  std::uint64_t version = 0;  // changes counted (persisted with the row)
+};
+
+// What takeDirty() returns: the dirty players' rows and the seq of the last event applied
+// when they were taken (the processed watermark a flush may checkpoint).
+struct DirtyPlayers {
+  std::vector<PlayerRow> rows;
+  std::uint64_t appliedSeq = 0;
 };
 
 struct ChatLine {
@@ -59,6 +78,19 @@ class World {
   std::vector<ChatLine> chat(std::size_t limit) const;
   std::size_t onlineCount() const;
   std::size_t knownCount() const;
+
+  // Adds saved players the World does not know yet, offline (a player already known here
+  // is newer than its saved row). A loaded row that says online is marked dirty, so the
+  // store learns it is offline now. Call before the event thread runs. Returns how many
+  // were added; rows past maxPlayers are skipped.
+  std::size_t loadPlayers(std::span<const PlayerRow> rows);
+  // Moves the dirty players out (see the class comment).
+  DirtyPlayers takeDirty();
+  // Marks these players dirty again (a write that failed); unknown ids are ignored.
+  void markDirty(std::span<const PlayerRow> rows);
+  std::size_t dirtyCount() const;
+  // The seq of the last event apply() saw (0 before the first).
+  std::uint64_t appliedSeq() const;
   const WorldConfig& config() const noexcept { return config_; }
 
  private:
@@ -69,6 +101,8 @@ class World {
   std::deque<ChatLine> chat_;                          // guarded by mu_
   std::uint64_t chatSeq_ = 0;                          // guarded by mu_
   std::size_t online_ = 0;                             // guarded by mu_
+  std::unordered_set<std::uint32_t> dirty_;            // guarded by mu_ (exclusive to change)
+  std::uint64_t appliedSeq_ = 0;                       // guarded by mu_
 };
 
 }  // namespace gamesrv

@@ -129,6 +129,12 @@ EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
   c.tasks.maxFiringsPerSec = plainInt<std::uint32_t>(env, o, "maxTaskFiringsPerSec");
   c.dbLatencyUs = plainInt<std::uint32_t>(env, o, "dbLatencyUs");
   c.dataDir = plainString(env, o, "dataDir");
+  c.database = plainString(env, o, "database");
+  if (c.database != "simulated" && c.database != "sqlite" && c.database != "postgres") {
+    notValidated(env, "database", "\"simulated\", \"sqlite\" or \"postgres\"");
+  }
+  c.databaseUrl = plainString(env, o, "databaseUrl");
+  c.flushInterval = plainMs(env, o, "flushMs");
   c.shutdownDeadline = plainMs(env, o, "shutdownDeadlineMs");
   c.io.serverName = plainString(env, o, "serverName");
   if (!isValidServerName(c.io.serverName)) notValidated(env, "serverName", "a valid server name");
@@ -434,7 +440,38 @@ Napi::Value EngineWrap::Flush(const Napi::CallbackInfo& info) {
       });
 }
 
-// submitTask({ kind, playerId, data, query, rateHz, ticks, delayMs, intervalMs }) -> { id }
+namespace {
+// A database task's params: an array of null, numbers (integers stay integers) and strings.
+std::vector<DbValue> paramsField(Napi::Env env, const Napi::Object& o) {
+  std::vector<DbValue> out;
+  Napi::Value v = o.Get("params");
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsArray()) throwEngineError(env, "INVALID_ARGUMENT", "params must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  out.reserve(a.Length());
+  for (std::uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (e.IsNull()) {
+      out.emplace_back(std::monostate{});
+    } else if (e.IsNumber()) {
+      const double d = e.As<Napi::Number>().DoubleValue();
+      if (!std::isfinite(d)) throwEngineError(env, "INVALID_ARGUMENT", "params must hold finite numbers");
+      if (d == std::floor(d) && std::fabs(d) <= 9007199254740991.0) {
+        out.emplace_back(static_cast<std::int64_t>(d));
+      } else {
+        out.emplace_back(d);
+      }
+    } else if (e.IsString()) {
+      out.emplace_back(e.As<Napi::String>().Utf8Value());
+    } else {
+      throwEngineError(env, "INVALID_ARGUMENT", "params[" + std::to_string(i) + "] must be null, a number or a string");
+    }
+  }
+  return out;
+}
+}  // namespace
+
+// submitTask({ kind, playerId, data, query, params, maxRows, timeoutMs, rateHz, ticks, delayMs, intervalMs }) -> { id }
 Napi::Value EngineWrap::SubmitTask(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto engine = live(env);
@@ -448,6 +485,11 @@ Napi::Value EngineWrap::SubmitTask(const Napi::CallbackInfo& info) {
   spec.playerId = static_cast<std::uint32_t>(intField(env, o, "playerId", 0, 0, 4294967295.0));
   spec.data = stringField(env, o, "data", 4096);
   spec.query = stringField(env, o, "query", 4096);
+  spec.params = paramsField(env, o);
+  // Their ranges are the TaskSpec schema's (src/schemas/tasks.ts); here: what the field holds.
+  constexpr double kU32 = std::numeric_limits<std::uint32_t>::max();
+  spec.maxRows = static_cast<std::uint32_t>(intField(env, o, "maxRows", 0, 1, kU32));
+  spec.timeoutMs = static_cast<std::uint32_t>(intField(env, o, "timeoutMs", 0, 1, kU32));
   spec.rateHz = numberField(env, o, "rateHz", spec.rateHz, 0.001, 1000);
   spec.ticks = intField(env, o, "ticks", 0, 0, 1e12);
   spec.delayMs = intField(env, o, "delayMs", 0, 0, 86400000);

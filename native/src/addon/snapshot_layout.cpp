@@ -296,6 +296,17 @@ constexpr Field kFields[] = {
     SNAP_COUNTER("tasks.gameLogicTicks", s.tasks.gameLogicTicks),
     SNAP_COUNTERS("tasks.byKind.*", kTaskKinds, s.tasks.byKind[k]),
 
+    SNAP_TEXT("storage.database", s.database),
+    SNAP_TEXT("storage.location", s.storage.location),
+    SNAP_FLAG("storage.open", s.storage.open),
+    SNAP_COUNTER("storage.loaded", s.storage.loaded),
+    SNAP_COUNTER("storage.flushes", s.storage.flushes),
+    SNAP_COUNTER("storage.rowsFlushed", s.storage.rowsFlushed),
+    SNAP_COUNTER("storage.flushFailures", s.storage.flushFailures),
+    SNAP_GAUGE("storage.dirty", s.storage.dirty),
+    SNAP_TEXT("storage.lastError", s.storage.lastError),
+    SNAP_HISTOGRAM("storage.flushUs", s.storage.flushNs),
+
     SNAP_GAUGE("players.online", s.playersOnline),
     SNAP_GAUGE("players.known", s.playersKnown),
 

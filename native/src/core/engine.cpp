@@ -6,13 +6,31 @@
 #include "gamesrv/clock.hpp"
 #include "gamesrv/game_protocol.hpp"
 #include "gamesrv/platform/sysinfo.hpp"
+#include "gamesrv/storage_database.hpp"
 
 #include <cstdio>
 
 namespace gamesrv {
+namespace {
+
+// How long a `database` task waits for the events accepted before it to be applied.
+constexpr std::chrono::seconds kQueryWaitsForEvents{1};
+
+PersistenceConfig persistenceConfigOf(const EngineConfig& cfg) {
+  PersistenceConfig p;
+  p.backend = cfg.database;
+  p.dataDir = cfg.dataDir;
+  p.url = cfg.databaseUrl;
+  p.flushInterval = cfg.flushInterval;
+  p.maxConnections = cfg.pool.maxThreads;
+  return p;
+}
+
+}  // namespace
 
 Engine::Engine(EngineOptions options)
     : world_(options.world),
+      persistence_(std::make_shared<PlayerPersistence>(world_)),
       ticketSecret_(options.ticketSecret),
       game_(GameServerHooks{[this](GameEvent&& e) { return events_.enqueueOne(std::move(e)); }}, options.world),
       io_(EngineIoHooks{[this](std::vector<GameEvent>&& b) { return events_.enqueue(std::move(b)); },
@@ -163,25 +181,42 @@ void Engine::onStarting() {
   game_.configure(cfg.game, cfg.controller.tickRateHz, world_);  // throws std::invalid_argument
   cfg.io.game = cfg.game.enabled ? GameListenerConfig{cfg.game.host, cfg.game.port} : GameListenerConfig{};
   cfg.io.gameSessions = game_.sessions();
-  io_.start(cfg.io, static_cast<std::uint32_t>(world_.onlineCount()));  // throws with a readable reason; leaves nothing running
+  const bool persistent = cfg.database != "simulated";
+  if (persistent) persistence_->open(persistenceConfigOf(cfg));  // throws with a readable reason; loads the players
+  try {
+    io_.start(cfg.io, static_cast<std::uint32_t>(world_.onlineCount()));  // throws with a readable reason; leaves nothing running
+  } catch (...) {
+    persistence_->close();
+    throw;
+  }
   game_.setBoundPort(io_.gamePort());
   std::shared_ptr<ThreadPool> pool;
-  std::shared_ptr<SimulatedDatabase> db;
+  std::shared_ptr<DatabaseExecutor> db;
   std::shared_ptr<TaskScheduler> scheduler;
   try {
     pool = std::make_shared<ThreadPool>(cfg.pool);
-    db = std::make_shared<SimulatedDatabase>(std::chrono::microseconds(cfg.dbLatencyUs));
+    if (persistent) {
+      // A query sees the events accepted before it ran (while running; paused, what is applied).
+      db = std::make_shared<StorageDatabase>(persistence_, [this] {
+        if (controller_.state() == EngineState::Running) flushEvents(kQueryWaitsForEvents);
+      });
+    } else {
+      db = std::make_shared<SimulatedDatabase>(std::chrono::microseconds(cfg.dbLatencyUs));
+    }
     scheduler = std::make_shared<TaskScheduler>(*pool, &world_, db, cfg.tasks);
   } catch (...) {
     io_.stop();
+    persistence_->close();
     throw;
   }
+  if (persistent) persistence_->startFlushing(*pool);
   events_.start();
   Runtime previous;  // the last run's, released below with no lock held
   {
     std::lock_guard lock(runtimeMu_);
     previous = std::exchange(runtime_, Runtime{std::move(pool), std::move(scheduler)});
     db_ = std::move(db);
+    database_ = cfg.database;
     startedNs_ = nowNs();
     ++starts_;
   }
@@ -236,12 +271,16 @@ void Engine::onStopping() {
     }
   }
   r.eventsDrained = events_.stats().processed - processedBefore;
+  persistence_->stopFlushing();  // before the pool goes; the final flush follows its shutdown
   Runtime rt = runtime();
   if (rt.scheduler) r.tasksCancelled = rt.scheduler->cancelAll(remaining());
   if (rt.pool) {
     r.poolJoined = rt.pool->shutdown(remaining());
     if (!r.poolJoined) rt.pool->shutdown(std::chrono::hours(1));
   }
+  // After the last event was applied and no task runs: a failure keeps the rows dirty in
+  // the World (the next start's flushes write them) and shows in storage.flushFailures.
+  persistence_->close();
   std::lock_guard lock(runtimeMu_);
   if (rt.scheduler) {
     // Ids continue after a restart, so a task id never names two tasks.
@@ -332,6 +371,11 @@ EngineSnapshot Engine::snapshot() const {
   if (rt.scheduler) s.tasks = rt.scheduler->stats();
   s.io = io_.stats();
   s.game = game_.stats();
+  {
+    std::lock_guard lock(runtimeMu_);
+    s.database = database_;
+  }
+  s.storage = persistence_->stats();
   s.playersOnline = world_.onlineCount();
   s.playersKnown = world_.knownCount();
   return s;

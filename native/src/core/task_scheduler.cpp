@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "gamesrv/clock.hpp"
+#include "json_text.hpp"
 #include "gamesrv/world.hpp"
 
 namespace gamesrv {
@@ -24,43 +25,8 @@ namespace {
 constexpr std::uint64_t kMaxDelayMs = 86'400'000;  // 24 h
 constexpr std::size_t kMaxDataBytes = 4096;
 constexpr std::size_t kMaxQueryBytes = 65536;
+constexpr std::size_t kMaxQueryParams = 999;  // SQLite's default SQLITE_MAX_VARIABLE_NUMBER of old
 constexpr double kMaxRateHz = 1000.0;
-
-void appendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-}
-
-void appendJsonNumber(std::string& out, double v) {
-  if (!std::isfinite(v)) {
-    out += "null";
-    return;
-  }
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest form that reads back exactly
-  out.append(buf, r.ptr);
-}
 
 std::string playerJson(const Player& p, std::string_view data) {
   std::string out = "{\"playerId\":" + std::to_string(p.id) + ",\"name\":";
@@ -98,6 +64,7 @@ std::string invalidReason(const TaskSpec& spec) {
       return {};
     case TaskKind::Database:
       if (spec.query.size() > kMaxQueryBytes) return "query must be at most 65536 bytes";
+      if (spec.params.size() > kMaxQueryParams) return "params must be at most 999 values";
       return {};
   }
   return "unknown task kind";
@@ -252,7 +219,7 @@ struct TaskScheduler::Impl {
     } else if (!db) {
       out = "no database";
     } else {
-      DatabaseResult r = db->execute(t->spec.query, t->cancelled);
+      DatabaseResult r = db->run(t->spec, t->cancelled);
       ok = r.ok;
       out = ok ? (r.rows.empty() ? std::string("null") : std::move(r.rows))
                : (r.error.empty() ? std::string("database error") : std::move(r.error));

@@ -5,12 +5,36 @@
 #include <mutex>
 #include <shared_mutex>  // std::shared_lock
 
+#include "gamesrv/storage.hpp"
+
 namespace gamesrv {
 
 World::World(WorldConfig config) : config_(config) {}
 
+namespace {
+PlayerRow rowOf(const Player& p) {
+  PlayerRow r;
+  r.id = p.id;
+  r.name = p.name;
+  r.x = p.x;
+  r.y = p.y;
+  r.hp = p.hp;
+  r.kills = static_cast<std::int64_t>(p.kills);
+  r.online = p.online;
+  r.version = static_cast<std::int64_t>(p.version);
+  r.updatedAtMs = static_cast<std::int64_t>(p.lastSeenMs);
+  return r;
+}
+}  // namespace
+
 InvalidReason World::apply(const GameEvent& e, std::uint64_t nowMs) {
   std::unique_lock lock(mu_);
+  appliedSeq_ = e.seq;
+  // Requires: mu_ held exclusively.
+  const auto changed = [this](Player& changedPlayer) {
+    ++changedPlayer.version;
+    dirty_.insert(changedPlayer.id);
+  };
   auto it = players_.find(e.playerId);
   Player* p = it == players_.end() ? nullptr : &it->second;
   switch (e.type) {
@@ -28,6 +52,7 @@ InvalidReason World::apply(const GameEvent& e, std::uint64_t nowMs) {
       p->online = true;
       p->lastSeenMs = nowMs;
       ++online_;
+      changed(*p);
       return InvalidReason::None;
     }
     case EventType::PlayerLogout: {
@@ -35,6 +60,7 @@ InvalidReason World::apply(const GameEvent& e, std::uint64_t nowMs) {
       p->online = false;
       p->lastSeenMs = nowMs;
       --online_;
+      changed(*p);
       return InvalidReason::None;
     }
     case EventType::PlayerMove: {
@@ -47,6 +73,7 @@ InvalidReason World::apply(const GameEvent& e, std::uint64_t nowMs) {
       p->x = x;
       p->y = y;
       p->lastSeenMs = nowMs;
+      changed(*p);
       return InvalidReason::None;
     }
     case EventType::PlayerAttack: {
@@ -66,7 +93,11 @@ InvalidReason World::apply(const GameEvent& e, std::uint64_t nowMs) {
       if (!victim.online) return InvalidReason::TargetOffline;
       const auto before = victim.hp;
       victim.hp = std::max<std::int32_t>(0, victim.hp - static_cast<std::int32_t>(damage));
-      if (before > 0 && victim.hp == 0) ++p->kills;
+      if (victim.hp != before) changed(victim);
+      if (before > 0 && victim.hp == 0) {
+        ++p->kills;
+        changed(*p);
+      }
       p->lastSeenMs = nowMs;
       return InvalidReason::None;
     }
@@ -124,6 +155,61 @@ std::size_t World::onlineCount() const {
 std::size_t World::knownCount() const {
   std::shared_lock lock(mu_);
   return players_.size();
+}
+
+std::size_t World::loadPlayers(std::span<const PlayerRow> rows) {
+  std::unique_lock lock(mu_);
+  std::size_t added = 0;
+  for (const PlayerRow& r : rows) {
+    if (r.id <= 0 || r.id > 4294967295LL) continue;
+    const auto id = static_cast<std::uint32_t>(r.id);
+    if (players_.count(id) != 0) continue;
+    if (players_.size() >= config_.maxPlayers) break;
+    Player& p = players_[id];
+    ids_.insert(id);
+    p.id = id;
+    p.name = r.name;
+    p.online = false;
+    p.x = r.x;
+    p.y = r.y;
+    p.hp = static_cast<std::int32_t>(std::clamp<std::int64_t>(r.hp, 0, config_.maxHp));
+    p.kills = r.kills > 0 ? static_cast<std::uint64_t>(r.kills) : 0;
+    p.version = r.version > 0 ? static_cast<std::uint64_t>(r.version) : 0;
+    p.lastSeenMs = r.updatedAtMs > 0 ? static_cast<std::uint64_t>(r.updatedAtMs) : 0;
+    if (r.online) dirty_.insert(id);  // saved by a server that did not stop cleanly
+    ++added;
+  }
+  return added;
+}
+
+DirtyPlayers World::takeDirty() {
+  DirtyPlayers out;
+  std::unique_lock lock(mu_);
+  out.appliedSeq = appliedSeq_;
+  out.rows.reserve(dirty_.size());
+  for (const std::uint32_t id : dirty_) {
+    if (auto it = players_.find(id); it != players_.end()) out.rows.push_back(rowOf(it->second));
+  }
+  dirty_.clear();
+  return out;
+}
+
+void World::markDirty(std::span<const PlayerRow> rows) {
+  std::unique_lock lock(mu_);
+  for (const PlayerRow& r : rows) {
+    const auto id = static_cast<std::uint32_t>(r.id);
+    if (r.id > 0 && players_.count(id) != 0) dirty_.insert(id);
+  }
+}
+
+std::size_t World::dirtyCount() const {
+  std::shared_lock lock(mu_);
+  return dirty_.size();
+}
+
+std::uint64_t World::appliedSeq() const {
+  std::shared_lock lock(mu_);
+  return appliedSeq_;
 }
 
 }  // namespace gamesrv

@@ -1,0 +1,121 @@
+// PlayerPersistence: the World's players in a Storage (issue 15). It owns the store for one
+// engine run: open() opens it and loads the saved players into the World (before the
+// event thread runs); a periodic pool job writes the players the World marked dirty, in one
+// transaction per flush (write-behind, every flushInterval); the engine's stop calls
+// stopFlushing() and then close(), which makes a final flush after the last event was
+// applied and closes the store. A `database` task runs its read-only SQL through query()
+// (gamesrv/task_scheduler.hpp DatabaseExecutor), which first flushes what is dirty, so the
+// SQL sees the World as it is.
+//
+// Flush rules
+// - Flushes are serialized (flushMu_): rows taken later are never overwritten by rows
+//   taken earlier.
+// - A failed flush puts its rows back into the World's dirty set (World::markDirty): they
+//   are written by the next flush, with whatever they hold by then. Nothing is lost; the
+//   failure is counted (flushFailures) and its message kept (lastError).
+// - Checkpoint hook for the journal: when PersistenceConfig::checkpoint is set, each flush
+//   passes World::takeDirty()'s appliedSeq (the seq of the last event applied when the rows
+//   were taken) to Storage::flush(rows, seq), so the rows and the processed watermark are
+//   stored in one transaction. takeCheckpointWatermark-style access for other callers:
+//   World::appliedSeq(). Off by default: without a journal, seqs restart in every process
+//   and a stored watermark would mean nothing.
+//
+// Thread safety: every public member is safe from any thread; open() and close() are
+// called by the engine's start and stop transitions, which are serialized. Storage calls
+// run on the calling thread: pool threads, the stopping thread, never the event thread.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "gamesrv/histogram.hpp"
+#include "gamesrv/storage.hpp"
+#include "gamesrv/thread_pool.hpp"
+
+namespace gamesrv {
+
+class World;
+
+struct PersistenceConfig {
+  std::string backend;  // "sqlite" or "postgres"
+  std::string dataDir;  // sqlite: required
+  std::string url;      // postgres: required (postgres://...)
+  std::chrono::milliseconds flushInterval{1000};
+  std::size_t maxConnections = 4;  // the pool's maximum threads
+  bool checkpoint = false;         // see "Checkpoint hook" above
+};
+
+struct PersistenceStats {
+  std::string backend;   // "" while no store was ever opened
+  std::string location;  // file path, or URL without password
+  bool open = false;
+  std::uint64_t loaded = 0;         // players loaded into the World, over every start
+  std::uint64_t flushes = 0;        // flushes that wrote rows
+  std::uint64_t rowsFlushed = 0;
+  std::uint64_t flushFailures = 0;
+  std::size_t dirty = 0;            // players waiting for the next flush
+  std::string lastError;            // the last failed flush's message ("" after a success)
+  HistogramSummary flushNs;         // each flush that wrote rows, take to commit
+};
+
+// Makes the store a backend name stands for; NotBuilt when this build has none.
+StorageStatus makeStorageFor(const std::string& backend, std::unique_ptr<Storage>& out);
+
+class PlayerPersistence {
+ public:
+  explicit PlayerPersistence(World& world);
+  ~PlayerPersistence();  // close() (with its final flush) if still open
+  PlayerPersistence(const PlayerPersistence&) = delete;
+  PlayerPersistence& operator=(const PlayerPersistence&) = delete;
+
+  // Checks the config, opens the store and loads the saved players into the World.
+  // Throws std::runtime_error with a readable reason (and leaves nothing open).
+  void open(const PersistenceConfig& config);
+  // open() with a store made by the test (e.g. one whose writes fail); config.backend is
+  // not used to make one.
+  void openForTesting(std::unique_ptr<Storage> store, const PersistenceConfig& config);
+  // Whether a store is open (between open() and close()).
+  bool isOpen() const;
+
+  // Arms the periodic flush on `pool` (one firing at a time; a slow flush skips the next).
+  void startFlushing(ThreadPool& pool);
+  // Cancels the periodic flush and waits for one in flight. Call before the pool shuts down.
+  void stopFlushing();
+
+  // Writes the dirty players now. Ok (and no write) when nothing is dirty; Closed when
+  // no store is open.
+  StorageStatus flush();
+  // The final flush, then closes the store. Idempotent. Returns the final flush's status.
+  StorageStatus close();
+
+  // A `database` task's query: flushes the dirty players first (so the SQL sees them),
+  // then runs the read-only statement. Closed when no store is open.
+  QueryResult query(std::string_view sql, std::span<const DbValue> params, const QueryOptions& options);
+
+  PersistenceStats stats() const;
+
+ private:
+  std::shared_ptr<Storage> store() const;
+  void adopt(std::unique_ptr<Storage> made, const PersistenceConfig& config);
+
+  World& world_;
+  mutable std::mutex mu_;          // guards the fields below marked so
+  std::shared_ptr<Storage> store_;  // guarded by mu_
+  PersistenceConfig config_;        // guarded by mu_
+  std::string backend_;             // guarded by mu_
+  std::string location_;            // guarded by mu_
+  std::string lastError_;           // guarded by mu_
+  std::unique_ptr<CleanupGroup> flushGroup_;  // guarded by mu_: the periodic flush's timer
+
+  std::mutex flushMu_;  // serializes flushes; lock order: flushMu_ -> mu_ -> World's lock
+  std::atomic<std::uint64_t> loaded_{0};
+  std::atomic<std::uint64_t> flushes_{0};
+  std::atomic<std::uint64_t> rowsFlushed_{0};
+  std::atomic<std::uint64_t> flushFailures_{0};
+  Histogram flushNs_;
+};
+
+}  // namespace gamesrv

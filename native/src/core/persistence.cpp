@@ -1,0 +1,180 @@
+#include "gamesrv/persistence.hpp"
+
+#include <stdexcept>
+#include <utility>
+
+#include "gamesrv/clock.hpp"
+#include "gamesrv/world.hpp"
+
+namespace gamesrv {
+
+StorageStatus makeStorageFor(const std::string& backend, std::unique_ptr<Storage>& out) {
+  if (backend == "sqlite") {
+    if (!sqliteStorageBuilt()) {
+      return StorageStatus::failure(StorageErrc::NotBuilt, "this build has no SQLite backend");
+    }
+    out = makeSqliteStorage();
+    return StorageStatus::success();
+  }
+  if (backend == "postgres") {
+    if (!postgresStorageBuilt()) {
+      return StorageStatus::failure(StorageErrc::NotBuilt, "this build has no PostgreSQL backend (libpq)");
+    }
+    out = makePostgresStorage();
+    return StorageStatus::success();
+  }
+  return StorageStatus::failure(StorageErrc::NotBuilt, "unknown storage backend \"" + backend + "\"");
+}
+
+PlayerPersistence::PlayerPersistence(World& world) : world_(world) {}
+
+PlayerPersistence::~PlayerPersistence() {
+  stopFlushing();
+  close();
+}
+
+std::shared_ptr<Storage> PlayerPersistence::store() const {
+  std::lock_guard lock(mu_);
+  return store_;
+}
+
+bool PlayerPersistence::isOpen() const { return store() != nullptr; }
+
+void PlayerPersistence::open(const PersistenceConfig& config) {
+  if (isOpen()) throw std::runtime_error("storage: already open");
+  if (config.backend == "sqlite" && config.dataDir.empty()) {
+    throw std::runtime_error("database \"sqlite\" needs a data directory (dataDir, --data-dir)");
+  }
+  if (config.backend == "postgres" && config.url.empty()) {
+    throw std::runtime_error("database \"postgres\" needs databaseUrl (--database-url or GAMESRV_DATABASE_URL)");
+  }
+  std::unique_ptr<Storage> made;
+  if (StorageStatus st = makeStorageFor(config.backend, made); !st.ok()) {
+    throw std::runtime_error("storage " + config.backend + ": " + st.message);
+  }
+  adopt(std::move(made), config);
+}
+
+void PlayerPersistence::openForTesting(std::unique_ptr<Storage> store, const PersistenceConfig& config) {
+  if (isOpen()) throw std::runtime_error("storage: already open");
+  adopt(std::move(store), config);
+}
+
+void PlayerPersistence::adopt(std::unique_ptr<Storage> made, const PersistenceConfig& config) {
+  StorageConfig sc;
+  sc.dataDir = config.dataDir;
+  sc.url = config.url;
+  sc.maxConnections = config.maxConnections > 0 ? config.maxConnections : 1;
+  if (StorageStatus st = made->open(sc); !st.ok()) {
+    throw std::runtime_error("storage " + config.backend + ": " + st.message);
+  }
+  std::vector<PlayerRow> rows;
+  if (StorageStatus st = made->loadPlayers(rows); !st.ok()) {
+    made->close();
+    throw std::runtime_error("storage " + config.backend + ": loading players failed: " + st.message);
+  }
+  loaded_.fetch_add(world_.loadPlayers(rows), std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  config_ = config;
+  backend_ = made->backendName();
+  location_ = made->location();
+  store_ = std::move(made);
+}
+
+void PlayerPersistence::startFlushing(ThreadPool& pool) {
+  std::lock_guard lock(mu_);
+  if (!store_ || flushGroup_) return;
+  flushGroup_ = std::make_unique<CleanupGroup>(pool);
+  const auto every = config_.flushInterval.count() > 0 ? config_.flushInterval : std::chrono::milliseconds(1000);
+  // A failure is counted and kept in lastError; the next firing retries.
+  pool.schedulePeriodic(every, every, [this] { static_cast<void>(flush()); }, flushGroup_.get());
+}
+
+void PlayerPersistence::stopFlushing() {
+  std::unique_ptr<CleanupGroup> group;
+  {
+    std::lock_guard lock(mu_);
+    group = std::move(flushGroup_);
+  }
+  if (group) group->cancelPending();  // cancels the timer, waits for a flush in flight
+}
+
+StorageStatus PlayerPersistence::flush() {
+  std::lock_guard serial(flushMu_);
+  std::shared_ptr<Storage> st;
+  bool checkpoint;
+  {
+    std::lock_guard lock(mu_);
+    st = store_;
+    checkpoint = config_.checkpoint;
+  }
+  if (!st) return StorageStatus::failure(StorageErrc::Closed, "no store is open");
+  if (world_.dirtyCount() == 0) return StorageStatus::success();
+  const std::uint64_t t0 = nowNs();
+  DirtyPlayers dirty = world_.takeDirty();
+  if (dirty.rows.empty()) return StorageStatus::success();
+  std::optional<std::uint64_t> seq;
+  if (checkpoint) seq = dirty.appliedSeq;
+  StorageStatus result = st->flush(dirty.rows, seq);
+  if (!result.ok()) {
+    world_.markDirty(dirty.rows);
+    flushFailures_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    lastError_ = std::string(toString(result.code)) + ": " + result.message;
+    return result;
+  }
+  flushNs_.record(nowNs() - t0);
+  flushes_.fetch_add(1, std::memory_order_relaxed);
+  rowsFlushed_.fetch_add(dirty.rows.size(), std::memory_order_relaxed);
+  std::lock_guard lock(mu_);
+  lastError_.clear();
+  return result;
+}
+
+StorageStatus PlayerPersistence::close() {
+  stopFlushing();
+  if (!isOpen()) return StorageStatus::success();
+  StorageStatus last = flush();
+  std::shared_ptr<Storage> st;
+  {
+    std::lock_guard lock(mu_);
+    st = std::move(store_);
+  }
+  if (st) st->close();  // waits for queries in flight
+  return last;
+}
+
+QueryResult PlayerPersistence::query(std::string_view sql, std::span<const DbValue> params, const QueryOptions& options) {
+  std::shared_ptr<Storage> st = store();
+  if (!st) {
+    QueryResult r;
+    r.status = StorageStatus::failure(StorageErrc::Closed, "the database is closed (engine stopped)");
+    return r;
+  }
+  if (StorageStatus f = flush(); !f.ok()) {
+    QueryResult r;
+    r.status = StorageStatus::failure(f.code, "writing the dirty players before the query failed: " + f.message);
+    return r;
+  }
+  return st->query(sql, params, options);
+}
+
+PersistenceStats PlayerPersistence::stats() const {
+  PersistenceStats s;
+  {
+    std::lock_guard lock(mu_);
+    s.backend = backend_;
+    s.location = location_;
+    s.open = store_ != nullptr;
+    s.lastError = lastError_;
+  }
+  s.loaded = loaded_.load(std::memory_order_relaxed);
+  s.flushes = flushes_.load(std::memory_order_relaxed);
+  s.rowsFlushed = rowsFlushed_.load(std::memory_order_relaxed);
+  s.flushFailures = flushFailures_.load(std::memory_order_relaxed);
+  s.dirty = world_.dirtyCount();
+  s.flushNs = flushNs_.summary();
+  return s;
+}
+
+}  // namespace gamesrv
