@@ -221,3 +221,60 @@ test('a start without what its database needs fails with the reason', async (t) 
   await assert.rejects(engine.start({ serverName: name, pipe: false, monitor: false, database: 'postgres' }), /database "postgres" needs databaseUrl/);
   assert.equal(engine.state, 'stopped');
 });
+
+// Two servers sharing one PostgreSQL (GAMESRV_TEST_DATABASE_URL: .ci/run runs npm test under
+// scripts/with-postgres.sh, which starts one): a player saved by server A logs in on server
+// B with the same name, position, hp and kills. Without the variable (a plain `npm test`
+// with no PostgreSQL), the test checks what it can: --database postgres against a port
+// nobody listens on fails to start with the connection error, and it says PostgreSQL was
+// not tested.
+test('a player saved by one server logs in on another that shares its PostgreSQL', { timeout: 90_000 }, async (t) => {
+  const url = process.env['GAMESRV_TEST_DATABASE_URL'];
+  if (url === undefined || url === '') {
+    t.diagnostic('PostgreSQL NOT TESTED: set GAMESRV_TEST_DATABASE_URL (bash scripts/with-postgres.sh npm test)');
+    const engine = new Engine();
+    t.after(() => engine.close());
+    await assert.rejects(
+      engine.start({ serverName: uniqueServerName('store-pg'), pipe: false, monitor: false, database: 'postgres', databaseUrl: 'postgres://gs@127.0.0.1:1/gamesrv' }),
+      /storage postgres: (cannot connect|this build has no PostgreSQL backend)/,
+    );
+    return;
+  }
+  // Ids no other test writes: the database outlives this test.
+  const id = 700_000 + Math.floor(Math.random() * 200_000);
+  const state = tempDir(t, 'storage-pg-state');
+  const serverA = ['--database', 'postgres', '--database-url', url, '--server-name', uniqueServerName('pg-a')];
+  const a = await startServer(t, serverA, state);
+  const events: GameEventInput[] = [
+    { type: 'PLAYER_LOGIN', playerId: id, data: 'traveller' },
+    { type: 'PLAYER_LOGIN', playerId: id + 1, data: 'target' },
+    { type: 'PLAYER_MOVE', playerId: id, data: '123.25,-45.5' },
+    { type: 'PLAYER_ATTACK', playerId: id + 1, data: { target: id, damage: 35 } },
+    { type: 'PLAYER_ATTACK', playerId: id, data: { target: id + 1, damage: 100 } },
+    { type: 'PLAYER_LOGOUT', playerId: id },
+  ];
+  assert.equal((await post(a.base, '/v1/events', { events })).status, 202);
+  const saved = await sql(a.base, { query: 'SELECT name, x, y, hp, kills, online FROM players WHERE id = ?', params: [id] });
+  assert.deepEqual(JSON.parse(saved['result'] as string)['rows'], [['traveller', 123.25, -45.5, 65, 1, 0]], JSON.stringify(saved));
+  assert.equal((await get(a.base, '/v1/stats')).json['storage']['database'], 'postgres');
+  a.child.kill('SIGTERM');
+  assert.deepEqual(await a.exited, [0, null]);
+
+  const b = await startServer(t, ['--database', 'postgres', '--database-url', url, '--server-name', uniqueServerName('pg-b')], state);
+  assert.equal((await post(b.base, '/v1/events', { type: 'PLAYER_LOGIN', playerId: id })).status, 202);
+  for (let i = 0; i < 500; i++) {
+    if ((await get(b.base, `/v1/players/${id}`)).json['online'] === true) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const p = (await get(b.base, `/v1/players/${id}`)).json;
+  assert.deepEqual({ name: p['name'], x: p['x'], y: p['y'], hp: p['hp'], kills: p['kills'], online: p['online'] }, {
+    name: 'traveller',
+    x: 123.25,
+    y: -45.5,
+    hp: 65,
+    kills: 1,
+    online: true,
+  });
+  b.child.kill('SIGTERM');
+  assert.deepEqual(await b.exited, [0, null]);
+});
