@@ -79,6 +79,13 @@ export const EngineConfig = Type.Object(
         description: 'the directory of the engine\'s files (the SQLite database, the journal), created mode 0700 when missing; "": none, everything stays in memory',
       }),
     ),
+    durability: Type.Optional(
+      Type.Union([Type.Literal('none'), Type.Literal('journal')], {
+        default: 'none',
+        description:
+          '"journal": an accepted event is on disk (<dataDir>/journal, group commit, fdatasync) before it is acknowledged, and a start replays the journal (docs/JOURNAL.md; needs dataDir); "none": acknowledged once queued, lost by a crash before it is applied',
+      }),
+    ),
     sessionPort: int(-1, 65535, -1, 'the TCP game port players connect to (docs/PROTOCOL.md); -1: none, 0: any free port'),
     gameHost: Type.Optional(
       Type.String({ maxLength: 64, default: '127.0.0.1', description: 'the game port\'s bind address, an IPv4 or IPv6 literal' }),

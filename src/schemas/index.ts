@@ -14,6 +14,7 @@ import {
   IocpStats,
   MonitorStats,
   SessionStats,
+  JournalStats,
   PipeStats,
   PoolStats,
   TaskStats,
@@ -74,5 +75,6 @@ export const ALL_SCHEMAS = [
   PipeStats,
   MonitorStats,
   SessionStats,
+  JournalStats,
   EngineSnapshot,
 ] as const;

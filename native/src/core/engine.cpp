@@ -14,13 +14,15 @@ namespace gamesrv {
 Engine::Engine(EngineOptions options)
     : world_(options.world),
       ticketSecret_(options.ticketSecret),
-      game_(GameServerHooks{[this](GameEvent&& e) { return events_.enqueueOne(std::move(e)); }}, options.world),
-      io_(EngineIoHooks{[this](std::vector<GameEvent>&& b) { return events_.enqueue(std::move(b)); },
+      game_(GameServerHooks{[this](GameEvent&& e) { return admitSession(e); }}, options.world),
+      io_(EngineIoHooks{[this](std::vector<GameEvent>&& b) { return admit(std::move(b), Wake::Now); },
                         [this] { return statusJson(); }, [this] { requestStop(); }}),
       events_(
           options.events,
           [this](const GameEvent& e) {
-            const InvalidReason why = world_.apply(e, unixMs());
+            // A journaled event carries its accepted time: a replay rebuilds the same World.
+            const InvalidReason why = world_.apply(e, e.atMs != 0 ? e.atMs : unixMs());
+            if (e.journalSeq != 0) durable_.noteApplied(e.journalSeq);
             onEventApplied(e, why);
             game_.onApplied(e, why, world_);
             return why;
@@ -163,7 +165,13 @@ void Engine::onStarting() {
   game_.configure(cfg.game, cfg.controller.tickRateHz, world_);  // throws std::invalid_argument
   cfg.io.game = cfg.game.enabled ? GameListenerConfig{cfg.game.host, cfg.game.port} : GameListenerConfig{};
   cfg.io.gameSessions = game_.sessions();
-  io_.start(cfg.io, static_cast<std::uint32_t>(world_.onlineCount()));  // throws with a readable reason; leaves nothing running
+  openDurable(cfg);  // journal mode: replays the journal into the World before any source runs
+  try {
+    io_.start(cfg.io, static_cast<std::uint32_t>(world_.onlineCount()));  // throws with a readable reason; leaves nothing running
+  } catch (...) {
+    closeDurable();
+    throw;
+  }
   game_.setBoundPort(io_.gamePort());
   std::shared_ptr<ThreadPool> pool;
   std::shared_ptr<SimulatedDatabase> db;
@@ -174,6 +182,7 @@ void Engine::onStarting() {
     scheduler = std::make_shared<TaskScheduler>(*pool, &world_, db, cfg.tasks);
   } catch (...) {
     io_.stop();
+    closeDurable();
     throw;
   }
   events_.start();
@@ -226,6 +235,7 @@ void Engine::onStopping() {
   StopReport r;
   io_.stop();  // no new pipe requests or game sessions (their logouts are queued); the monitor marks the server stopped
   game_.shutdown();
+  closeDurable();  // every batch the journal took is committed and queued before the drain
   const std::uint64_t processedBefore = events_.stats().processed;
   events_.stopAccepting();
   r.drained = events_.drainAndJoin(remaining());
@@ -268,9 +278,9 @@ Engine::DrainReport Engine::drain(std::string_view notice, std::chrono::millisec
   return r;
 }
 
-EnqueueResult Engine::enqueue(std::vector<GameEvent>&& batch, Wake wake) { return events_.enqueue(std::move(batch), wake); }
+EnqueueResult Engine::enqueue(std::vector<GameEvent>&& batch, Wake wake) { return admit(std::move(batch), wake); }
 
-EnqueueResult Engine::enqueueOne(GameEvent&& event, Wake wake) { return events_.enqueueOne(std::move(event), wake); }
+EnqueueResult Engine::enqueueOne(GameEvent&& event, Wake wake) { return admitOne(std::move(event), wake); }
 
 void Engine::wakeEvents() { events_.wakeDeferred(); }
 
@@ -334,6 +344,7 @@ EngineSnapshot Engine::snapshot() const {
   s.game = game_.stats();
   s.playersOnline = world_.onlineCount();
   s.playersKnown = world_.knownCount();
+  s.durable = durable_.stats();
   return s;
 }
 

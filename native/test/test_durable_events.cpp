@@ -1,0 +1,231 @@
+// durability "journal": the event payload codec, the Engine's journaled input path
+// (acknowledged after the commit, journal sequence numbers, replay at start, continuing
+// sequence numbers), and the reservation that keeps a durable batch from being refused.
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gamesrv/durable_events.hpp"
+#include "gamesrv/engine.hpp"
+#include "harness.hpp"
+#include "temp_dir.hpp"
+
+using namespace gamesrv;
+
+namespace {
+
+EngineConfig journalConfig(const std::filesystem::path& dir, const char* name) {
+  EngineConfig c;
+  c.io.serverName = name;
+  c.io.pipe = false;
+  c.io.monitor = false;
+  c.io.iocp = false;
+  c.dataDir = dir.string();
+  c.durability = Durability::Journal;
+  return c;
+}
+
+GameEvent login(std::uint32_t id, std::string name) {
+  GameEvent e;
+  e.type = EventType::PlayerLogin;
+  e.playerId = id;
+  e.text = std::move(name);
+  return e;
+}
+
+GameEvent attack(std::uint32_t from, std::uint32_t to, double damage) {
+  GameEvent e;
+  e.type = EventType::PlayerAttack;
+  e.playerId = from;
+  e.num1 = to;
+  e.num2 = damage;
+  return e;
+}
+
+}  // namespace
+
+TEST(payload_round_trips_every_field_and_refuses_a_wrong_one) {
+  std::vector<GameEvent> batch;
+  batch.push_back(login(7, "Alice \xc3\xa9"));
+  GameEvent move;
+  move.type = EventType::PlayerMove;
+  move.playerId = 7;
+  move.session = 3;
+  move.clientSeq = 99;
+  move.num1 = -12.5;
+  move.num2 = 1e300;
+  batch.push_back(move);
+  batch.push_back(attack(7, 8, 40));
+  const std::vector<std::uint8_t> payload = encodeJournalEvents(batch);
+  std::vector<GameEvent> back;
+  CHECK(decodeJournalEvents(payload, 3, back));
+  CHECK_EQ(back.size(), std::size_t{3});
+  CHECK(back[0].type == EventType::PlayerLogin);
+  CHECK_EQ(back[0].text, std::string("Alice \xc3\xa9"));
+  CHECK_EQ(back[1].session, 3u);
+  CHECK_EQ(back[1].clientSeq, 99u);
+  CHECK_EQ(back[1].num1, -12.5);
+  CHECK_EQ(back[1].num2, 1e300);
+  CHECK_EQ(back[2].num1, 8.0);
+  CHECK_EQ(back[2].num2, 40.0);
+  // A count that does not match, a truncated payload, an unknown type: refused, nothing added.
+  std::vector<GameEvent> none;
+  CHECK(!decodeJournalEvents(payload, 2, none));
+  CHECK(!decodeJournalEvents(payload, 4, none));
+  CHECK(!decodeJournalEvents(std::span(payload).first(payload.size() - 1), 3, none));
+  std::vector<std::uint8_t> bad = payload;
+  bad[0] = static_cast<std::uint8_t>(kEventTypeCount);
+  CHECK(!decodeJournalEvents(bad, 3, none));
+  CHECK(none.empty());
+}
+
+TEST(journal_mode_needs_a_data_directory) {
+  Engine engine;
+  EngineConfig c = journalConfig("", "gs-durable-nodir");
+  const TransitionResult r = engine.start(c);
+  CHECK(r.error == TransitionError::HookFailed);
+  CHECK(r.detail.find("data directory") != std::string::npos);
+}
+
+TEST(acknowledged_events_replay_into_a_fresh_engine_and_sequence_numbers_continue) {
+  gstest::TempDir dir("durable");
+  std::uint64_t lastSeq = 0;
+  std::vector<Player> before;
+  {
+    Engine engine;
+    CHECK(engine.start(journalConfig(dir.path(), "gs-durable-a")).error == TransitionError::None);
+    CHECK(engine.durable());
+    std::vector<GameEvent> batch;
+    batch.push_back(login(1, "one"));
+    batch.push_back(login(2, "two"));
+    const EnqueueResult first = engine.enqueue(std::move(batch));
+    CHECK(first.status == EnqueueStatus::Ok);
+    CHECK_EQ(first.firstSeq, std::uint64_t{1});
+    CHECK_EQ(first.lastSeq, std::uint64_t{2});
+    for (int i = 0; i < 30; ++i) CHECK(engine.enqueueOne(attack(1, 2, 1)).status == EnqueueStatus::Ok);
+    CHECK(engine.flushEvents(std::chrono::seconds(10)));
+    const EngineSnapshot s = engine.snapshot();
+    CHECK(s.durable.mode == Durability::Journal);
+    CHECK_EQ(s.durable.journal.events, std::uint64_t{32});
+    CHECK_EQ(s.durable.journal.lastSeq, std::uint64_t{32});
+    CHECK_EQ(s.durable.appliedSeq, std::uint64_t{32});
+    CHECK(s.durable.journal.syncs >= 1);
+    lastSeq = s.durable.journal.lastSeq;
+    before = engine.world().players();
+    CHECK_EQ(before.size(), std::size_t{2});
+    CHECK_EQ(before[1].hp, 70);
+    CHECK(engine.stop(std::chrono::seconds(10)).drained);
+  }
+  // A new process: the World comes back from the journal alone, timestamps included.
+  Engine engine;
+  CHECK(engine.start(journalConfig(dir.path(), "gs-durable-b")).error == TransitionError::None);
+  const EngineSnapshot s = engine.snapshot();
+  CHECK_EQ(s.durable.replayed.events, lastSeq);
+  const std::vector<Player> after = engine.world().players();
+  CHECK_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size() && i < before.size(); ++i) {
+    CHECK_EQ(after[i].hp, before[i].hp);
+    CHECK_EQ(after[i].kills, before[i].kills);
+    CHECK_EQ(after[i].lastSeenMs, before[i].lastSeenMs);
+  }
+  const EnqueueResult next = engine.enqueueOne(attack(1, 2, 5));
+  CHECK_EQ(next.firstSeq, lastSeq + 1);
+  CHECK(engine.flushEvents(std::chrono::seconds(10)));
+  CHECK_EQ(engine.world().players()[1].hp, 65);
+  // A restart of the same engine replays nothing twice.
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+  CHECK(engine.start(journalConfig(dir.path(), "gs-durable-b")).error == TransitionError::None);
+  CHECK_EQ(engine.snapshot().durable.replayed.events, std::uint64_t{0});
+  CHECK_EQ(engine.world().players()[1].hp, 65);
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+  // The offline replay (gamesrv replay) builds the same World.
+  World w;
+  JournalOpenReport opened;
+  const ReplayReport r = replayDataDir(dir.path(), w, opened);
+  CHECK_EQ(r.events, lastSeq + 1);
+  CHECK_EQ(w.players()[1].hp, 65);
+  CHECK_EQ(w.players()[1].lastSeenMs, engine.world().players()[1].lastSeenMs);
+}
+
+TEST(submit_answers_after_the_commit_and_a_refused_batch_is_left_intact) {
+  gstest::TempDir dir("durable");
+  EngineOptions options;
+  options.events.queueCapacity = 4;
+  Engine engine(options);
+  CHECK(engine.start(journalConfig(dir.path(), "gs-durable-c")).error == TransitionError::None);
+  CHECK(engine.pause().error == TransitionError::None);  // nothing is processed: the queue fills
+  std::vector<GameEvent> three{login(1, "a"), login(2, "b"), login(3, "c")};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<DurableResult> acks;
+  auto done = [&](const DurableResult& r) {
+    std::lock_guard lock(mu);
+    acks.push_back(r);
+    cv.notify_all();
+  };
+  CHECK(engine.submitEvents(three, done).ok());
+  {
+    std::unique_lock lock(mu);
+    CHECK(cv.wait_for(lock, std::chrono::seconds(10), [&] { return acks.size() == 1; }));
+  }
+  CHECK(acks[0].ok());
+  CHECK_EQ(acks[0].firstSeq, std::uint64_t{1});
+  CHECK_EQ(acks[0].lastSeq, std::uint64_t{3});
+  // Two more do not fit in the one free slot: refused at once, left as they were, no ack.
+  std::vector<GameEvent> two{login(4, "d"), login(5, "e")};
+  const DurableResult refused = engine.submitEvents(two, done);
+  CHECK(refused.status == EnqueueStatus::QueueFull);
+  CHECK_EQ(two.size(), std::size_t{2});
+  CHECK_EQ(two[1].text, std::string("e"));
+  CHECK_EQ(engine.snapshot().durable.journal.events, std::uint64_t{3});
+  CHECK(engine.resume().error == TransitionError::None);
+  CHECK(engine.flushEvents(std::chrono::seconds(10)));
+  CHECK_EQ(engine.world().knownCount(), std::size_t{3});
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+  std::lock_guard lock(mu);
+  CHECK_EQ(acks.size(), std::size_t{1});
+}
+
+TEST(a_torn_tail_is_cut_at_start_and_everything_before_it_replays) {
+  gstest::TempDir dir("durable");
+  {
+    Engine engine;
+    CHECK(engine.start(journalConfig(dir.path(), "gs-durable-d")).error == TransitionError::None);
+    CHECK(engine.enqueueOne(login(1, "one")).status == EnqueueStatus::Ok);
+    CHECK(engine.enqueueOne(login(2, "two")).status == EnqueueStatus::Ok);
+    CHECK(engine.stop(std::chrono::seconds(10)).drained);
+  }
+  // Half a record at the end of the last segment: a crash in the middle of a write.
+  std::filesystem::path segment;
+  for (const auto& f : std::filesystem::directory_iterator(journalDirectory(dir.path()))) segment = f.path();
+  const auto size = std::filesystem::file_size(segment);
+  std::filesystem::resize_file(segment, size - 5);
+  Engine engine;
+  CHECK(engine.start(journalConfig(dir.path(), "gs-durable-e")).error == TransitionError::None);
+  const EngineSnapshot s = engine.snapshot();
+  CHECK(s.durable.opened.cutBytes > 0);
+  CHECK_EQ(s.durable.replayed.events, std::uint64_t{1});
+  CHECK_EQ(engine.world().knownCount(), std::size_t{1});
+  const EnqueueResult next = engine.enqueueOne(login(3, "three"));
+  CHECK_EQ(next.firstSeq, std::uint64_t{2});  // the cut record's numbers were never acknowledged
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+}
+
+TEST(none_mode_keeps_the_queue_numbering_and_writes_nothing) {
+  gstest::TempDir dir("durable");
+  Engine engine;
+  EngineConfig c = journalConfig(dir.path(), "gs-durable-f");
+  c.durability = Durability::None;
+  CHECK(engine.start(c).error == TransitionError::None);
+  CHECK(!engine.durable());
+  CHECK_EQ(engine.enqueueOne(login(1, "one")).firstSeq, std::uint64_t{1});
+  CHECK(engine.snapshot().durable.mode == Durability::None);
+  CHECK(!std::filesystem::exists(journalDirectory(dir.path())));
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+}
+
+GS_TEST_MAIN()
