@@ -207,8 +207,15 @@ test('the server flags take their ranges and defaults from the same schemas, and
   assert.ok(sessionPort > 0 && ENGINE_CONFIG_DEFAULTS.sessionPort === -1);
   // The server keeps its files in the user's state directory, one per server name.
   const dataDir = '/h/.local/state/gamesrv/gamesrv';
-  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, dataDir, sessionPort, gameHost, gameAuth, sessionMessageRate });
+  // npm start journals every event (the library does not: durability "none").
+  const durability = (SETTINGS.durability.schema as unknown as { default: string }).default;
+  assert.ok(durability === 'journal' && ENGINE_CONFIG_DEFAULTS.durability === 'none');
+  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, dataDir, durability, sessionPort, gameHost, gameAuth, sessionMessageRate });
   assert.equal(ENGINE_CONFIG_DEFAULTS.dataDir, '', 'the library keeps everything in memory');
+  const none = loadConfig([], { HOME: '/h', GAMESRV_DURABILITY: 'none' });
+  assert.ok(none !== 'help');
+  assert.equal(none.engineConfig.durability, 'none');
+  assert.throws(() => loadConfig(['--durability', 'fsync'], { HOME: '/h' }), /durability must be journal or none/);
   const named = loadConfig(['--server-name', 'eu-1'], { HOME: '/h', XDG_STATE_HOME: '/s' });
   assert.ok(named !== 'help');
   assert.equal(named.engineConfig.serverName, 'eu-1');

@@ -10,6 +10,8 @@
 // - db_point_query_p99_us: `SELECT * FROM players WHERE id = ?` through Storage::query()
 //   (read-only checks, row cap, timeout and all), called directly on this thread; the
 //   figure through the Engine facade comes when the store is wired in.
+// - the journal's rows (journal_events_per_sec, journal_commit_p99_us,
+//   recovery_ms_per_million_events, with their baselines): journal_benches.hpp.
 // Exits 1 if the store cannot be opened or a call fails (the JSON line still carries
 // what was measured), 2 on bad arguments.
 #include <algorithm>
@@ -22,6 +24,7 @@
 
 #include "bench_support.hpp"
 #include "gamesrv/storage.hpp"
+#include "journal_benches.hpp"
 
 namespace gsbench {
 namespace {
@@ -31,6 +34,7 @@ struct Options {
   int rounds = 5;
   std::size_t oneByOne = 2'000;
   std::size_t queries = 20'000;
+  bool quick = false;
 };
 
 Options parse(int argc, char** argv) {
@@ -38,6 +42,7 @@ Options parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {
+      o.quick = true;
       o.rounds = 3;
       o.oneByOne = 500;
       o.queries = 5'000;
@@ -159,5 +164,6 @@ int main(int argc, char** argv) {
   const Row* flushRow = report.find("player_flush_rows_per_sec");
   if (const auto ratio = report.ratio(*flushRow)) log("batched / one per transaction: %.1fx", *ratio);
   log("target: player_flush_rows_per_sec >= 200,000 rows/s: %s", median(rates) >= 200'000 ? "met" : "NOT met");
+  ok = addJournalRows(report, argv[0], o.quick) && ok;
   return finish(ok ? 0 : 1);
 }

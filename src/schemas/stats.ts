@@ -207,7 +207,7 @@ export const SessionStats = Type.Object(
 
 export const JournalStats = Type.Object(
   {
-    mode: Type.Union([Type.Literal('none'), Type.Literal('journal')]),
+    mode: Type.Enum(['none', 'journal'] as const, { type: 'string', description: 'the durability of the current (or last) run' }),
     commits: N(),
     syncs: N(),
     batches: N(),
