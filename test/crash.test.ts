@@ -199,6 +199,8 @@ test('kill -9 under load, three times: every acknowledged event applied exactly 
     }
     if (p) assert.equal(p.hp, 100 - b.hits, `target ${target}: ${b.hits} hits acknowledged once, hp ${p.hp}`);
   }
+  const acked = [...sessions.values()].reduce((n, s) => n + s.acked, 0);
+  process.stdout.write(`# ${ackedBatches}/${batches.size} REST batches, ${pipeAcked.size} pipe LOGINs, ${acked} session moves acknowledged; ${live.length} players\n`);
   assert.ok(ackedBatches > 0, 'some REST batches were acknowledged');
   for (const id of pipeAcked) assert.ok(byId.has(id), `pipe LOGIN of ${id} was acknowledged and is lost`);
   for (const [id, s] of sessions) {
