@@ -27,7 +27,7 @@
 #include "gamesrv/platform/durable_file.hpp"
 
 namespace gsbench {
-namespace {
+namespace journal_bench {
 namespace fs = std::filesystem;
 
 constexpr std::uint32_t kEventsPerBatch = 1000;
@@ -42,9 +42,8 @@ struct JournalBenchOptions {
   std::uint64_t recoveryEvents = 1'000'000;
   fs::path dir;
 };
-using Options = JournalBenchOptions;
 
-double p99(std::vector<double> v) {
+inline double p99(std::vector<double> v) {
   if (v.empty()) return std::nan("");
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<std::size_t>(static_cast<double>(v.size()) * 0.99))];
@@ -58,13 +57,13 @@ struct Run {
   bool ok = true;
 };
 
-std::vector<std::uint8_t> batchBytes(unsigned seed) {
+inline std::vector<std::uint8_t> batchBytes(unsigned seed) {
   std::vector<std::uint8_t> b(kBatchBytes);
   for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::uint8_t>((seed * 31 + i) & 0xFF);
   return b;
 }
 
-Run rawLoop(const Options& o) {
+inline Run rawLoop(const JournalBenchOptions& o) {
   Run r;
   const fs::path dir = o.dir / "raw";
   fs::create_directories(dir);
@@ -101,7 +100,7 @@ Run rawLoop(const Options& o) {
   return r;
 }
 
-Run journalRun(const Options& o) {
+inline Run journalRun(const JournalBenchOptions& o) {
   Run r;
   const fs::path dir = o.dir / "journal";
   gamesrv::JournalOptions jo;
@@ -180,7 +179,7 @@ Run journalRun(const Options& o) {
 // recovery_ms_per_million_events: `events` MOVE events of 1,000 players (1,000-event
 // records) written to a journal, then an Engine started in durability "journal" on it: the
 // replay (decode + World::apply of every event) the start reports, per million events.
-Run recoveryRun(const Options& o) {
+inline Run recoveryRun(const JournalBenchOptions& o) {
   Run r;
   const fs::path dataDir = o.dir / "recovery";
   fs::remove_all(dataDir);
@@ -253,12 +252,13 @@ Run recoveryRun(const Options& o) {
   return r;
 }
 
-}  // namespace
+}  // namespace journal_bench
 
 // The journal rows, added to `report`. `self` is argv[0] (the directory beside it holds the
 // files). False if a run failed (its rows are still added with what was measured).
 inline bool addJournalRows(Report& report, const char* self, bool quick) {
-  Options o;
+  using namespace journal_bench;
+  JournalBenchOptions o;
   o.dir = fs::absolute(fs::path(self)).parent_path() / "journal-bench-tmp";
   if (quick) {
     o.batchesPerThread = 60;
