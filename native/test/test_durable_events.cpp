@@ -4,6 +4,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -226,6 +228,69 @@ TEST(none_mode_keeps_the_queue_numbering_and_writes_nothing) {
   CHECK(engine.snapshot().durable.mode == Durability::None);
   CHECK(!std::filesystem::exists(journalDirectory(dir.path())));
   CHECK(engine.stop(std::chrono::seconds(10)).drained);
+}
+
+TEST(a_failed_commit_applies_nothing_and_answers_the_io_error) {
+  gstest::TempDir dir("durable");
+  Engine engine;
+  std::atomic<bool> failSync{false};
+  JournalOptions o;
+  o.faultForTesting = [&](JournalIoOp op) {
+    return op == JournalIoOp::Sync && failSync.load() ? std::make_error_code(std::errc::no_space_on_device) : std::error_code();
+  };
+  engine.setJournalOptionsForTesting(std::move(o));
+  CHECK(engine.start(journalConfig(dir.path(), "gs-durable-g")).error == TransitionError::None);
+  CHECK(engine.enqueueOne(login(1, "one")).status == EnqueueStatus::Ok);
+  failSync = true;
+  std::vector<GameEvent> batch{login(2, "two"), login(3, "three")};
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<DurableResult> got;
+  CHECK(engine.submitEvents(batch, [&](const DurableResult& r) {
+    std::lock_guard lock(mu);
+    got = r;
+    cv.notify_all();
+  }).ok());
+  {
+    std::unique_lock lock(mu);
+    CHECK(cv.wait_for(lock, std::chrono::seconds(10), [&] { return got.has_value(); }));
+  }
+  CHECK(got->journal == JournalStatus::IoError);
+  CHECK(got->error == std::make_error_code(std::errc::no_space_on_device));
+  CHECK_EQ(std::string(journalStatusCode(got->journal)), std::string("JOURNAL_IO_ERROR"));
+  failSync = false;
+  CHECK(engine.flushEvents(std::chrono::seconds(10)));
+  CHECK_EQ(engine.world().knownCount(), std::size_t{1});  // nothing of the failed batch
+  const EngineSnapshot s = engine.snapshot();
+  CHECK_EQ(s.durable.failedBatches, std::uint64_t{1});
+  CHECK_EQ(s.events.queueDepth, std::size_t{0});
+  // The room it reserved is free again, and the next batch takes the next sequence number.
+  const EnqueueResult next = engine.enqueueOne(login(4, "four"));
+  CHECK(next.status == EnqueueStatus::Ok);
+  CHECK_EQ(next.firstSeq, std::uint64_t{2});
+  CHECK_EQ(next.available, std::size_t{65535});  // capacity 65536: nothing is left reserved
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+}
+
+TEST(a_full_journal_refuses_at_once_and_keeps_the_batch) {
+  gstest::TempDir dir("durable");
+  Engine engine;
+  JournalOptions o;
+  o.maxPendingBytes = 64;  // one small batch waiting for its commit fills it
+  o.commitWindow = std::chrono::milliseconds(300);
+  engine.setJournalOptionsForTesting(std::move(o));
+  CHECK(engine.start(journalConfig(dir.path(), "gs-durable-h")).error == TransitionError::None);
+  std::vector<GameEvent> first{login(1, "one")};
+  CHECK(engine.submitEvents(first, {}).ok());
+  std::vector<GameEvent> second{login(2, "two")};
+  const DurableResult full = engine.submitEvents(second, {});
+  CHECK(full.journal == JournalStatus::Full);
+  CHECK(full.status == EnqueueStatus::Ok);  // the queue had room: the journal said no
+  CHECK_EQ(second.size(), std::size_t{1});
+  CHECK_EQ(second[0].text, std::string("two"));
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+  CHECK_EQ(engine.world().knownCount(), std::size_t{1});
+  CHECK_EQ(engine.snapshot().durable.refusedFull, std::uint64_t{1});
 }
 
 GS_TEST_MAIN()

@@ -129,6 +129,10 @@ class DurableEvents {
 
   DurableStats stats() const;
 
+  // Test hook: the options of the next open() (limits, commit window, injected faults); the
+  // directory is always <dataDir>/journal.
+  void setOptionsForTesting(JournalOptions options);
+
  private:
   struct Shared;
   EventProcessor& events_;
@@ -140,6 +144,7 @@ class DurableEvents {
   std::uint64_t deliveredSeq_ = 0;              // guarded by mu_: last seq of that journal in the World
   JournalOpenReport opened_;                    // guarded by mu_
   ReplayReport replayed_;                       // guarded by mu_
+  JournalOptions options_;                      // guarded by mu_
   JournalStats lastJournalStats_;               // guarded by mu_: kept after close
   const std::shared_ptr<Shared> shared_;        // counters the completions write
 };

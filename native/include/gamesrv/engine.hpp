@@ -105,6 +105,8 @@ class Engine {
   void setCheckpointSource(std::function<std::uint64_t()> source);
   std::size_t checkpointCommitted(std::uint64_t seq, std::error_code& ec);
   std::uint64_t journalAppliedSeq() const noexcept { return durable_.appliedSeq(); }
+  // The journal's options at the next start (limits, injected I/O faults), for tests.
+  void setJournalOptionsForTesting(JournalOptions options) { durable_.setOptionsForTesting(std::move(options)); }
   // After enqueue(..., Wake::Deferred): wakes the event thread if it waits (EventProcessor).
   void wakeEvents();
   // Waits until every event accepted before the call has been processed. False on timeout.

@@ -165,6 +165,10 @@ void DurableEvents::open(const std::filesystem::path& dataDir) {
     if (ec) throw std::runtime_error("cannot create the data directory " + dataDir.string() + ": " + ec.message());
   }
   JournalOptions o;
+  {
+    std::lock_guard lock(mu_);
+    o = options_;
+  }
   o.directory = journalDirectory(dataDir);
   std::unique_ptr<Journal> j;
   JournalOpenReport report;
@@ -300,6 +304,11 @@ std::size_t DurableEvents::checkpoint(std::uint64_t seq, std::error_code& ec) {
   }
   ec.clear();
   return j ? j->deleteBefore(seq, ec) : 0;
+}
+
+void DurableEvents::setOptionsForTesting(JournalOptions options) {
+  std::lock_guard lock(mu_);
+  options_ = std::move(options);
 }
 
 DurableStats DurableEvents::stats() const {
