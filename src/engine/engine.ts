@@ -267,9 +267,10 @@ export class Engine {
     }
     const ack = this.#enqueue(batch);
     if (ack !== undefined) {
-      // Unreachable while #durability follows start(); never leave a commit unobserved.
+      // Only in the microtask between a journal start's completion and #durability's update:
+      // the batch was taken and will be applied, but this call cannot wait for its commit.
       ack.catch(() => {});
-      throw new EngineError('DURABLE_MODE', 'the engine runs with durability "journal": use acceptEvents()');
+      throw new EngineError('DURABLE_MODE', 'the engine runs with durability "journal": the batch was taken without its acknowledgement; use acceptEvents()');
     }
     return this.#acknowledged();
   }
