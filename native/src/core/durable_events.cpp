@@ -205,7 +205,9 @@ ReplayReport DurableEvents::replay(std::uint64_t checkpointSeq, const std::funct
   if (st != JournalStatus::Ok) {
     throw std::runtime_error(std::string("journal replay failed (") + journalStatusCode(st) + "): " + error);
   }
-  if (r.events > 0) noteApplied(r.lastSeq);
+  // The World now holds every event up to the journal's end (what the checkpoint or an
+  // earlier run brought, and what was just replayed): the watermark a checkpoint may take.
+  noteApplied(std::max({after, r.lastSeq, appliedSeq()}));
   std::lock_guard lock(mu_);
   deliveredSeq_ = std::max(deliveredSeq_, r.lastSeq);
   shared_->deliveredSeq.store(deliveredSeq_, std::memory_order_relaxed);
