@@ -37,10 +37,10 @@ class CommitWait {
  public:
   DurableDone callback() {
     return [this](const DurableResult& r) {
-      {
-        std::lock_guard lock(mu_);
-        result_ = r;
-      }
+      // Notified under the lock: the waiter may return and destroy this object as soon as
+      // it sees the result, so nothing of it may be touched after the lock is released.
+      std::lock_guard lock(mu_);
+      result_ = r;
       cv_.notify_all();
     };
   }
