@@ -155,9 +155,15 @@ test('kill -9 under load, three times: every acknowledged event applied exactly 
     };
     const session = async () => {
       const playerId = 900_000 + round;
-      const c = await GameClient.connect(server.ready.gamePort!);
-      c.hello(`${playerId}:s${round}`);
-      await c.next('WELCOME');
+      let c: GameClient;
+      try {
+        c = await GameClient.connect(server.ready.gamePort!);
+        c.hello(`${playerId}:s${round}`);
+        await c.next('WELCOME');
+      } catch (err) {
+        if (killed) return; // the plug was pulled before the session got in
+        throw err;
+      }
       const record = { acked: 0, sent: 0 };
       sessions.set(playerId, record);
       for (let seq = 1; !killed; seq++) {
