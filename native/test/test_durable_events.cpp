@@ -293,4 +293,43 @@ TEST(a_full_journal_refuses_at_once_and_keeps_the_batch) {
   CHECK_EQ(engine.snapshot().durable.refusedFull, std::uint64_t{1});
 }
 
+TEST(a_committed_checkpoint_deletes_old_segments_and_the_next_start_replays_after_it) {
+  gstest::TempDir dir("durable");
+  std::uint64_t checkpoint = 0;
+  {
+    Engine engine;
+    JournalOptions o;
+    o.segmentBytes = 256;  // a few records a segment
+    engine.setJournalOptionsForTesting(o);
+    CHECK(engine.start(journalConfig(dir.path(), "gs-durable-i")).error == TransitionError::None);
+    for (std::uint32_t id = 1; id <= 20; ++id) CHECK(engine.enqueueOne(login(id, "p" + std::to_string(id))).status == EnqueueStatus::Ok);
+    CHECK(engine.flushEvents(std::chrono::seconds(10)));
+    const std::size_t segmentsBefore = engine.snapshot().durable.journal.segments;
+    CHECK(segmentsBefore > 3);
+    // What player persistence does after a flush that committed the World up to seq 12.
+    checkpoint = 12;
+    CHECK(engine.journalAppliedSeq() >= checkpoint);
+    std::error_code ec;
+    const std::size_t removed = engine.checkpointCommitted(checkpoint, ec);
+    CHECK(!ec);
+    CHECK(removed > 0);
+    CHECK_EQ(engine.snapshot().durable.journal.segments, segmentsBefore - removed);
+    CHECK(engine.snapshot().durable.journal.firstSeq <= checkpoint + 1);
+    CHECK(engine.stop(std::chrono::seconds(10)).drained);
+  }
+  // The next process loads the checkpoint's World from storage (here: nothing) and replays
+  // only what came after it.
+  Engine engine;
+  engine.setCheckpointSource([&] { return checkpoint; });
+  CHECK(engine.start(journalConfig(dir.path(), "gs-durable-j")).error == TransitionError::None);
+  const EngineSnapshot s = engine.snapshot();
+  CHECK_EQ(s.durable.replayed.afterSeq, checkpoint);
+  CHECK_EQ(s.durable.replayed.events, std::uint64_t{20} - checkpoint);
+  const std::vector<Player> players = engine.world().players();
+  CHECK_EQ(players.size(), std::size_t{8});
+  CHECK_EQ(players.front().id, 13u);
+  CHECK_EQ(engine.journalAppliedSeq(), std::uint64_t{20});
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+}
+
 GS_TEST_MAIN()
