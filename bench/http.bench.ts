@@ -14,6 +14,11 @@
 //   schema and limit, answering 202 (bench/fixtures/bare-server.ts). cpu_us_per_request
 //   for both: the server process's CPU time over the requests it answered.
 // - batch_events_per_sec: 1,000-event batches, 10 connections; baseline the bare route's.
+//   These rows, like the rest, run with --durability none (what their targets are for).
+// - post_event_rps_journal, batch_events_per_sec_journal: the same loads on a second server
+//   with --durability journal (every 202 after its commit: write + fdatasync, group commit),
+//   in ABBA pairs against the none server; the ratio is journal / none.
+//   `--journal` runs only these two pairs of rows.
 // - ws_subscribers_cpu_pct: 500 WebSocket subscribers to every periodic topic at 10 Hz,
 //   the server's CPU over the window in % of one core; ws_frame_interval_p99_ms: the p99
 //   of the gaps between consecutive `events` frames of each subscriber.
@@ -51,6 +56,7 @@ interface Row {
 }
 
 const quick = process.argv.includes('--quick');
+const journalOnly = process.argv.includes('--journal');
 // Many short pairs in ABBA order (gamesrv, bare, bare, gamesrv, …): this VM's speed
 // drifts by up to 2x over tens of seconds, so each pair's ratio is taken within a few
 // seconds and the reported ratio is the median of the pairs' ratios.
@@ -330,17 +336,32 @@ async function flood(server: Server, attempts: number, seconds: number): Promise
   return { healthP99Ms: percentile(latencies, 99), overCap: Math.max(0, held - TELEMETRY_DEFAULTS.maxConnectionsPerAddress), refused };
 }
 
+/** Ends the run early (--journal) without skipping the clean-up. */
+class Done extends Error {}
+
 const state = mkdtempSync(join(tmpdir(), 'gamesrv-bench-http-'));
 const rows: Row[] = [];
 let gamesrv: Server | undefined;
 let bare: Server | undefined;
+let journal: Server | undefined;
+const journalState = mkdtempSync(join(tmpdir(), 'gamesrv-bench-http-journal-'));
 try {
-  gamesrv = await startGamesrv(state);
-  bare = await startBare();
+  gamesrv = await startGamesrv(state, ['--durability', 'none']);
   const one = JSON.stringify({ type: 'PLAYER_MOVE', playerId: 42, data: '100,200' });
   const batch = JSON.stringify({
     events: Array.from({ length: 1000 }, (_, i) => ({ type: 'PLAYER_MOVE', playerId: (i % 500) + 1, data: `${i % 100},${(i * 7) % 100}` })),
   });
+  log('== post_event_rps_journal, batch_events_per_sec_journal (--durability journal beside none) ==');
+  journal = await startGamesrv(journalState, ['--durability', 'journal', '--server-name', 'gamesrv-bench-journal']);
+  const js = await pairs(journal, gamesrv, one, 50, 'journal/none single');
+  rows.push({ name: 'post_event_rps_journal', value: js.rps, unit: 'req/s', baseline: 'post_event_rps_none', ratio: js.ratio });
+  rows.push({ name: 'post_event_rps_none', value: js.bareRps, unit: 'req/s', baseline: null, ratio: null });
+  const jb = await pairs(journal, gamesrv, batch, 10, 'journal/none batch');
+  rows.push({ name: 'batch_events_per_sec_journal', value: jb.rps * 1000, unit: 'events/s', baseline: 'batch_events_per_sec_none', ratio: jb.ratio });
+  rows.push({ name: 'batch_events_per_sec_none', value: jb.bareRps * 1000, unit: 'events/s', baseline: null, ratio: null });
+  await journal.stop();
+  if (journalOnly) throw new Done();
+  bare = await startBare();
   log('== post_event_rps (one event a request, 50 connections) ==');
   const single = await pairs(gamesrv, bare, one, 50, 'single');
   rows.push({ name: 'bare_post_event_rps', value: single.bareRps, unit: 'req/s', baseline: null, ratio: null });
@@ -374,9 +395,13 @@ try {
   const slow = await slowClient(gamesrv, 30_000);
   log(`  ${slow.coalesced} frames coalesced; closed by the server (4000): ${slow.closedAfterMs === null ? 'not within 30 s' : `after ${(slow.closedAfterMs / 1000).toFixed(1)} s`}`);
   rows.push({ name: 'slow_client_server_rss_mb_delta', value: slow.rssDeltaMb, unit: 'MB', baseline: null, ratio: null });
+} catch (err) {
+  if (!(err instanceof Done)) throw err;
 } finally {
   await gamesrv?.stop();
   await bare?.stop();
+  await journal?.stop();
   rmSync(state, { recursive: true, force: true });
+  rmSync(journalState, { recursive: true, force: true });
 }
 process.stdout.write(`${JSON.stringify({ suite: 'http', results: rows })}\n`);

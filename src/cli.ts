@@ -10,6 +10,7 @@ import {
   defaultPipePath,
   pipeSend,
   readMonitor,
+  replayJournal,
   runLockBenchmark,
   type MonitorStatus,
 } from './engine/index.js';
@@ -23,6 +24,9 @@ const USAGE = `Usage:
       Send one InterServerMessage and print the reply. TYPE is one of
       ${PIPE_REQUEST_TYPES.join(', ')}.
       DATA: "42" or "42:Alice" (LOGIN), "42" (LOGOUT), "42:100,200" (MOVE).
+  gamesrv replay --data-dir DIR [--max-players N] [--world-size N] [--json]
+      Rebuild the World from DIR/journal alone (no server; none may run on DIR): prints
+      the events, players and last sequence number; --json adds every player.
   gamesrv bench locks [--threads N] [--iterations N] [--json]
       The seed's Critical Section vs Mutex comparison, with a progress bar.
 ${BOTS_USAGE}
@@ -161,6 +165,34 @@ async function bench(args: string[]): Promise<number> {
   return report.rows.every((r) => r.exact && !r.error) ? 0 : 1;
 }
 
+async function replay(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'data-dir': { type: 'string' },
+      'max-players': { type: 'string' },
+      'world-size': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const dataDir = values['data-dir'];
+  if (!dataDir) throw new UsageError('replay: --data-dir DIR is required');
+  const options: { maxPlayers?: number; worldSize?: number } = {};
+  if (values['max-players'] !== undefined) options.maxPlayers = positiveInt('max-players', values['max-players'], 0);
+  if (values['world-size'] !== undefined) options.worldSize = positiveInt('world-size', values['world-size'], 0);
+  const r = await replayJournal(dataDir, options);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return 0;
+  }
+  const cut = r.cutBytes > 0 ? `, cut a torn tail of ${r.cutBytes} bytes (${r.cutReason})` : '';
+  process.stdout.write(
+    `${r.events} events in ${r.records} records (${r.segments} segments${cut}), last seq ${r.lastSeq}: ` +
+      `${r.players.length} players, ${r.online} online; replayed in ${(r.durationUs / 1000).toFixed(1)} ms\n`,
+  );
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '-h' || command === '--help' || rest.includes('--help') || rest.includes('-h')) {
@@ -174,6 +206,8 @@ async function main(argv: string[]): Promise<number> {
       return pipe(rest);
     case 'bench':
       return bench(rest);
+    case 'replay':
+      return replay(rest);
     case 'bots':
       return botsCommand(rest);
     default:

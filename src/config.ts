@@ -74,6 +74,15 @@ export const SETTINGS = {
     more: ['A password on the command line is readable by every local user', '(/proc/<pid>/cmdline): prefer GAMESRV_DATABASE_URL'],
   },
   flushMs: { flag: 'flush-ms', env: 'GAMESRV_FLUSH_MS', arg: '<ms>', schema: engineField('flushMs') },
+  durability: {
+    flag: 'durability',
+    env: 'GAMESRV_DURABILITY',
+    arg: '<mode>',
+    schema: Type.Union([Type.Literal('journal'), Type.Literal('none')], {
+      default: 'journal',
+      description: 'journal: an event is on disk in <data-dir>/journal before its 202 / ACK, and a restart replays it; none: acknowledged once queued',
+    }),
+  },
   gameHost: { flag: 'game-host', env: 'GAMESRV_GAME_HOST', arg: '<addr>', schema: engineField('gameHost') },
   sessionRate: { flag: 'session-rate', env: 'GAMESRV_SESSION_RATE', arg: '<n>', schema: engineField('sessionMessageRate') },
   gameAuth: { flag: 'game-auth', env: 'GAMESRV_GAME_AUTH', arg: '<mode>', schema: engineField('gameAuth') },
@@ -269,6 +278,8 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (gameAuth === 'none' && !isLoopback(gameHost)) {
     throw new Error(`refusing --game-auth none on ${gameHost}: without tickets anyone who reaches the port plays as any player. Use tickets, or --game-host 127.0.0.1.`);
   }
+  const durability = text(SETTINGS.durability) ?? (described(SETTINGS.durability.schema).default as string);
+  if (durability !== 'journal' && durability !== 'none') throw new Error(`durability must be journal or none (got "${durability}")`);
   const serverName = text(SETTINGS.serverName) ?? (described(SETTINGS.serverName.schema).default as string);
   const namePattern = (described(SETTINGS.serverName.schema) as { pattern?: string }).pattern!;
   if (!new RegExp(namePattern).test(serverName)) throw new Error(`server-name must match ${namePattern} (got "${serverName}")`);
@@ -302,6 +313,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       database,
       ...(databaseUrl !== '' ? { databaseUrl } : {}),
       flushMs: int(SETTINGS.flushMs, text(SETTINGS.flushMs)),
+      durability,
       sessionPort: int(SETTINGS.gamePort, text(SETTINGS.gamePort)),
       gameHost,
       gameAuth: gameAuth === 'none' ? 'none' : 'ticket',

@@ -38,6 +38,13 @@ export const ENGINE_ERROR_STATUS: Record<EngineErrorCode, { status: number; titl
   BUSY: { status: 409, title: 'Busy' },
   INVALID_ARGUMENT: { status: 400, title: 'Invalid argument' },
   QUEUE_FULL: { status: 429, title: 'Event queue full' },
+  // Journal mode (docs/JOURNAL.md): too many bytes wait for their commit — back-pressure
+  // like a full queue, so the same 429 and Retry-After; nothing of the batch was taken.
+  JOURNAL_FULL: { status: 429, title: 'Event journal full' },
+  JOURNAL_BATCH_TOO_LARGE: { status: 413, title: 'Batch too large for the journal' },
+  JOURNAL_IO_ERROR: { status: 503, title: 'Event journal write failed' },
+  DURABLE_MODE: { status: 500, title: 'Synchronous enqueue in journal mode' },
+  JOURNAL_REPLAY_FAILED: { status: 500, title: 'Journal replay failed' },
   TOO_MANY_TASKS: { status: 429, title: 'Too many active tasks' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   TIMEOUT: { status: 504, title: 'Timed out' },

@@ -147,8 +147,11 @@ async function main(): Promise<void> {
   const address = app.server.address();
   const port = address !== null && typeof address === 'object' ? address.port : config.port;
   const urlHost = ['0.0.0.0', '::'].includes(config.host) ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  // What the start's replay did (durability "journal"): events replayed, time, a cut tail.
+  const { mode, lastSeq, replayedEvents, replayUs, cutBytes } = app.engine.snapshot().journal;
+  const journal = mode === 'journal' ? { mode, dir: `${config.engineConfig.dataDir}/journal`, lastSeq, replayedEvents, replayMs: replayUs / 1000, cutBytes } : { mode };
   app.log.info(
-    { state: app.engine.state, gamePort: app.engine.gamePort, token: tokenWhere, ticketSecret: ticketSecretWhere, rateLimitPerMin: config.rateLimitPerMin },
+    { state: app.engine.state, gamePort: app.engine.gamePort, journal, token: tokenWhere, ticketSecret: ticketSecretWhere, rateLimitPerMin: config.rateLimitPerMin },
     'engine ready',
   );
   if (token === undefined) {

@@ -208,8 +208,11 @@ test('the server flags take their ranges and defaults from the same schemas, and
   // The server keeps its files in the user's state directory, one per server name.
   const dataDir = '/h/.local/state/gamesrv/gamesrv';
   // ... and its players in SQLite there (the library: the simulated database, no files).
+  // npm start journals every event (the library does not: durability "none").
+  const durability = (SETTINGS.durability.schema as unknown as { default: string }).default;
+  assert.ok(durability === 'journal' && ENGINE_CONFIG_DEFAULTS.durability === 'none');
   const database = 'sqlite';
-  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, dataDir, database, flushMs, sessionPort, gameHost, gameAuth, sessionMessageRate });
+  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, dataDir, database, flushMs, durability, sessionPort, gameHost, gameAuth, sessionMessageRate });
   assert.equal(ENGINE_CONFIG_DEFAULTS.dataDir, '', 'the library keeps everything in memory');
   assert.equal(ENGINE_CONFIG_DEFAULTS.database, 'simulated');
   const pg = loadConfig(['--database', 'postgres'], { HOME: '/h', GAMESRV_DATABASE_URL: 'postgres://u:secret@db/gs' });
@@ -218,6 +221,10 @@ test('the server flags take their ranges and defaults from the same schemas, and
   assert.throws(() => loadConfig(['--database', 'postgres'], { HOME: '/h' }), /--database postgres needs a URL: set GAMESRV_DATABASE_URL/);
   assert.throws(() => loadConfig(['--database', 'mysql'], { HOME: '/h' }), /database must be simulated, sqlite or postgres/);
   assert.match(HELP, /--database-url <url>[\s\S]*readable by every local user/);
+  const none = loadConfig([], { HOME: '/h', GAMESRV_DURABILITY: 'none' });
+  assert.ok(none !== 'help');
+  assert.equal(none.engineConfig.durability, 'none');
+  assert.throws(() => loadConfig(['--durability', 'fsync'], { HOME: '/h' }), /durability must be journal or none/);
   const named = loadConfig(['--server-name', 'eu-1'], { HOME: '/h', XDG_STATE_HOME: '/s' });
   assert.ok(named !== 'help');
   assert.equal(named.engineConfig.serverName, 'eu-1');

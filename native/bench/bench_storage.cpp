@@ -17,6 +17,8 @@
 //   Storage::query() (read-only checks, row cap, timeout and all), called directly on this
 //   thread: the storage level under the db_point_query_p99_us, which is measured
 //   end to end through the Engine facade (bench/storage.bench.ts).
+// - the journal's rows (journal_events_per_sec, journal_commit_p99_us,
+//   recovery_ms_per_million_events, with their baselines): journal_benches.hpp.
 // Exits 1 if the store cannot be opened or a call fails (the JSON line still carries
 // what was measured), 2 on bad arguments.
 #include <algorithm>
@@ -30,6 +32,7 @@
 
 #include "bench_support.hpp"
 #include "gamesrv/storage.hpp"
+#include "journal_benches.hpp"
 
 #if GAMESRV_HAVE_LIBPQ
 #include <libpq-fe.h>
@@ -44,6 +47,7 @@ struct Options {
   int rounds = 5;
   std::size_t oneByOne = 2'000;
   std::size_t queries = 20'000;
+  bool quick = false;
 };
 
 Options parse(int argc, char** argv) {
@@ -51,6 +55,7 @@ Options parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") {
+      o.quick = true;
       o.rounds = 3;
       o.oneByOne = 500;
       o.queries = 5'000;
@@ -231,5 +236,6 @@ int main(int argc, char** argv) {
     log("PostgreSQL rows not measured: this build has no libpq");
 #endif
   }
+  ok = addJournalRows(report, argv[0], o.quick) && ok;
   return finish(ok ? 0 : 1);
 }

@@ -108,6 +108,9 @@ export function engineConfig(value: unknown, available: readonly string[]): Comp
   if (c.sessionPort >= 0 && c.gameAuth === 'none' && !isLoopback(c.gameHost)) {
     throw bad(`gameAuth "none" is for local testing: the game host ${c.gameHost} is not a loopback address`);
   }
+  if (c.durability === 'journal' && c.dataDir === '') {
+    throw bad('durability "journal" needs dataDir: the journal lives in <dataDir>/journal');
+  }
   const poolBackend = c.poolBackend === 'native' ? 'win32-threadpool' : c.poolBackend;
   if (!available.includes(poolBackend)) {
     throw bad(`poolBackend "${c.poolBackend}" is not available here (available: ${available.join(', ')})`);

@@ -13,6 +13,7 @@ import {
   type EngineOptions,
   type EngineSnapshot,
   type EngineState,
+  type DurableAck,
   type EnqueueResult,
   type LockBenchmarkOptions,
   type LockBenchmarkProgress,
@@ -23,6 +24,7 @@ import {
   type GameEventInput,
   type NativeEngine,
   type Player,
+  type ReplayedJournal,
   type StopReport,
   type DrainReport,
   type SessionInfo,
@@ -200,6 +202,7 @@ export class Engine {
   readonly #fillSnapshot = (values: Float64Array, withBuckets: boolean): string =>
     this.#native.snapshotInto(values, withBuckets);
   #closing: Promise<void> | undefined;
+  #durability: 'none' | 'journal' = 'none';
   /** The World's bounds: players' x and y stay within ±worldSize (the option, filled in). */
   readonly worldSize: number;
 
@@ -227,7 +230,14 @@ export class Engine {
   /** Rejects with INVALID_ARGUMENT when `config` breaks the schema (src/schemas/engine-config.ts). */
   async start(config: EngineConfig = {}): Promise<TransitionResult> {
     const complete = engineConfig(config, this.#poolBackends);
-    return this.#settle(() => this.#native.start(complete));
+    const result = await this.#settle(() => this.#native.start(complete));
+    this.#durability = complete.durability;
+    return result;
+  }
+
+  /** The durability of the current (or last) run: "none" until a start says otherwise. */
+  get durability(): 'none' | 'journal' {
+    return this.#durability;
   }
 
   async pause(): Promise<TransitionResult> {
@@ -247,8 +257,40 @@ export class Engine {
   /**
    * Accepts the whole batch or nothing. Throws QUEUE_FULL (with `available`) when it
    * does not fit, ENGINE_NOT_RUNNING when stopped, INVALID_ARGUMENT (with `index`).
+   * Synchronous: for `durability: "none"` only (a journaled batch is acknowledged by its
+   * commit: use acceptEvents, which serves both modes); in journal mode it throws
+   * DURABLE_MODE and takes nothing.
    */
   enqueueEvents(batch: readonly GameEventInput[]): EnqueueResult {
+    if (this.#durability === 'journal') {
+      throw new EngineError('DURABLE_MODE', 'the engine runs with durability "journal": acceptEvents() acknowledges a batch once it is on disk');
+    }
+    const ack = this.#enqueue(batch);
+    if (ack !== undefined) {
+      // Only in the microtask between a journal start's completion and #durability's update:
+      // the batch was taken and will be applied, but this call cannot wait for its commit.
+      ack.catch(() => {});
+      throw new EngineError('DURABLE_MODE', 'the engine runs with durability "journal": the batch was taken without its acknowledgement; use acceptEvents()');
+    }
+    return this.#acknowledged();
+  }
+
+  /**
+   * enqueueEvents for either durability. `none`: the result, at once (the synchronous fast
+   * path). `journal`: a promise resolved once the batch's journal commit (write + data sync)
+   * completed and the batch is queued for the event thread, with journal sequence numbers;
+   * an immediate refusal still throws (QUEUE_FULL, JOURNAL_FULL, ENGINE_NOT_RUNNING, ...),
+   * a failed commit rejects with JOURNAL_IO_ERROR (nothing of the batch applied).
+   */
+  acceptEvents(batch: readonly GameEventInput[]): EnqueueResult | Promise<EnqueueResult> {
+    const ack = this.#enqueue(batch);
+    if (ack === undefined) return this.#acknowledged();
+    return ack.catch((err: unknown) => {
+      throw fromNative(err);
+    });
+  }
+
+  #enqueue(batch: readonly GameEventInput[]): DurableAck | undefined {
     if (!Array.isArray(batch) || batch.length === 0) {
       throw new EngineError('INVALID_ARGUMENT', 'enqueueEvents needs a non-empty array of events');
     }
@@ -258,14 +300,18 @@ export class Engine {
         // One event, the usual request: scalars across, no column views to make.
         const c = this.#columns;
         const text = encodeEvent(batch[0] as GameEventInput | undefined, 0, c.types, c.playerIds, c.nums);
-        this.#native.enqueueOne(c.types[0]!, c.playerIds[0]!, c.nums[0]!, c.nums[1]!, text, true, out);
-      } else {
-        const b = encodeEvents(batch, this.#columns);
-        this.#native.enqueueEvents(b.types, b.playerIds, b.nums, b.text, b.textLengths, true, out);
+        return this.#native.enqueueOne(c.types[0]!, c.playerIds[0]!, c.nums[0]!, c.nums[1]!, text, true, out);
       }
+      const b = encodeEvents(batch, this.#columns);
+      return this.#native.enqueueEvents(b.types, b.playerIds, b.nums, b.text, b.textLengths, true, out);
     } catch (err) {
       throw fromNative(err);
     }
+  }
+
+  /** The result a synchronous enqueue left in #enqueued, and the deferred wake-up. */
+  #acknowledged(): EnqueueResult {
+    const out = this.#enqueued;
     const result: EnqueueResult = { accepted: out[0]!, firstSeq: out[1]!, lastSeq: out[2]!, available: out[3]! };
     // The event thread is woken after every request of the event-loop turn has enqueued,
     // and at most once every WAKE_GAP_MS: a wake-up costs this thread microseconds on
@@ -428,6 +474,21 @@ export class Engine {
     } catch (err) {
       throw fromNative(err);
     }
+  }
+}
+
+/**
+ * Rebuilds a World from `<dataDir>/journal` alone, off the JS thread and without an engine
+ * (`gamesrv replay`): every journaled event applied with its recorded time. `options` are
+ * the World's (maxPlayers, worldSize, chatLogCapacity: the server's, for the same World).
+ * Opening the journal cuts a torn tail as a start would; no server may run on `dataDir`.
+ */
+export async function replayJournal(dataDir: string, options: EngineOptions = {}): Promise<ReplayedJournal> {
+  const o = engineOptions(options);
+  try {
+    return await loadBinding().replayJournal({ dataDir, maxPlayers: o.maxPlayers, worldSize: o.worldSize, chatLogCapacity: o.chatLogCapacity });
+  } catch (err) {
+    throw fromNative(err);
   }
 }
 

@@ -10,6 +10,7 @@ export {
   pipeSend,
   protocolConstants,
   readMonitor,
+  replayJournal,
   runBots,
   runLockBenchmark,
   socketUnackedBytes,

@@ -138,6 +138,20 @@ export interface Player {
   lastSeenMs: number;
 }
 
+/** A World rebuilt from a data directory's journal alone (replayJournal, `gamesrv replay`). */
+export interface ReplayedJournal {
+  events: number;
+  records: number;
+  lastSeq: number;
+  durationUs: number;
+  segments: number;
+  /** Bytes cut from a torn or corrupt tail when the journal was opened (0: none). */
+  cutBytes: number;
+  cutReason: string;
+  online: number;
+  players: Player[];
+}
+
 /** Latency summary in microseconds. */
 export type Histogram = Static<typeof HistogramSchema>;
 
@@ -221,6 +235,10 @@ export interface LockBenchmarkReport {
 }
 
 /** The raw binding (native/src/addon). Use the Engine facade instead. */
+/** In `durability: journal` the binding answers an enqueue with the promise of its commit
+ *  (`out` is left alone); in `none` it writes `out` and returns undefined. */
+export type DurableAck = Promise<EnqueueResult>;
+
 export interface NativeEngine {
   /** Takes only what src/engine/arguments.ts returns: validated and complete. */
   start(config: CompleteEngineConfig): Promise<TransitionResult>;
@@ -237,9 +255,9 @@ export interface NativeEngine {
     deferWake: boolean,
     /** Receives [accepted, firstSeq, lastSeq, available]. */
     out: Float64Array,
-  ): void;
+  ): DurableAck | undefined;
   /** enqueueEvents for one event, from scalars (the columns' values at index 0). */
-  enqueueOne(type: number, playerId: number, num1: number, num2: number, text: string, deferWake: boolean, out: Float64Array): void;
+  enqueueOne(type: number, playerId: number, num1: number, num2: number, text: string, deferWake: boolean, out: Float64Array): DurableAck | undefined;
   /** Wakes the event thread after enqueueEvents(..., true). */
   wakeEvents(): void;
   flush(options: { timeoutMs: number }): Promise<void>;
@@ -368,6 +386,7 @@ export interface NativeBinding {
   napiVersion: number;
   snapshotLayout: SnapshotLayout;
   readMonitor(serverName: string): MonitorStatus;
+  replayJournal(options: { dataDir: string; maxPlayers: number; worldSize: number; chatLogCapacity: number }): Promise<ReplayedJournal>;
   /** The kernel's unacknowledged bytes of a stream socket's fd; -1 where the platform will not say. */
   socketUnackedBytes(fd: number): number;
   pipeSend(path: string, type: string, data: string, timeoutMs: number): Promise<PipeReply>;

@@ -25,9 +25,10 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'enqueueEvents',
         summary: `Enqueue one event or a batch of up to ${MAX_EVENTS_PER_REQUEST}, all or nothing`,
         description:
-          'A full queue answers 429 with Retry-After and accepts nothing of the batch. While paused, events are accepted and queue up.',
+          'A full queue answers 429 with Retry-After and accepts nothing of the batch. While paused, events are accepted and queue up. ' +
+          'With durability "journal" the 202 comes once the batch is on disk (docs/JOURNAL.md); a full journal is 429 JOURNAL_FULL, a failed write 503 JOURNAL_IO_ERROR (nothing applied).',
         body: Type.Unsafe<EventsBody>(Type.Ref('EventsBody')),
-        response: { 202: ref(EventsAccepted), ...problems(400, 401, 409, 413, 429) },
+        response: { 202: ref(EventsAccepted), ...problems(400, 401, 409, 413, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -43,8 +44,9 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
           throw invalidData(body, i, `${JSON.stringify(e.data)} is out of the range of a double`);
         }
       }
-      const result = app.engine.enqueueEvents(batch);
-      return reply.code(202).send(result);
+      // durability "none": the result at once; "journal": once the batch's commit completed.
+      const accepted = app.engine.acceptEvents(batch);
+      return reply.code(202).send(accepted instanceof Promise ? await accepted : accepted);
     },
   );
 };

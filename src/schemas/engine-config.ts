@@ -96,6 +96,13 @@ export const EngineConfig = Type.Object(
       Type.String({ maxLength: 4096, default: '', description: 'the PostgreSQL connection URL (postgres://…) for database "postgres"' }),
     ),
     flushMs: int(1, MAX_DEADLINE_MS, 1000, 'changed players are written to the database this often (and at stop), ms'),
+    durability: Type.Optional(
+      Type.Union([Type.Literal('none'), Type.Literal('journal')], {
+        default: 'none',
+        description:
+          '"journal": an accepted event is on disk (<dataDir>/journal, group commit, fdatasync) before it is acknowledged, and a start replays the journal (docs/JOURNAL.md; needs dataDir); "none": acknowledged once queued, lost by a crash before it is applied',
+      }),
+    ),
     sessionPort: int(-1, 65535, -1, 'the TCP game port players connect to (docs/PROTOCOL.md); -1: none, 0: any free port'),
     gameHost: Type.Optional(
       Type.String({ maxLength: 64, default: '127.0.0.1', description: 'the game port\'s bind address, an IPv4 or IPv6 literal' }),

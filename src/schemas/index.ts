@@ -15,6 +15,7 @@ import {
   MonitorStats,
   SessionStats,
   StorageStats,
+  JournalStats,
   PipeStats,
   PoolStats,
   TaskStats,
@@ -76,5 +77,6 @@ export const ALL_SCHEMAS = [
   PipeStats,
   MonitorStats,
   SessionStats,
+  JournalStats,
   EngineSnapshot,
 ] as const;

@@ -221,6 +221,33 @@ export const SessionStats = Type.Object(
   { $id: 'SessionStats', description: 'the TCP game port (docs/PROTOCOL.md): sessions, inputs, replication' },
 );
 
+export const JournalStats = Type.Object(
+  {
+    mode: Type.Enum(['none', 'journal'] as const, { type: 'string', description: 'the durability of the current (or last) run' }),
+    commits: N(),
+    syncs: N(),
+    batches: N(),
+    events: N(),
+    bytes: N(),
+    pendingBytes: N(),
+    refusedFull: N(),
+    failedBatches: N(),
+    commitP99Us: N(),
+    lastSeq: N(),
+    appliedSeq: N(),
+    segments: N(),
+    diskBytes: N(),
+    replayedEvents: N(),
+    replayUs: N(),
+    cutBytes: N(),
+  },
+  {
+    $id: 'JournalStats',
+    description:
+      'durability "journal" (docs/JOURNAL.md): commits (one data sync each), batches, events and bytes made durable; refused (journal full) and failed (I/O error) batches; the last durable and last applied sequence numbers; what the last start replayed and cut',
+  },
+);
+
 export const EngineSnapshot = Type.Object(
   {
     state: ref(EngineStateName),
@@ -237,6 +264,7 @@ export const EngineSnapshot = Type.Object(
     pipe: ref(PipeStats),
     monitor: ref(MonitorStats),
     sessions: ref(SessionStats),
+    journal: ref(JournalStats),
     workers: Type.Array(ref(WorkerInfo)),
   },
   { $id: 'EngineSnapshot', description: 'every counter and histogram of every subsystem' },

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "gamesrv/controller.hpp"
+#include "gamesrv/durable_events.hpp"
 #include "gamesrv/engine_io.hpp"
 #include "gamesrv/event_processor.hpp"
 #include "gamesrv/game_server.hpp"
@@ -45,6 +46,7 @@ struct EngineConfig {
   std::string database = "simulated";
   std::string databaseUrl;
   std::chrono::milliseconds flushInterval{1000};  // dirty players are written this often
+  Durability durability = Durability::None;  // Journal: <dataDir>/journal makes an acknowledgement durable
   EngineIoConfig io;                 // completion port, pipe server, shared-memory monitor
   GameServerConfig game;             // the TCP game port (off unless enabled)
   std::chrono::milliseconds shutdownDeadline{5000};  // stop deadline: pipe SHUTDOWN, close()
@@ -80,6 +82,7 @@ struct EngineSnapshot {
   PersistenceStats storage;
   std::size_t playersOnline = 0;
   std::size_t playersKnown = 0;
+  DurableStats durable;
 };
 
 class Engine {
@@ -94,8 +97,26 @@ class Engine {
   TransitionResult resume();
   StopReport stop(std::chrono::milliseconds deadline);
 
+  // In journal mode these block until the batch's commit completed (the result then carries
+  // journal sequence numbers); a thread that must not block uses submitEvents().
   EnqueueResult enqueue(std::vector<GameEvent>&& batch, Wake wake = Wake::Now);
   EnqueueResult enqueueOne(GameEvent&& event, Wake wake = Wake::Now);
+  // The acknowledging way in (engine_durable.cpp). Journal mode: takes the batch or refuses it
+  // at once (then `batch` is left as it was and `done` never runs); `done` runs on the
+  // journal's thread once the batch is durable and queued (or its commit failed). None mode:
+  // enqueues at once, then runs `done` on the calling thread. Either way the immediate
+  // result says whether the batch was taken.
+  DurableResult submitEvents(std::vector<GameEvent>& batch, DurableDone done, Wake wake = Wake::Now);
+  bool durable() const noexcept { return durable_.active(); }
+  // Storage hooks (player persistence): the checkpoint to replay after at start (a function
+  // returning the sequence number of the last event a storage checkpoint holds; none: 0,
+  // replay the whole journal), and a checkpoint that committed: the journal's segments at or
+  // below `seq` are deleted. The processed watermark to checkpoint is journalAppliedSeq().
+  void setCheckpointSource(std::function<std::uint64_t()> source);
+  std::size_t checkpointCommitted(std::uint64_t seq, std::error_code& ec);
+  std::uint64_t journalAppliedSeq() const noexcept { return durable_.appliedSeq(); }
+  // The journal's options at the next start (limits, injected I/O faults), for tests.
+  void setJournalOptionsForTesting(JournalOptions options) { durable_.setOptionsForTesting(std::move(options)); }
   // After enqueue(..., Wake::Deferred): wakes the event thread if it waits (EventProcessor).
   void wakeEvents();
   // Waits until every event accepted before the call has been processed. False on timeout.
@@ -153,6 +174,14 @@ class Engine {
   void onStarting();
   void onStopping();
   void onEventApplied(const GameEvent& e, InvalidReason why);
+  // engine_durable.cpp: every source's way in, and the journal's part of start and stop.
+  EnqueueResult admit(std::vector<GameEvent>&& batch, Wake wake);
+  EnqueueResult admitOne(GameEvent&& event, Wake wake);
+  // A game session's input: never blocks (an I/O thread); a refused event is left in `e`.
+  EnqueueResult admitSession(GameEvent& e);
+  // Throws with a readable reason. Replays after max(storedCheckpoint, the checkpoint source's).
+  void openDurable(const EngineConfig& config, std::uint64_t storedCheckpoint);
+  void closeDurable();
   void periodic();
   std::string statusJson() const;
   void controlLoop(WorkerContext& ctx);
@@ -165,6 +194,7 @@ class Engine {
   GameServer game_;  // outlives io_, whose listener serves its sessions
   EngineIo io_;
   EventProcessor events_;
+  DurableEvents durable_{events_};  // the journal's path into events_ (durability: journal)
   Controller controller_;
 
   mutable std::mutex runtimeMu_;
@@ -180,6 +210,7 @@ class Engine {
 
   mutable std::mutex hookMu_;
   std::function<void()> periodicHook_;  // guarded by hookMu_
+  std::function<std::uint64_t()> checkpointSource_;  // guarded by hookMu_
 
   mutable std::mutex stateMu_;
   mutable std::condition_variable stateCv_;  // notified on every state change

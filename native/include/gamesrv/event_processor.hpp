@@ -109,6 +109,14 @@ class EventProcessor {
   // events' `seq` is assigned here.
   EnqueueResult enqueue(std::vector<GameEvent>&& batch, Wake wake = Wake::Now);
   EnqueueResult enqueueOne(GameEvent&& event, Wake wake = Wake::Now);
+  // Two-step admission for a source that must not be refused once it has promised a batch
+  // (the journal, gamesrv/durable_events.hpp): reserve() holds room for `n` events (counted
+  // against the capacity as if queued) or refuses as enqueue() would; enqueueReserved()
+  // then moves a batch of that size in whatever the state (stopping included: the caller
+  // finishes before drainAndJoin), and unreserve() gives back room it will not use.
+  EnqueueResult reserve(std::size_t n);
+  EnqueueResult enqueueReserved(std::vector<GameEvent>&& batch, Wake wake = Wake::Now);
+  void unreserve(std::size_t n);
   // Wakes a parked consumer if events are waiting (after enqueue(..., Wake::Deferred)).
   void wakeDeferred();
   void pause();
@@ -136,7 +144,7 @@ class EventProcessor {
   // Checks capacity and state, then moves `n` events in through
   // append(seq of the first, stamp, next free slot). Requires: mu_ not held.
   template <class Append>
-  EnqueueResult admit(std::size_t n, std::uint64_t stampTicks, Wake wake, Append&& append);
+  EnqueueResult admit(std::size_t n, std::uint64_t stampTicks, Wake wake, bool reserved, Append&& append);
   void kickLocked();                            // Requires: mu_ held.
   Block* takeBlockLocked();                     // Requires: mu_ held.
   void recycleLocked(Block* chain);             // Requires: mu_ held.
@@ -163,6 +171,7 @@ class EventProcessor {
   bool paused_ = false;           // guarded by mu_
   bool draining_ = false;         // guarded by mu_
   bool accepting_ = false;        // guarded by mu_
+  std::size_t reserved_ = 0;      // guarded by mu_: room held by reserve(), not yet queued
 
   // --- Written under mu_ once per block, per batch swap, per refusal or per park.
   alignas(kCacheLine) Block* head_ = nullptr;  // guarded by mu_; nullptr: nothing pending

@@ -48,6 +48,11 @@ struct GameEvent {
   // source. A session's MOVE carries x, y in num1, num2 (no text) and its clientSeq.
   std::uint32_t session = 0;
   std::uint32_t clientSeq = 0;
+  // Journal mode (gamesrv/durable_events.hpp): the event's journal sequence number and the
+  // Unix ms its batch was accepted at, which the World uses instead of the clock at apply
+  // time so that a replay rebuilds the same World. 0 for events that were not journaled.
+  std::uint64_t journalSeq = 0;
+  std::uint64_t atMs = 0;
 };
 
 }  // namespace gamesrv

@@ -10,7 +10,7 @@
 // assigns them no sequence numbers, and truncates the segment back to its last good record.
 //
 // Bounded: batches accepted but not yet completed hold at most maxPendingBytes of payload;
-// beyond it append() refuses at once with Full (the caller answers 503).
+// beyond it append() refuses at once with Full (HTTP answers 429 JOURNAL_FULL: back-pressure).
 //
 // open() scans the directory's segments and validates every record (length, CRC32C,
 // sequence continuity). A torn or corrupt tail of the last segment is cut (truncated) and

@@ -26,6 +26,7 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,9 @@ struct PersistenceConfig {
   std::chrono::milliseconds flushInterval{1000};
   std::size_t maxConnections = 4;  // the pool's maximum threads
   bool checkpoint = false;         // see "Checkpoint hook" above
+  // With checkpoint: called (on the flushing thread) once a flush's rows and checkpoint
+  // `seq` have committed, so the journal can drop what the store now holds.
+  std::function<void(std::uint64_t seq)> onCheckpoint;
 };
 
 struct PersistenceStats {
@@ -74,6 +78,9 @@ class PlayerPersistence {
   // Checks the config, opens the store and loads the saved players into the World.
   // Throws std::runtime_error with a readable reason (and leaves nothing open).
   void open(const PersistenceConfig& config);
+  // With checkpoint: the checkpoint the store held when open() loaded the players (the
+  // journal replays what follows it, onto players loaded as saved, online flags too).
+  std::uint64_t checkpointAtOpen() const noexcept { return checkpointAtOpen_.load(std::memory_order_acquire); }
   // open() with a store made by the test (e.g. one whose writes fail); config.backend is
   // not used to make one.
   void openForTesting(std::unique_ptr<Storage> store, const PersistenceConfig& config);
@@ -112,6 +119,7 @@ class PlayerPersistence {
 
   std::mutex flushMu_;  // serializes flushes; lock order: flushMu_ -> mu_ -> World's lock
   std::atomic<std::uint64_t> loaded_{0};
+  std::atomic<std::uint64_t> checkpointAtOpen_{0};
   std::atomic<std::uint64_t> flushes_{0};
   std::atomic<std::uint64_t> rowsFlushed_{0};
   std::atomic<std::uint64_t> flushFailures_{0};

@@ -83,7 +83,8 @@ class World {
   // is newer than its saved row). A loaded row that says online is marked dirty, so the
   // store learns it is offline now. Call before the event thread runs. Returns how many
   // were added; rows past maxPlayers are skipped.
-  std::size_t loadPlayers(std::span<const PlayerRow> rows);
+  // keepOnline: as saved (a checkpoint the journal replays on); else every player offline.
+  std::size_t loadPlayers(std::span<const PlayerRow> rows, bool keepOnline = false);
   // Moves the dirty players out (see the class comment).
   DirtyPlayers takeDirty();
   // Marks these players dirty again (a write that failed); unknown ids are ignored.

@@ -2,6 +2,7 @@
 
 #include "bots_binding.hpp"
 #include "engine_wrap.hpp"
+#include "journal_binding.hpp"
 #include "game_protocol_binding.hpp"
 #include "io_binding.hpp"
 #include "snapshot_layout.hpp"
@@ -52,6 +53,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerIo(env, exports);
   registerTickets(env, exports);
   registerBots(env, exports);
+  registerJournal(env, exports);
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
   exports.Set("snapshotLayout", snapshotLayout(env));
   exports.Set("gameProtocol", gameProtocolConstants(env));

@@ -135,6 +135,9 @@ EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
   }
   c.databaseUrl = plainString(env, o, "databaseUrl");
   c.flushInterval = plainMs(env, o, "flushMs");
+  const auto durability = parseDurability(plainString(env, o, "durability"));
+  if (!durability) notValidated(env, "durability", "\"none\" or \"journal\"");
+  c.durability = *durability;
   c.shutdownDeadline = plainMs(env, o, "shutdownDeadlineMs");
   c.io.serverName = plainString(env, o, "serverName");
   if (!isValidServerName(c.io.serverName)) notValidated(env, "serverName", "a valid server name");
@@ -308,13 +311,17 @@ Napi::Value EngineWrap::Close(const Napi::CallbackInfo& info) {
   closed_ = true;
   std::shared_ptr<Engine> engine = engine_;
   Addon::of(env).release(engine);
+  std::shared_ptr<DurableAcks> acks = acks_;
   Napi::Promise p = PromiseWorker<bool>::Start(
       env,
       [engine] {
         engine->shutdown();
         return true;
       },
-      [](Napi::Env env, Napi::Promise::Deferred& d, bool&) { d.Resolve(env.Undefined()); });
+      [acks](Napi::Env env, Napi::Promise::Deferred& d, bool&) {
+        if (acks) acks->release();  // stopped: every commit has been reported
+        d.Resolve(env.Undefined());
+      });
   closing_ = Napi::Persistent(p);
   return p;
 }
@@ -387,6 +394,7 @@ Napi::Value EngineWrap::EnqueueEvents(const Napi::CallbackInfo& info) {
   if (offset != textUnits) throwEngineError(env, "INVALID_ARGUMENT", "enqueueEvents: text lengths do not add up");
 
   const bool deferWake = info[5].As<Napi::Boolean>().Value();
+  if (engine->durable()) return submitDurable(env, *engine, std::move(batch), deferWake ? Wake::Deferred : Wake::Now);
   answerEnqueue(env, *engine, engine->enqueue(std::move(batch), deferWake ? Wake::Deferred : Wake::Now), n, info[6]);
   return env.Undefined();
 }
@@ -418,8 +426,19 @@ Napi::Value EngineWrap::EnqueueOne(const Napi::CallbackInfo& info) {
     }
   }
   const bool deferWake = info[5].As<Napi::Boolean>().Value();
+  if (engine->durable()) {
+    std::vector<GameEvent> batch;
+    batch.push_back(std::move(e));
+    return submitDurable(env, *engine, std::move(batch), deferWake ? Wake::Deferred : Wake::Now);
+  }
   answerEnqueue(env, *engine, engine->enqueueOne(std::move(e), deferWake ? Wake::Deferred : Wake::Now), 1, info[6]);
   return env.Undefined();
+}
+
+// In journal mode enqueueEvents / enqueueOne return this promise instead of writing `out`.
+Napi::Value EngineWrap::submitDurable(Napi::Env env, Engine& engine, std::vector<GameEvent>&& batch, Wake wake) {
+  if (!acks_) acks_ = DurableAcks::create(env);
+  return acks_->submit(env, engine, std::move(batch), wake);
 }
 
 // flush({ timeoutMs }) -> Promise<void>: every event accepted before the call is processed.

@@ -9,6 +9,7 @@
 
 #include <memory>
 
+#include "durable_binding.hpp"
 #include "gamesrv/engine.hpp"
 
 namespace gamesrv::addon {
@@ -22,6 +23,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
  private:
   std::shared_ptr<Engine> live(Napi::Env env);  // throws ENGINE_CLOSED
+  // Journal mode: the batch's promise (durable_binding.hpp).
+  Napi::Value submitDurable(Napi::Env env, Engine& engine, std::vector<GameEvent>&& batch, Wake wake);
 
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
@@ -52,6 +55,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value GamePort(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Engine> engine_;
+  std::shared_ptr<DurableAcks> acks_;  // created at the first durable batch
   bool closed_ = false;
   Napi::Reference<Napi::Promise> closing_;
 };

@@ -57,6 +57,8 @@ static_assert(static_cast<int>(EngineState::Stopping) == 4 && static_cast<int>(W
 // InvalidReason::None (0) is not a reason: key k is code k + 1.
 constexpr Names kInvalidReasons{kInvalidReasonCount - 1,
                                 [](std::size_t i) { return toString(static_cast<InvalidReason>(i + 1)); }};
+constexpr Names kDurabilityModes{2, [](std::size_t i) { return toString(static_cast<Durability>(i)); }};
+static_assert(static_cast<int>(Durability::Journal) == 1, "a label covers every code of its enum");
 constexpr Names kEventTypes{kEventTypeCount, [](std::size_t i) { return toString(static_cast<EventType>(i)); }};
 constexpr Names kTaskKinds{std::extent_v<decltype(TaskSchedulerStats::byKind)>,
                            [](std::size_t i) { return toString(static_cast<TaskKind>(i)); }};
@@ -390,6 +392,24 @@ constexpr Field kFields[] = {
     SNAP_COUNTER("sessions.replicationBytes", s.game.replicationBytes),
     SNAP_HISTOGRAM("sessions.replicationUs", s.game.replicationNs),
     SNAP_HISTOGRAM("sessions.replicationCpuUs", s.game.replicationCpuNs),
+
+    SNAP_LABEL("journal.mode", kDurabilityModes, s.durable.mode),
+    SNAP_COUNTER("journal.commits", s.durable.journal.commits),
+    SNAP_COUNTER("journal.syncs", s.durable.journal.syncs),
+    SNAP_COUNTER("journal.batches", s.durable.journal.batches),
+    SNAP_COUNTER("journal.events", s.durable.journal.events),
+    SNAP_COUNTER("journal.bytes", s.durable.journal.bytes),
+    SNAP_GAUGE("journal.pendingBytes", s.durable.journal.pendingBytes),
+    SNAP_COUNTER("journal.refusedFull", s.durable.refusedFull),
+    SNAP_COUNTER("journal.failedBatches", s.durable.failedBatches),
+    SNAP_GAUGE("journal.commitP99Us", s.durable.commitP99Us),
+    SNAP_GAUGE("journal.lastSeq", s.durable.journal.lastSeq),
+    SNAP_GAUGE("journal.appliedSeq", s.durable.appliedSeq),
+    SNAP_GAUGE("journal.segments", s.durable.journal.segments),
+    SNAP_GAUGE("journal.diskBytes", s.durable.journal.diskBytes),
+    SNAP_GAUGE("journal.replayedEvents", s.durable.replayed.events),
+    SNAP_GAUGE("journal.replayUs", s.durable.replayed.durationUs),
+    SNAP_GAUGE("journal.cutBytes", s.durable.opened.cutBytes),
 };
 // clang-format on
 

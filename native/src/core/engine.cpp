@@ -16,8 +16,12 @@ namespace {
 // How long a `database` task waits for the events accepted before it to be applied.
 constexpr std::chrono::seconds kQueryWaitsForEvents{1};
 
-PersistenceConfig persistenceConfigOf(const EngineConfig& cfg) {
+PersistenceConfig persistenceConfigOf(const EngineConfig& cfg, std::function<void(std::uint64_t)> onCheckpoint) {
   PersistenceConfig p;
+  // With a journal, each flush stores the journal position it holds (a start replays only
+  // what follows it, and the journal drops the segments the store covers).
+  p.checkpoint = cfg.durability == Durability::Journal;
+  if (p.checkpoint) p.onCheckpoint = std::move(onCheckpoint);
   p.backend = cfg.database;
   p.dataDir = cfg.dataDir;
   p.url = cfg.databaseUrl;
@@ -32,13 +36,15 @@ Engine::Engine(EngineOptions options)
     : world_(options.world),
       persistence_(std::make_shared<PlayerPersistence>(world_)),
       ticketSecret_(options.ticketSecret),
-      game_(GameServerHooks{[this](GameEvent&& e) { return events_.enqueueOne(std::move(e)); }}, options.world),
-      io_(EngineIoHooks{[this](std::vector<GameEvent>&& b) { return events_.enqueue(std::move(b)); },
+      game_(GameServerHooks{[this](GameEvent&& e) { return admitSession(e); }}, options.world),
+      io_(EngineIoHooks{[this](std::vector<GameEvent>&& b) { return admit(std::move(b), Wake::Now); },
                         [this] { return statusJson(); }, [this] { requestStop(); }}),
       events_(
           options.events,
           [this](const GameEvent& e) {
-            const InvalidReason why = world_.apply(e, eventClock_.now());
+            // A journaled event carries its accepted time: a replay rebuilds the same World.
+            const InvalidReason why = world_.apply(e, e.atMs != 0 ? e.atMs : eventClock_.now());
+            if (e.journalSeq != 0) durable_.noteApplied(e.journalSeq);
             onEventApplied(e, why);
             game_.onApplied(e, why, world_);
             return why;
@@ -182,10 +188,25 @@ void Engine::onStarting() {
   cfg.io.game = cfg.game.enabled ? GameListenerConfig{cfg.game.host, cfg.game.port} : GameListenerConfig{};
   cfg.io.gameSessions = game_.sessions();
   const bool persistent = cfg.database != "simulated";
-  if (persistent) persistence_->open(persistenceConfigOf(cfg));  // throws with a readable reason; loads the players
+  if (persistent) {
+    // Throws with a readable reason; loads the players.
+    persistence_->open(persistenceConfigOf(cfg, [this](std::uint64_t seq) {
+      std::error_code ec;
+      durable_.checkpoint(seq, ec);  // a segment that could not be removed is retried at the next checkpoint
+    }));
+  }
+  try {
+    // Journal mode: replays the journal (after the store's checkpoint) into the World
+    // before any source runs.
+    openDurable(cfg, persistent ? persistence_->checkpointAtOpen() : 0);
+  } catch (...) {
+    persistence_->close();
+    throw;
+  }
   try {
     io_.start(cfg.io, static_cast<std::uint32_t>(world_.onlineCount()));  // throws with a readable reason; leaves nothing running
   } catch (...) {
+    closeDurable();
     persistence_->close();
     throw;
   }
@@ -206,6 +227,7 @@ void Engine::onStarting() {
     scheduler = std::make_shared<TaskScheduler>(*pool, &world_, db, cfg.tasks);
   } catch (...) {
     io_.stop();
+    closeDurable();
     persistence_->close();
     throw;
   }
@@ -261,6 +283,7 @@ void Engine::onStopping() {
   StopReport r;
   io_.stop();  // no new pipe requests or game sessions (their logouts are queued); the monitor marks the server stopped
   game_.shutdown();
+  closeDurable();  // every batch the journal took is committed and queued before the drain
   const std::uint64_t processedBefore = events_.stats().processed;
   events_.stopAccepting();
   r.drained = events_.drainAndJoin(remaining());
@@ -307,9 +330,9 @@ Engine::DrainReport Engine::drain(std::string_view notice, std::chrono::millisec
   return r;
 }
 
-EnqueueResult Engine::enqueue(std::vector<GameEvent>&& batch, Wake wake) { return events_.enqueue(std::move(batch), wake); }
+EnqueueResult Engine::enqueue(std::vector<GameEvent>&& batch, Wake wake) { return admit(std::move(batch), wake); }
 
-EnqueueResult Engine::enqueueOne(GameEvent&& event, Wake wake) { return events_.enqueueOne(std::move(event), wake); }
+EnqueueResult Engine::enqueueOne(GameEvent&& event, Wake wake) { return admitOne(std::move(event), wake); }
 
 void Engine::wakeEvents() { events_.wakeDeferred(); }
 
@@ -378,6 +401,7 @@ EngineSnapshot Engine::snapshot() const {
   s.storage = persistence_->stats();
   s.playersOnline = world_.onlineCount();
   s.playersKnown = world_.knownCount();
+  s.durable = durable_.stats();
   return s;
 }
 

@@ -174,15 +174,17 @@ void EventProcessor::kickLocked() {
 }
 
 template <class Append>
-EnqueueResult EventProcessor::admit(std::size_t n, std::uint64_t stampTicks, Wake wakeMode, Append&& append) {
+EnqueueResult EventProcessor::admit(std::size_t n, std::uint64_t stampTicks, Wake wakeMode, bool reserved,
+                                    Append&& append) {
   EnqueueResult r;
   bool wake = false;
   {
     std::unique_lock lock(mu_, std::defer_lock);
     lockAdaptive(lock);
-    const std::size_t depth = queueDepth();
+    if (reserved) reserved_ -= std::min(reserved_, n);  // the room is the batch's own now
+    const std::size_t depth = queueDepth() + reserved_;
     r.available = depth >= config_.queueCapacity ? 0 : config_.queueCapacity - depth;
-    if (!accepting_ || n > r.available) {
+    if (!reserved && (!accepting_ || n > r.available)) {
       r.status = accepting_ ? EnqueueStatus::QueueFull : EnqueueStatus::NotAccepting;
       bump(rejectedBatches_, 1);
       bump(rejectedEvents_, n);
@@ -221,7 +223,7 @@ EnqueueResult EventProcessor::admit(std::size_t n, std::uint64_t stampTicks, Wak
     r.firstSeq = first;
     r.lastSeq = first + n - 1;
     r.accepted = n;
-    r.available -= n;
+    r.available -= std::min(r.available, n);
     if (wakeMode == Wake::Now) {
       immediatePending_ = true;
       if (wasEmpty) kickLocked();
@@ -246,7 +248,40 @@ void EventProcessor::wakeDeferred() {
 
 EnqueueResult EventProcessor::enqueue(std::vector<GameEvent>&& batch, Wake wake) {
   if (batch.empty()) return EnqueueResult{.status = EnqueueStatus::Empty};
-  return admit(batch.size(), TscClock::now(), wake, [&](std::uint64_t seq, std::uint64_t stamp, auto& nextFree) noexcept {
+  return admit(batch.size(), TscClock::now(), wake, false, [&](std::uint64_t seq, std::uint64_t stamp, auto& nextFree) noexcept {
+    for (GameEvent& e : batch) {
+      e.seq = seq++;
+      nextFree().push(std::move(e), stamp);
+    }
+  });
+}
+
+EnqueueResult EventProcessor::reserve(std::size_t n) {
+  EnqueueResult r;
+  if (n == 0) return EnqueueResult{.status = EnqueueStatus::Empty};
+  std::unique_lock lock(mu_, std::defer_lock);
+  lockAdaptive(lock);
+  const std::size_t depth = queueDepth() + reserved_;
+  r.available = depth >= config_.queueCapacity ? 0 : config_.queueCapacity - depth;
+  if (!accepting_ || n > r.available) {
+    r.status = accepting_ ? EnqueueStatus::QueueFull : EnqueueStatus::NotAccepting;
+    bump(rejectedBatches_, 1);
+    bump(rejectedEvents_, n);
+    return r;
+  }
+  reserved_ += n;
+  r.available -= n;
+  return r;
+}
+
+void EventProcessor::unreserve(std::size_t n) {
+  std::lock_guard lock(mu_);
+  reserved_ -= std::min(reserved_, n);
+}
+
+EnqueueResult EventProcessor::enqueueReserved(std::vector<GameEvent>&& batch, Wake wake) {
+  if (batch.empty()) return EnqueueResult{.status = EnqueueStatus::Empty};
+  return admit(batch.size(), TscClock::now(), wake, true, [&](std::uint64_t seq, std::uint64_t stamp, auto& nextFree) noexcept {
     for (GameEvent& e : batch) {
       e.seq = seq++;
       nextFree().push(std::move(e), stamp);
@@ -255,7 +290,7 @@ EnqueueResult EventProcessor::enqueue(std::vector<GameEvent>&& batch, Wake wake)
 }
 
 EnqueueResult EventProcessor::enqueueOne(GameEvent&& event, Wake wake) {
-  return admit(1, TscClock::now(), wake, [&](std::uint64_t seq, std::uint64_t stamp, auto& nextFree) noexcept {
+  return admit(1, TscClock::now(), wake, false, [&](std::uint64_t seq, std::uint64_t stamp, auto& nextFree) noexcept {
     event.seq = seq;
     nextFree().push(std::move(event), stamp);
   });

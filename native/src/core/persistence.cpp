@@ -1,5 +1,7 @@
 #include "gamesrv/persistence.hpp"
 
+#include <algorithm>
+
 #include <stdexcept>
 #include <utility>
 
@@ -73,7 +75,17 @@ void PlayerPersistence::adopt(std::unique_ptr<Storage> made, const PersistenceCo
     made->close();
     throw std::runtime_error("storage " + config.backend + ": loading players failed: " + st.message);
   }
-  loaded_.fetch_add(world_.loadPlayers(rows), std::memory_order_relaxed);
+  std::uint64_t checkpoint = 0;
+  if (config.checkpoint) {
+    if (StorageStatus st = made->readCheckpoint(checkpoint); !st.ok()) {
+      made->close();
+      throw std::runtime_error("storage " + config.backend + ": reading the checkpoint failed: " + st.message);
+    }
+  }
+  checkpointAtOpen_.store(checkpoint, std::memory_order_release);
+  // Under a checkpoint the players are the World as of that event, online flags included:
+  // the journal replays what followed onto exactly that.
+  loaded_.fetch_add(world_.loadPlayers(rows, config.checkpoint), std::memory_order_relaxed);
   std::lock_guard lock(mu_);
   config_ = config;
   backend_ = made->backendName();
@@ -103,10 +115,12 @@ StorageStatus PlayerPersistence::flush() {
   std::lock_guard serial(flushMu_);
   std::shared_ptr<Storage> st;
   bool checkpoint;
+  std::function<void(std::uint64_t)> onCheckpoint;
   {
     std::lock_guard lock(mu_);
     st = store_;
     checkpoint = config_.checkpoint;
+    onCheckpoint = config_.onCheckpoint;
   }
   if (!st) return StorageStatus::failure(StorageErrc::Closed, "no store is open");
   if (world_.dirtyCount() == 0) return StorageStatus::success();
@@ -114,7 +128,8 @@ StorageStatus PlayerPersistence::flush() {
   DirtyPlayers dirty = world_.takeDirty();
   if (dirty.rows.empty()) return StorageStatus::success();
   std::optional<std::uint64_t> seq;
-  if (checkpoint) seq = dirty.appliedSeq;
+  // Never below the checkpoint the store already holds (no event applied since the start).
+  if (checkpoint) seq = std::max(dirty.appliedSeq, checkpointAtOpen_.load(std::memory_order_acquire));
   StorageStatus result = st->flush(dirty.rows, seq);
   if (!result.ok()) {
     world_.markDirty(dirty.rows);
@@ -124,6 +139,7 @@ StorageStatus PlayerPersistence::flush() {
     return result;
   }
   flushNs_.record(nowNs() - t0);
+  if (seq && onCheckpoint) onCheckpoint(*seq);
   flushes_.fetch_add(1, std::memory_order_relaxed);
   rowsFlushed_.fetch_add(dirty.rows.size(), std::memory_order_relaxed);
   std::lock_guard lock(mu_);

@@ -29,7 +29,7 @@ PlayerRow rowOf(const Player& p) {
 
 InvalidReason World::apply(const GameEvent& e, std::uint64_t nowMs) {
   std::unique_lock lock(mu_);
-  appliedSeq_ = e.seq;
+  appliedSeq_ = e.journalSeq != 0 ? e.journalSeq : e.seq;  // the journal's number, when journaled
   // Requires: mu_ held exclusively.
   const auto changed = [this](Player& changedPlayer) {
     ++changedPlayer.version;
@@ -157,7 +157,7 @@ std::size_t World::knownCount() const {
   return players_.size();
 }
 
-std::size_t World::loadPlayers(std::span<const PlayerRow> rows) {
+std::size_t World::loadPlayers(std::span<const PlayerRow> rows, bool keepOnline) {
   std::unique_lock lock(mu_);
   std::size_t added = 0;
   for (const PlayerRow& r : rows) {
@@ -169,14 +169,14 @@ std::size_t World::loadPlayers(std::span<const PlayerRow> rows) {
     ids_.insert(id);
     p.id = id;
     p.name = r.name;
-    p.online = false;
+    p.online = keepOnline && r.online;
     p.x = r.x;
     p.y = r.y;
     p.hp = static_cast<std::int32_t>(std::clamp<std::int64_t>(r.hp, 0, config_.maxHp));
     p.kills = r.kills > 0 ? static_cast<std::uint64_t>(r.kills) : 0;
     p.version = r.version > 0 ? static_cast<std::uint64_t>(r.version) : 0;
     p.lastSeenMs = r.updatedAtMs > 0 ? static_cast<std::uint64_t>(r.updatedAtMs) : 0;
-    if (r.online) dirty_.insert(id);  // saved by a server that did not stop cleanly
+    if (r.online && !keepOnline) dirty_.insert(id);  // saved by a server that did not stop cleanly
     ++added;
   }
   return added;
