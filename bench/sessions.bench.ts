@@ -35,7 +35,9 @@
 // Progress goes to stderr; stdout gets one JSON line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -75,9 +77,13 @@ interface Server {
 }
 
 async function startServer(extra: string[] = []): Promise<Server> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gamesrv-bench-sessions-'));
   const child = spawn(
     process.execPath,
-    ['dist/server.js', '--port', '0', '--game-port', '0', '--game-auth', 'none', '--no-auth', '--rate-limit', '0', '--world-size', String(WORLD), '--log-level', 'info', '--server-name', `bench-sessions-${process.pid}`, ...extra],
+    // The targets hold with --durability none (journal mode is the storage suite's); the
+    // server's files in a directory of the run's own.
+    ['dist/server.js', '--port', '0', '--game-port', '0', '--game-auth', 'none', '--no-auth', '--rate-limit', '0', '--world-size', String(WORLD), '--log-level', 'info', '--server-name', `bench-sessions-${process.pid}`,
+      '--durability', 'none', '--data-dir', dataDir, ...extra],
     { cwd: ROOT, env: { ...process.env, GAMESRV_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stderr!.resume();
@@ -98,9 +104,11 @@ async function startServer(extra: string[] = []): Promise<Server> {
     child,
     ...ports,
     async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await once(child, 'exit');
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
