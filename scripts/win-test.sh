@@ -53,12 +53,42 @@ install_missing() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
 }
 
+# SQLite for the cross build: Debian has no mingw SQLite, so the amalgamation comes from
+# the better-sqlite3 package (its deps/sqlite3/), at a pinned version checked against the
+# registry's integrity hash; fetched once into build-win/sqlite-amalgamation.
+sqlite_pkg=better-sqlite3@12.9.0
+sqlite_integrity='sha512-wqUv4Gm3toFpHDQmaKD4QhZm3g1DjUBI0yzS4UBl6lElUmXFYdTQmmEDpAFa5o8FiFiymURypEnfVHzILKaxqQ=='
+sqlite_dir="$build/sqlite-amalgamation"
+fetch_sqlite() {
+  [ -f "$sqlite_dir/sqlite3.c" ] && [ -f "$sqlite_dir/.integrity" ] && [ "$(cat "$sqlite_dir/.integrity")" = "$sqlite_integrity" ] && return 0
+  local tmp
+  tmp="$(mktemp -d)"
+  echo "== SQLite amalgamation from $sqlite_pkg =="
+  (cd "$tmp" && npm pack --silent "$sqlite_pkg" >/dev/null)
+  local tgz
+  tgz="$(ls "$tmp"/*.tgz)"
+  local got
+  got="$(node -e "process.stdout.write('sha512-' + require('crypto').createHash('sha512').update(require('fs').readFileSync(process.argv[1])).digest('base64'))" "$tgz")"
+  if [ "$got" != "$sqlite_integrity" ]; then
+    echo "$sqlite_pkg: integrity $got, expected $sqlite_integrity" >&2
+    rm -rf "$tmp"
+    return 1
+  fi
+  mkdir -p "$sqlite_dir"
+  tar xzf "$tgz" -C "$tmp" package/deps/sqlite3/sqlite3.c package/deps/sqlite3/sqlite3.h
+  mv "$tmp/package/deps/sqlite3/sqlite3.c" "$tmp/package/deps/sqlite3/sqlite3.h" "$sqlite_dir/"
+  echo "$sqlite_integrity" > "$sqlite_dir/.integrity"
+  rm -rf "$tmp"
+}
+
 cross_build() {
   local gen=()
+  fetch_sqlite
   # The generator is fixed when the build directory is first configured.
   if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1; then gen=(-G Ninja); fi
   cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/mingw-w64-x86_64.cmake" \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAMESRV_BUILD_TESTS=ON -DGAMESRV_WIN_ADDON=ON >/dev/null
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGAMESRV_BUILD_TESTS=ON -DGAMESRV_WIN_ADDON=ON \
+    -DGAMESRV_SQLITE_AMALGAMATION="$sqlite_dir" >/dev/null
   cmake --build "$build" --parallel "${GAMESRV_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 }
 

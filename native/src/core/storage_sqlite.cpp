@@ -1,8 +1,8 @@
 // The SQLite backend of Storage (gamesrv/storage.hpp): one database file in the data
 // directory, WAL, synchronous=NORMAL, busy_timeout, foreign keys on, BEGIN IMMEDIATE
 // for every write transaction, and a small pool of connections (one per concurrent
-// caller). Builds without SQLite (GAMESRV_HAVE_SQLITE=0: the Windows cross build until
-// it gets the amalgamation) keep a stub whose open() says so. The read-only query is in
+// caller). Builds without SQLite (GAMESRV_HAVE_SQLITE=0: neither Debian's libsqlite3 nor
+// the amalgamation the Windows lane builds) keep a stub whose open() says so. The read-only query is in
 // storage_sqlite_query.cpp.
 #include "gamesrv/storage.hpp"
 
