@@ -29,6 +29,7 @@ import metricsRoutes from './routes/metrics.js';
 import monitorRoutes from './routes/monitor.js';
 import playerRoutes from './routes/players.js';
 import statsRoutes from './routes/stats.js';
+import storageRoutes from './routes/storage.js';
 import taskRoutes from './routes/tasks.js';
 import telemetryRoutes from './routes/telemetry.js';
 import sessionRoutes from './routes/sessions.js';
@@ -201,6 +202,7 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
 
   await app.register(health);
   await app.register(statsRoutes);
+  await app.register(storageRoutes);
   await app.register(engineRoutes);
   await app.register(eventRoutes);
   await app.register(taskRoutes);

@@ -129,6 +129,12 @@ test("the chapter's scenario over HTTP, then a server restart with the same data
   assert.equal(stats['location'], join(data, 'gamesrv.db'));
   assert.ok(stats['rowsFlushed'] >= 20);
   assert.equal(stats['flushFailures'], 0);
+  const status = (await get(a.base, '/v1/storage')).json;
+  assert.equal(status['storage']['database'], 'sqlite');
+  assert.equal(status['storage']['location'], join(data, 'gamesrv.db'));
+  assert.equal(status['storage']['schemaVersion'], 1);
+  assert.equal(status['storage']['checkpointSeq'], 0, 'no journal: no checkpoint');
+  assert.equal(status['journal']['mode'], 'none');
   const metrics = await (await fetch(`${a.base}/metrics`)).text();
   assert.match(metrics, /^gamesrv_storage_rows_flushed_total \d+$/m);
 
@@ -278,4 +284,31 @@ test('a player saved by one server logs in on another that shares its PostgreSQL
   });
   b.child.kill('SIGTERM');
   assert.deepEqual(await b.exited, [0, null]);
+});
+
+// With the journal (npm start's default), each write of the players stores the journal
+// position it holds: GET /v1/storage shows it reach the last event, and the journal's.
+test('GET /v1/storage: the checkpoint follows the journal', { timeout: 60_000 }, async (t) => {
+  const state = tempDir(t, 'storage-ckpt-state');
+  const data = tempDir(t, 'storage-ckpt-data');
+  const a = await startServer(t, ['--database', 'sqlite', '--durability', 'journal', '--flush-ms', '20', '--data-dir', data, '--server-name', uniqueServerName('ckpt')], state);
+  const events: GameEventInput[] = [...logins(5), { type: 'PLAYER_MOVE', playerId: 2, data: '3,4' }];
+  const accepted = await post(a.base, '/v1/events', { events });
+  assert.equal(accepted.status, 202);
+  const last = accepted.json['lastSeq'] as number;
+  let status: Json = {};
+  for (let i = 0; i < 500; i++) {
+    status = (await get(a.base, '/v1/storage')).json;
+    if (status['storage']['checkpointSeq'] >= last) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(status['storage']['checkpointSeq'], last, JSON.stringify(status));
+  assert.equal(status['journal']['mode'], 'journal');
+  assert.equal(status['journal']['lastSeq'], last);
+  assert.ok(status['journal']['segments'] >= 1);
+  assert.equal(status['storage']['schemaVersion'], 1);
+  const metrics = await (await fetch(`${a.base}/metrics`)).text();
+  assert.match(metrics, new RegExp(`^gamesrv_storage_checkpoint_seq ${last}$`, 'm'));
+  a.child.kill('SIGTERM');
+  assert.deepEqual(await a.exited, [0, null]);
 });

@@ -142,6 +142,7 @@ const ENGINE_FAMILIES: readonly Family[] = [
   counter('gamesrv_storage_rows_flushed_total', 'Player rows written by flushes', (s) => s.storage.rowsFlushed),
   counter('gamesrv_storage_flush_failures_total', 'Flushes that failed (their rows stay dirty and are retried)', (s) => s.storage.flushFailures),
   gauge('gamesrv_storage_dirty_players', 'Changed players waiting for the next flush', (s) => s.storage.dirty),
+  gauge('gamesrv_storage_checkpoint_seq', 'With a journal: the last event the database holds (a start replays what follows it)', (s) => s.storage.checkpointSeq),
   summary('gamesrv_storage_flush_seconds', 'Time a flush took, from taking the rows to the commit; quantiles over the engine lifetime', (s) => s.storage.flushUs),
 
   gauge('gamesrv_iocp_threads', 'Completion-port threads', (s) => s.iocp.threads),

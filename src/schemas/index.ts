@@ -15,6 +15,7 @@ import {
   MonitorStats,
   SessionStats,
   StorageStats,
+  StorageStatus,
   JournalStats,
   PipeStats,
   PoolStats,
@@ -79,4 +80,5 @@ export const ALL_SCHEMAS = [
   SessionStats,
   JournalStats,
   EngineSnapshot,
+  StorageStatus,
 ] as const;

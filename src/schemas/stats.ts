@@ -182,6 +182,8 @@ export const StorageStats = Type.Object(
     flushFailures: N(),
     dirty: N(),
     lastError: Type.String({ description: 'the last failed flush\'s error ("" after a success)' }),
+    schemaVersion: Type.Number({ description: 'the store\'s schema version when it was opened (0: none opened)' }),
+    checkpointSeq: Type.Number({ description: 'with a journal: the last event the store holds (a start replays what follows it)' }),
     flushUs: H(),
   },
   { $id: 'StorageStats', description: 'players written behind to the database (write-behind flushes, each one transaction)' },
@@ -268,4 +270,10 @@ export const EngineSnapshot = Type.Object(
     workers: Type.Array(ref(WorkerInfo)),
   },
   { $id: 'EngineSnapshot', description: 'every counter and histogram of every subsystem' },
+);
+
+/** GET /v1/storage: the snapshot's `storage` and `journal` parts. */
+export const StorageStatus = Type.Object(
+  { storage: ref(StorageStats), journal: ref(JournalStats) },
+  { $id: 'StorageStatus', description: 'the database (backend, location without a password, schema version, checkpoint, flushes) and the journal' },
 );

@@ -62,6 +62,8 @@ struct PersistenceStats {
   std::uint64_t flushFailures = 0;
   std::size_t dirty = 0;            // players waiting for the next flush
   std::string lastError;            // the last failed flush's message ("" after a success)
+  int schemaVersion = 0;            // the store's schema version at open (0: none opened)
+  std::uint64_t checkpointSeq = 0;  // the journal position the store holds (with a journal)
   HistogramSummary flushNs;         // each flush that wrote rows, take to commit
 };
 
@@ -120,6 +122,8 @@ class PlayerPersistence {
   std::mutex flushMu_;  // serializes flushes; lock order: flushMu_ -> mu_ -> World's lock
   std::atomic<std::uint64_t> loaded_{0};
   std::atomic<std::uint64_t> checkpointAtOpen_{0};
+  std::atomic<std::uint64_t> checkpointSeq_{0};  // the last checkpoint stored (or read at open)
+  std::atomic<int> schemaVersion_{0};
   std::atomic<std::uint64_t> flushes_{0};
   std::atomic<std::uint64_t> rowsFlushed_{0};
   std::atomic<std::uint64_t> flushFailures_{0};

@@ -307,6 +307,8 @@ constexpr Field kFields[] = {
     SNAP_COUNTER("storage.flushFailures", s.storage.flushFailures),
     SNAP_GAUGE("storage.dirty", s.storage.dirty),
     SNAP_TEXT("storage.lastError", s.storage.lastError),
+    SNAP_GAUGE("storage.schemaVersion", s.storage.schemaVersion),
+    SNAP_GAUGE("storage.checkpointSeq", s.storage.checkpointSeq),
     SNAP_HISTOGRAM("storage.flushUs", s.storage.flushNs),
 
     SNAP_GAUGE("players.online", s.playersOnline),

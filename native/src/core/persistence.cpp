@@ -83,6 +83,9 @@ void PlayerPersistence::adopt(std::unique_ptr<Storage> made, const PersistenceCo
     }
   }
   checkpointAtOpen_.store(checkpoint, std::memory_order_release);
+  checkpointSeq_.store(checkpoint, std::memory_order_relaxed);
+  int version = 0;
+  if (made->schemaVersion(version).ok()) schemaVersion_.store(version, std::memory_order_relaxed);
   // Under a checkpoint the players are the World as of that event, online flags included:
   // the journal replays what followed onto exactly that.
   loaded_.fetch_add(world_.loadPlayers(rows, config.checkpoint), std::memory_order_relaxed);
@@ -139,6 +142,7 @@ StorageStatus PlayerPersistence::flush() {
     return result;
   }
   flushNs_.record(nowNs() - t0);
+  if (seq) checkpointSeq_.store(*seq, std::memory_order_relaxed);
   if (seq && onCheckpoint) onCheckpoint(*seq);
   flushes_.fetch_add(1, std::memory_order_relaxed);
   rowsFlushed_.fetch_add(dirty.rows.size(), std::memory_order_relaxed);
@@ -189,6 +193,8 @@ PersistenceStats PlayerPersistence::stats() const {
   s.rowsFlushed = rowsFlushed_.load(std::memory_order_relaxed);
   s.flushFailures = flushFailures_.load(std::memory_order_relaxed);
   s.dirty = world_.dirtyCount();
+  s.schemaVersion = schemaVersion_.load(std::memory_order_relaxed);
+  s.checkpointSeq = checkpointSeq_.load(std::memory_order_relaxed);
   s.flushNs = flushNs_.summary();
   return s;
 }
