@@ -46,6 +46,9 @@ export const ENGINE_ERROR_STATUS: Record<EngineErrorCode, { status: number; titl
   DURABLE_MODE: { status: 500, title: 'Synchronous enqueue in journal mode' },
   JOURNAL_REPLAY_FAILED: { status: 500, title: 'Journal replay failed' },
   TOO_MANY_TASKS: { status: 429, title: 'Too many active tasks' },
+  // POST /v1/storage/checkpoint with no database open (stopped, or "simulated").
+  NO_DATABASE: { status: 409, title: 'No database open' },
+  STORAGE_ERROR: { status: 503, title: 'Database write failed' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   TIMEOUT: { status: 504, title: 'Timed out' },
   PIPE_ERROR: { status: 502, title: 'Pipe error' },

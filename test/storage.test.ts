@@ -287,28 +287,42 @@ test('a player saved by one server logs in on another that shares its PostgreSQL
 });
 
 // With the journal (npm start's default), each write of the players stores the journal
-// position it holds: GET /v1/storage shows it reach the last event, and the journal's.
-test('GET /v1/storage: the checkpoint follows the journal', { timeout: 60_000 }, async (t) => {
+// position it holds. POST /v1/storage/checkpoint writes it now (the periodic flush is an
+// hour away here), and GET /v1/storage shows it reach the last accepted event.
+test('POST /v1/storage/checkpoint and GET /v1/storage: the checkpoint follows the journal', { timeout: 60_000 }, async (t) => {
   const state = tempDir(t, 'storage-ckpt-state');
   const data = tempDir(t, 'storage-ckpt-data');
-  const a = await startServer(t, ['--database', 'sqlite', '--durability', 'journal', '--flush-ms', '20', '--data-dir', data, '--server-name', uniqueServerName('ckpt')], state);
+  const a = await startServer(t, ['--database', 'sqlite', '--durability', 'journal', '--flush-ms', '3600000', '--data-dir', data, '--server-name', uniqueServerName('ckpt')], state);
   const events: GameEventInput[] = [...logins(5), { type: 'PLAYER_MOVE', playerId: 2, data: '3,4' }];
   const accepted = await post(a.base, '/v1/events', { events });
   assert.equal(accepted.status, 202);
   const last = accepted.json['lastSeq'] as number;
-  let status: Json = {};
-  for (let i = 0; i < 500; i++) {
-    status = (await get(a.base, '/v1/storage')).json;
-    if (status['storage']['checkpointSeq'] >= last) break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.equal(status['storage']['checkpointSeq'], last, JSON.stringify(status));
+  await waitOnline(a.base, 5);
+  const before = (await get(a.base, '/v1/storage')).json;
+  assert.equal(before['storage']['checkpointSeq'], 0, 'nothing written yet');
+  const first = await post(a.base, '/v1/storage/checkpoint', null);
+  assert.equal(first.status, 200, JSON.stringify(first.json));
+  assert.deepEqual(first.json, { rows: 5, checkpointSeq: last });
+  // Nothing changed since: no rows, the same checkpoint.
+  assert.deepEqual((await post(a.base, '/v1/storage/checkpoint', null)).json, { rows: 0, checkpointSeq: last });
+  const status = (await get(a.base, '/v1/storage')).json;
+  assert.equal(status['storage']['checkpointSeq'], last);
+  assert.equal(status['storage']['schemaVersion'], 1);
   assert.equal(status['journal']['mode'], 'journal');
   assert.equal(status['journal']['lastSeq'], last);
   assert.ok(status['journal']['segments'] >= 1);
-  assert.equal(status['storage']['schemaVersion'], 1);
   const metrics = await (await fetch(`${a.base}/metrics`)).text();
   assert.match(metrics, new RegExp(`^gamesrv_storage_checkpoint_seq ${last}$`, 'm'));
+  a.child.kill('SIGTERM');
+  assert.deepEqual(await a.exited, [0, null]);
+});
+
+test('POST /v1/storage/checkpoint without a database is 409 NO_DATABASE', { timeout: 60_000 }, async (t) => {
+  const state = tempDir(t, 'storage-nodb-state');
+  const a = await startServer(t, ['--database', 'simulated', '--durability', 'none', '--server-name', uniqueServerName('nodb')], state);
+  const refused = await post(a.base, '/v1/storage/checkpoint', null);
+  assert.equal(refused.status, 409);
+  assert.equal(refused.json['code'], 'NO_DATABASE');
   a.child.kill('SIGTERM');
   assert.deepEqual(await a.exited, [0, null]);
 });

@@ -328,6 +328,15 @@ export class Engine {
    * Resolves once every event accepted before the call has been processed;
    * rejects with TIMEOUT after `timeoutMs` (default 30 s), e.g. while paused.
    */
+  /**
+   * Writes the changed players to the database now and, with the journal, the checkpoint
+   * (the store then holds every event applied so far). Rejects with NO_DATABASE when no
+   * database is open (stopped, or "simulated"), STORAGE_ERROR when the write fails.
+   */
+  async checkpointStorage(): Promise<{ rows: number; checkpointSeq: number }> {
+    return this.#settle(() => this.#native.checkpointStorage());
+  }
+
   async flush(options: { timeoutMs?: number } = {}): Promise<void> {
     const wait = { timeoutMs: timeoutMs(options) };
     return this.#settle(() => this.#native.flush(wait));

@@ -10,6 +10,8 @@ export type EngineErrorCode =
   | 'JOURNAL_IO_ERROR'
   | 'DURABLE_MODE'
   | 'JOURNAL_REPLAY_FAILED'
+  | 'NO_DATABASE'
+  | 'STORAGE_ERROR'
   | 'TOO_MANY_TASKS'
   | 'START_FAILED'
   | 'TIMEOUT'

@@ -261,6 +261,7 @@ export interface NativeEngine {
   /** Wakes the event thread after enqueueEvents(..., true). */
   wakeEvents(): void;
   flush(options: { timeoutMs: number }): Promise<void>;
+  checkpointStorage(): Promise<{ rows: number; checkpointSeq: number }>;
   submitTask(spec: TaskSpec): { id: number };
   cancelTask(id: number): boolean;
   task(id: number): TaskInfo | null;

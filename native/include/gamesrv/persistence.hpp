@@ -97,6 +97,10 @@ class PlayerPersistence {
   // Writes the dirty players now. Ok (and no write) when nothing is dirty; Closed when
   // no store is open.
   StorageStatus flush();
+  // A flush on request (POST /v1/storage/checkpoint): the dirty players, and with a journal
+  // the checkpoint even when none is dirty (the store then holds every event applied so
+  // far). `rows` gets the players written.
+  StorageStatus checkpointNow(std::size_t& rows);
   // The final flush, then closes the store. Idempotent. Returns the final flush's status.
   StorageStatus close();
 

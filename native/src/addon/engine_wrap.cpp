@@ -241,6 +241,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::EnqueueOne>("enqueueOne"),
                          InstanceMethod<&EngineWrap::WakeEvents>("wakeEvents"),
                          InstanceMethod<&EngineWrap::Flush>("flush"),
+                         InstanceMethod<&EngineWrap::CheckpointStorage>("checkpointStorage"),
                          InstanceMethod<&EngineWrap::SubmitTask>("submitTask"),
                          InstanceMethod<&EngineWrap::CancelTask>("cancelTask"),
                          InstanceMethod<&EngineWrap::Task>("task"),
@@ -455,6 +456,37 @@ Napi::Value EngineWrap::Flush(const Napi::CallbackInfo& info) {
           d.Reject(engineError(env, "TIMEOUT", "events not processed within " + std::to_string(timeout.count()) +
                                                    " ms (is the engine paused?)")
                        .Value());
+        }
+      });
+}
+
+// Writes the dirty players (and, with a journal, the checkpoint) now, on a worker thread.
+Napi::Value EngineWrap::CheckpointStorage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto engine = live(env);
+  struct Outcome {
+    StorageStatus status;
+    std::size_t rows = 0;
+    std::uint64_t checkpointSeq = 0;
+  };
+  return PromiseWorker<Outcome>::Start(
+      env,
+      [engine] {
+        Outcome o;
+        o.status = engine->persistence().checkpointNow(o.rows);
+        o.checkpointSeq = engine->persistence().stats().checkpointSeq;
+        return o;
+      },
+      [](Napi::Env env, Napi::Promise::Deferred& d, Outcome& o) {
+        if (o.status.code == StorageErrc::Closed) {
+          d.Reject(engineError(env, "NO_DATABASE", "no database is open: the engine is stopped or its database is \"simulated\"").Value());
+        } else if (!o.status.ok()) {
+          d.Reject(engineError(env, "STORAGE_ERROR", std::string(toString(o.status.code)) + ": " + o.status.message).Value());
+        } else {
+          Napi::Object r = Napi::Object::New(env);
+          r.Set("rows", Napi::Number::New(env, static_cast<double>(o.rows)));
+          r.Set("checkpointSeq", Napi::Number::New(env, static_cast<double>(o.checkpointSeq)));
+          d.Resolve(r);
         }
       });
 }

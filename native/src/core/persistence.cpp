@@ -151,6 +151,46 @@ StorageStatus PlayerPersistence::flush() {
   return result;
 }
 
+StorageStatus PlayerPersistence::checkpointNow(std::size_t& rows) {
+  rows = 0;
+  std::lock_guard serial(flushMu_);
+  std::shared_ptr<Storage> st;
+  bool checkpoint;
+  std::function<void(std::uint64_t)> onCheckpoint;
+  {
+    std::lock_guard lock(mu_);
+    st = store_;
+    checkpoint = config_.checkpoint;
+    onCheckpoint = config_.onCheckpoint;
+  }
+  if (!st) return StorageStatus::failure(StorageErrc::Closed, "no store is open");
+  const std::uint64_t t0 = nowNs();
+  // The rows and the applied position together, under the World's lock.
+  DirtyPlayers dirty = world_.takeDirty();
+  std::optional<std::uint64_t> seq;
+  if (checkpoint) seq = std::max(dirty.appliedSeq, checkpointAtOpen_.load(std::memory_order_acquire));
+  if (dirty.rows.empty() && !seq) return StorageStatus::success();
+  StorageStatus result = dirty.rows.empty() ? st->writeCheckpoint(*seq) : st->flush(dirty.rows, seq);
+  if (!result.ok()) {
+    world_.markDirty(dirty.rows);
+    flushFailures_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    lastError_ = std::string(toString(result.code)) + ": " + result.message;
+    return result;
+  }
+  if (!dirty.rows.empty()) {
+    flushNs_.record(nowNs() - t0);
+    flushes_.fetch_add(1, std::memory_order_relaxed);
+    rowsFlushed_.fetch_add(dirty.rows.size(), std::memory_order_relaxed);
+  }
+  rows = dirty.rows.size();
+  if (seq) checkpointSeq_.store(*seq, std::memory_order_relaxed);
+  if (seq && onCheckpoint) onCheckpoint(*seq);
+  std::lock_guard lock(mu_);
+  lastError_.clear();
+  return result;
+}
+
 StorageStatus PlayerPersistence::close() {
   stopFlushing();
   if (!isOpen()) return StorageStatus::success();
