@@ -111,6 +111,9 @@ class PlayerPersistence {
   PersistenceStats stats() const;
 
  private:
+  // flush() and checkpointNow(): the dirty rows (and the checkpoint); with checkpointAlone,
+  // the checkpoint is written even when no row is dirty.
+  StorageStatus write(bool checkpointAlone, std::size_t& rows);
   std::shared_ptr<Storage> store() const;
   void adopt(std::unique_ptr<Storage> made, const PersistenceConfig& config);
 

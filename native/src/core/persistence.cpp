@@ -11,21 +11,16 @@
 namespace gamesrv {
 
 StorageStatus makeStorageFor(const std::string& backend, std::unique_ptr<Storage>& out) {
-  if (backend == "sqlite") {
-    if (!sqliteStorageBuilt()) {
-      return StorageStatus::failure(StorageErrc::NotBuilt, "this build has no SQLite backend");
-    }
-    out = makeSqliteStorage();
-    return StorageStatus::success();
+  const bool built = backend == "sqlite" ? sqliteStorageBuilt() : backend == "postgres" ? postgresStorageBuilt() : false;
+  if (backend != "sqlite" && backend != "postgres") {
+    return StorageStatus::failure(StorageErrc::NotBuilt, "unknown storage backend \"" + backend + "\"");
   }
-  if (backend == "postgres") {
-    if (!postgresStorageBuilt()) {
-      return StorageStatus::failure(StorageErrc::NotBuilt, "this build has no PostgreSQL backend (libpq)");
-    }
-    out = makePostgresStorage();
-    return StorageStatus::success();
+  if (!built) {
+    return StorageStatus::failure(StorageErrc::NotBuilt, backend == "sqlite" ? "this build has no SQLite backend"
+                                                                             : "this build has no PostgreSQL backend (libpq)");
   }
-  return StorageStatus::failure(StorageErrc::NotBuilt, "unknown storage backend \"" + backend + "\"");
+  out = makeStorage(backend);
+  return StorageStatus::success();
 }
 
 PlayerPersistence::PlayerPersistence(World& world) : world_(world) {}
@@ -115,43 +110,13 @@ void PlayerPersistence::stopFlushing() {
 }
 
 StorageStatus PlayerPersistence::flush() {
-  std::lock_guard serial(flushMu_);
-  std::shared_ptr<Storage> st;
-  bool checkpoint;
-  std::function<void(std::uint64_t)> onCheckpoint;
-  {
-    std::lock_guard lock(mu_);
-    st = store_;
-    checkpoint = config_.checkpoint;
-    onCheckpoint = config_.onCheckpoint;
-  }
-  if (!st) return StorageStatus::failure(StorageErrc::Closed, "no store is open");
-  if (world_.dirtyCount() == 0) return StorageStatus::success();
-  const std::uint64_t t0 = nowNs();
-  DirtyPlayers dirty = world_.takeDirty();
-  if (dirty.rows.empty()) return StorageStatus::success();
-  std::optional<std::uint64_t> seq;
-  // Never below the checkpoint the store already holds (no event applied since the start).
-  if (checkpoint) seq = std::max(dirty.appliedSeq, checkpointAtOpen_.load(std::memory_order_acquire));
-  StorageStatus result = st->flush(dirty.rows, seq);
-  if (!result.ok()) {
-    world_.markDirty(dirty.rows);
-    flushFailures_.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard lock(mu_);
-    lastError_ = std::string(toString(result.code)) + ": " + result.message;
-    return result;
-  }
-  flushNs_.record(nowNs() - t0);
-  if (seq) checkpointSeq_.store(*seq, std::memory_order_relaxed);
-  if (seq && onCheckpoint) onCheckpoint(*seq);
-  flushes_.fetch_add(1, std::memory_order_relaxed);
-  rowsFlushed_.fetch_add(dirty.rows.size(), std::memory_order_relaxed);
-  std::lock_guard lock(mu_);
-  lastError_.clear();
-  return result;
+  std::size_t rows = 0;
+  return write(false, rows);
 }
 
-StorageStatus PlayerPersistence::checkpointNow(std::size_t& rows) {
+StorageStatus PlayerPersistence::checkpointNow(std::size_t& rows) { return write(true, rows); }
+
+StorageStatus PlayerPersistence::write(bool checkpointAlone, std::size_t& rows) {
   rows = 0;
   std::lock_guard serial(flushMu_);
   std::shared_ptr<Storage> st;
@@ -164,12 +129,15 @@ StorageStatus PlayerPersistence::checkpointNow(std::size_t& rows) {
     onCheckpoint = config_.onCheckpoint;
   }
   if (!st) return StorageStatus::failure(StorageErrc::Closed, "no store is open");
+  if (!checkpointAlone && world_.dirtyCount() == 0) return StorageStatus::success();
   const std::uint64_t t0 = nowNs();
   // The rows and the applied position together, under the World's lock.
   DirtyPlayers dirty = world_.takeDirty();
   std::optional<std::uint64_t> seq;
+  // Never below the checkpoint the store already holds (no event applied since the start).
   if (checkpoint) seq = std::max(dirty.appliedSeq, checkpointAtOpen_.load(std::memory_order_acquire));
-  if (dirty.rows.empty() && !seq) return StorageStatus::success();
+  // Nothing changed: a flush writes nothing; a checkpoint on request moves the position alone.
+  if (dirty.rows.empty() && !(checkpointAlone && seq)) return StorageStatus::success();
   StorageStatus result = dirty.rows.empty() ? st->writeCheckpoint(*seq) : st->flush(dirty.rows, seq);
   if (!result.ok()) {
     world_.markDirty(dirty.rows);
