@@ -215,15 +215,21 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof UsageError || err instanceof BotsUsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      process.stderr.write(`gamesrv: ${(err as Error).message}\n\n${USAGE}\n`);
-      process.exit(2);
-    }
-    const e = err as EngineError;
-    process.stderr.write(`gamesrv: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
-    process.exit(1);
-  },
-);
+/**
+ * Exits once what was written has been handed to the OS: stdout and stderr on a pipe are
+ * asynchronous, and process.exit() right after a large write (`replay --json`) cut it
+ * short. A write's callback runs after every write before it.
+ */
+function exitAfterOutput(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+main(process.argv.slice(2)).then(exitAfterOutput, (err: unknown) => {
+  if (err instanceof UsageError || err instanceof BotsUsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    process.stderr.write(`gamesrv: ${(err as Error).message}\n\n${USAGE}\n`);
+    return exitAfterOutput(2);
+  }
+  const e = err as EngineError;
+  process.stderr.write(`gamesrv: ${e.code ? `${e.code}: ` : ''}${e.message}\n`);
+  exitAfterOutput(1);
+});
