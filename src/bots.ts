@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 
 import { runBots, type BotsLatency, type BotsSummary } from './engine/index.js';
-import { defaultTokenPath, readTokenFile } from './local-token.js';
+import { clientToken } from './local-token.js';
 import { MAX_TICKETS_PER_REQUEST } from './schemas/tickets.js';
 
 export const BOTS_USAGE = `  gamesrv bots --count N --rate HZ|max --duration S [--host H] [--port P] [--threads N]
@@ -41,14 +41,8 @@ function positive(name: string, raw: string | undefined): number {
   return n;
 }
 
-function bearerToken(): string {
-  const fromEnv = process.env['GAMESRV_TOKEN'];
-  if (fromEnv) return fromEnv;
-  return readTokenFile(defaultTokenPath());
-}
-
 /** Tickets for players first..first+n-1 from POST url, MAX_TICKETS_PER_REQUEST at a time. */
-export async function fetchTickets(url: string, first: number, n: number, token = bearerToken()): Promise<string[]> {
+export async function fetchTickets(url: string, first: number, n: number, token = clientToken()): Promise<string[]> {
   const tickets: string[] = [];
   for (let at = 0; at < n; at += MAX_TICKETS_PER_REQUEST) {
     const batch = Array.from({ length: Math.min(MAX_TICKETS_PER_REQUEST, n - at) }, (_, i) => ({

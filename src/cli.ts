@@ -12,10 +12,13 @@ import {
   readMonitor,
   replayJournal,
   runLockBenchmark,
+  verifyJournal,
   type MonitorStatus,
 } from './engine/index.js';
 import { BOTS_USAGE, BotsUsageError, botsCommand } from './bots.js';
 import { formatBytes } from './format.js';
+import { clientToken } from './local-token.js';
+import { ReplayLoadError, replayLoad } from './replay-load.js';
 
 const USAGE = `Usage:
   gamesrv monitor [--name NAME] [--watch] [--interval MS] [--json]
@@ -24,9 +27,15 @@ const USAGE = `Usage:
       Send one InterServerMessage and print the reply. TYPE is one of
       ${PIPE_REQUEST_TYPES.join(', ')}.
       DATA: "42" or "42:Alice" (LOGIN), "42" (LOGOUT), "42:100,200" (MOVE).
-  gamesrv replay --data-dir DIR [--max-players N] [--world-size N] [--json]
+  gamesrv replay --data-dir DIR [--verify] [--max-players N] [--world-size N] [--json]
       Rebuild the World from DIR/journal alone (no server; none may run on DIR): prints
-      the events, players and last sequence number; --json adds every player.
+      the events, players and last sequence number; --json adds every player. --verify
+      replays from the first event and compares every World hash the server recorded:
+      exit 1 at the first divergence (the World options must be the server's).
+  gamesrv replay --data-dir DIR --to URL [--speed N|max] [--token T] [--json]
+      Re-send DIR's journal to the server at URL (POST /v1/events, in order) as load:
+      --speed 1 (default) keeps the recorded pacing, 2 twice as fast, max no pacing.
+      The token: --token, else GAMESRV_TOKEN, else the generated token file.
   gamesrv bench locks [--threads N] [--iterations N] [--json]
       The seed's Critical Section vs Mutex comparison, with a progress bar.
 ${BOTS_USAGE}
@@ -172,14 +181,38 @@ async function replay(args: string[]): Promise<number> {
       'data-dir': { type: 'string' },
       'max-players': { type: 'string' },
       'world-size': { type: 'string' },
+      verify: { type: 'boolean' },
+      to: { type: 'string' },
+      speed: { type: 'string' },
+      token: { type: 'string' },
       json: { type: 'boolean' },
     },
   });
   const dataDir = values['data-dir'];
   if (!dataDir) throw new UsageError('replay: --data-dir DIR is required');
+  if (values.to !== undefined) return replayTo(dataDir, values.to, values.speed, values.token, values.json === true);
+  if (values.speed !== undefined || values.token !== undefined) throw new UsageError('replay: --speed and --token go with --to URL');
   const options: { maxPlayers?: number; worldSize?: number } = {};
   if (values['max-players'] !== undefined) options.maxPlayers = positiveInt('max-players', values['max-players'], 0);
   if (values['world-size'] !== undefined) options.worldSize = positiveInt('world-size', values['world-size'], 0);
+  if (values.verify) {
+    const v = await verifyJournal(dataDir, options);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(v)}\n`);
+    } else if (v.divergence) {
+      const d = v.divergence;
+      process.stdout.write(
+        `DIVERGED at seq ${d.seq}: ${d.problem} (recorded hash ${d.recordedHash}, replayed ${d.replayedHash}); ` +
+          `${v.checked - 1} of ${v.recorded} recorded hashes matched before it\n`,
+      );
+    } else {
+      process.stdout.write(
+        `verified: ${v.checked} recorded World hashes match a replay of ${v.events} events (last seq ${v.lastSeq}) ` +
+          `in ${(v.durationUs / 1000).toFixed(1)} ms\n`,
+      );
+    }
+    return v.divergence ? 1 : 0;
+  }
   const r = await replayJournal(dataDir, options);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -191,6 +224,42 @@ async function replay(args: string[]): Promise<number> {
       `${r.players.length} players, ${r.online} online; replayed in ${(r.durationUs / 1000).toFixed(1)} ms\n`,
   );
   return 0;
+}
+
+/** The client token, or none when there is no token file (a server started with --no-auth). */
+function tokenIfAny(): string | undefined {
+  try {
+    return clientToken();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+async function replayTo(dataDir: string, to: string, rawSpeed: string | undefined, token: string | undefined, json: boolean): Promise<number> {
+  let speed: number | 'max' = 1;
+  if (rawSpeed === 'max') speed = 'max';
+  else if (rawSpeed !== undefined) {
+    speed = Number(rawSpeed);
+    if (!Number.isFinite(speed) || speed <= 0) throw new UsageError('--speed must be a positive number or "max"');
+  }
+  if (!/^https?:\/\//.test(to)) throw new UsageError('--to must be an http:// or https:// URL');
+  try {
+    const r = await replayLoad({ dataDir, to, speed, token: token ?? tokenIfAny() });
+    process.stdout.write(
+      json
+        ? `${JSON.stringify(r)}\n`
+        : `sent ${r.events} events (to seq ${r.lastSeq}) in ${r.requests} requests (${r.retries} retried after 429) ` +
+            `in ${(r.durationMs / 1000).toFixed(2)} s: ${Math.round(r.eventsPerSec).toLocaleString('en-US')} events/s\n`,
+    );
+    return 0;
+  } catch (err) {
+    if (err instanceof ReplayLoadError) {
+      process.stderr.write(`gamesrv: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -61,3 +61,10 @@ export function loadOrCreateToken(path: string): { token: string; created: boole
   }
   return { token, created: true };
 }
+
+/** The token a command-line client sends: GAMESRV_TOKEN, else the generated token file. */
+export function clientToken(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env['GAMESRV_TOKEN'];
+  if (fromEnv) return fromEnv;
+  return readTokenFile(defaultTokenPath(env));
+}

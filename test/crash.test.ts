@@ -19,7 +19,7 @@ import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 
-import { defaultPipePath, pipeSend, type Player } from '../src/engine/index.js';
+import { defaultPipePath, pipeSend, type Player, type VerifiedJournal } from '../src/engine/index.js';
 import { GameClient } from './helpers/game-client.js';
 import { rng } from './helpers/rng.js';
 
@@ -100,6 +100,14 @@ async function replayReference(dataDir: string): Promise<{ events: number; lastS
     maxBuffer: 64 << 20,
   });
   return JSON.parse(stdout) as { events: number; lastSeq: number; players: Player[] };
+}
+
+async function verifyReference(dataDir: string): Promise<VerifiedJournal> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'replay', '--data-dir', dataDir, '--verify', '--json'], {
+    cwd: ROOT,
+    env: cleanEnv(),
+  }).catch((e: { stdout: string }) => ({ stdout: e.stdout }));
+  return JSON.parse(stdout) as VerifiedJournal;
 }
 
 test('kill -9 under load, three times: every acknowledged event applied exactly once, the World equals the replayed journal', { timeout: 120_000 }, async (t) => {
@@ -220,6 +228,11 @@ test('kill -9 under load, three times: every acknowledged event applied exactly 
 
   const reference = await replayReference(dataDir);
   assert.deepEqual(reference.players, live, 'the live World equals the journal replayed from scratch');
+  // Every World hash the killed servers recorded (start, flush periods, stop) is the World a
+  // replay of the journal builds at that event.
+  const verified = await verifyReference(dataDir);
+  assert.equal(verified.divergence, null, JSON.stringify(verified.divergence));
+  assert.ok(verified.checked >= 4 && verified.checked === verified.recorded, `${verified.checked} of ${verified.recorded} hashes checked`);
 });
 
 test('a torn tail: the server cuts it at start, says so, and keeps every event before it', { timeout: 60_000 }, async (t) => {

@@ -24,7 +24,9 @@ import {
   type GameEventInput,
   type NativeEngine,
   type Player,
+  type JournalPage,
   type ReplayedJournal,
+  type VerifiedJournal,
   type StopReport,
   type DrainReport,
   type SessionInfo,
@@ -496,6 +498,30 @@ export async function replayJournal(dataDir: string, options: EngineOptions = {}
   const o = engineOptions(options);
   try {
     return await loadBinding().replayJournal({ dataDir, maxPlayers: o.maxPlayers, worldSize: o.worldSize, chatLogCapacity: o.chatLogCapacity });
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+/**
+ * Replays `<dataDir>/journal` from its first event into a fresh World and compares every
+ * World hash the server recorded beside it (`gamesrv replay --verify`, docs/JOURNAL.md
+ * "World hashes"): the first mismatch is reported, not thrown. Throws JOURNAL_REPLAY_FAILED
+ * when the journal cannot be read or does not start at seq 1.
+ */
+export async function verifyJournal(dataDir: string, options: EngineOptions = {}): Promise<VerifiedJournal> {
+  const o = engineOptions(options);
+  try {
+    return await loadBinding().verifyJournal({ dataDir, maxPlayers: o.maxPlayers, worldSize: o.worldSize, chatLogCapacity: o.chatLogCapacity });
+  } catch (err) {
+    throw fromNative(err);
+  }
+}
+
+/** Up to `maxEvents` journaled events after `afterSeq`, as POST /v1/events takes them (`gamesrv replay --to`). */
+export async function readJournal(dataDir: string, afterSeq: number, maxEvents: number): Promise<JournalPage> {
+  try {
+    return await loadBinding().readJournal({ dataDir, afterSeq, maxEvents });
   } catch (err) {
     throw fromNative(err);
   }

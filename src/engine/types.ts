@@ -152,6 +152,34 @@ export interface ReplayedJournal {
   players: Player[];
 }
 
+/** What `gamesrv replay --verify` found (verifyJournal). */
+export interface VerifiedJournal {
+  events: number;
+  lastSeq: number;
+  durationUs: number;
+  /** Bytes cut from a torn or corrupt journal tail when it was opened (0: none). */
+  cutBytes: number;
+  /** World hashes the server recorded (docs/JOURNAL.md "World hashes"). */
+  recorded: number;
+  /** Hashes compared: every recorded one unless a divergence stopped the check. */
+  checked: number;
+  /** Bytes after the hash file's last valid record (a torn append). */
+  hashCutBytes: number;
+  /** The first recorded hash the replay did not reproduce; null when every one matched. */
+  divergence: { seq: number; recordedHash: string; replayedHash: string; problem: string } | null;
+}
+
+/** One journaled event as POST /v1/events takes it, with its journal seq and time (readJournal). */
+export type JournaledEvent = GameEventInput & { seq: number; atMs: number; session: boolean };
+
+/** A page of a recording (readJournal). */
+export interface JournalPage {
+  /** The journal's first event on disk (0: empty). */
+  firstSeq: number;
+  lastSeq: number;
+  events: JournaledEvent[];
+}
+
 /** Latency summary in microseconds. */
 export type Histogram = Static<typeof HistogramSchema>;
 
@@ -388,6 +416,8 @@ export interface NativeBinding {
   snapshotLayout: SnapshotLayout;
   readMonitor(serverName: string): MonitorStatus;
   replayJournal(options: { dataDir: string; maxPlayers: number; worldSize: number; chatLogCapacity: number }): Promise<ReplayedJournal>;
+  verifyJournal(options: { dataDir: string; maxPlayers: number; worldSize: number; chatLogCapacity: number }): Promise<VerifiedJournal>;
+  readJournal(options: { dataDir: string; afterSeq: number; maxEvents: number }): Promise<JournalPage>;
   /** The kernel's unacknowledged bytes of a stream socket's fd; -1 where the platform will not say. */
   socketUnackedBytes(fd: number): number;
   pipeSend(path: string, type: string, data: string, timeoutMs: number): Promise<PipeReply>;

@@ -242,6 +242,7 @@ export const JournalStats = Type.Object(
     replayedEvents: N(),
     replayUs: N(),
     cutBytes: N(),
+    worldHashes: Type.Number({ description: 'World hashes recorded beside the journal by this process (`gamesrv replay --verify` checks them)' }),
   },
   {
     $id: 'JournalStats',

@@ -83,6 +83,7 @@ struct DurableStats {
   std::uint64_t refusedFull = 0;    // batches refused: journal pending bytes over its limit
   std::uint64_t failedBatches = 0;  // commits that failed (IoError): nothing applied
   std::uint64_t commitP99Us = 0;    // append -> commit completed, p99 over the process
+  std::uint64_t worldHashes = 0;    // World hashes recorded beside the journal (Engine::snapshot fills it)
 };
 
 // Visits every event of `journal` after `afterSeq`, decoded and stamped (journalSeq, atMs).

@@ -31,6 +31,7 @@
 #include "gamesrv/thread_pool.hpp"
 #include "gamesrv/tsc_clock.hpp"
 #include "gamesrv/world.hpp"
+#include "gamesrv/world_hashes.hpp"
 
 namespace gamesrv {
 
@@ -137,6 +138,11 @@ class Engine {
   // checkpoint hook: PersistenceConfig::checkpoint and World::appliedSeq().
   PlayerPersistence& persistence() noexcept { return *persistence_; }
   EngineSnapshot snapshot() const;
+  // Journal mode: records the World's hash beside the journal (gamesrv/world_hashes.hpp),
+  // as each flush period, the start and the stop do. False when the write failed; true (and
+  // nothing recorded) without a journal.
+  bool recordWorldHash();
+  std::uint64_t worldHashesRecorded() const { return worldHashes_.recorded(); }
 
   // Runs on the event thread about once per idle timeout (after the monitor refresh).
   void setPeriodicHook(std::function<void()> hook);
@@ -195,6 +201,7 @@ class Engine {
   EngineIo io_;
   EventProcessor events_;
   DurableEvents durable_{events_};  // the journal's path into events_ (durability: journal)
+  WorldHashLog worldHashes_;        // open while a journal-mode run is
   Controller controller_;
 
   mutable std::mutex runtimeMu_;
@@ -207,6 +214,7 @@ class Engine {
   std::uint64_t starts_ = 0;                // guarded by runtimeMu_
   std::chrono::milliseconds stopDeadline_{0};  // guarded by runtimeMu_
   StopReport lastStop_;                     // guarded by runtimeMu_
+  std::unique_ptr<CleanupGroup> hashTimer_;  // guarded by runtimeMu_: the periodic World hash
 
   mutable std::mutex hookMu_;
   std::function<void()> periodicHook_;  // guarded by hookMu_

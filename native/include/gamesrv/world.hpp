@@ -47,6 +47,16 @@ struct DirtyPlayers {
   std::uint64_t appliedSeq = 0;
 };
 
+// A World state's fingerprint (stateHash()): the seq of the last event applied and a hash of
+// every player's name, online flag, position, hp, kills and last-seen time. Chat and change
+// counters are left out: they are not saved, so a restarted World must hash as the journal
+// rebuilds it.
+struct WorldHash {
+  std::uint64_t seq = 0;
+  std::uint64_t hash = 0;
+  bool operator==(const WorldHash&) const = default;
+};
+
 struct ChatLine {
   std::uint64_t seq = 0;
   std::uint32_t playerId = 0;
@@ -92,6 +102,9 @@ class World {
   std::size_t dirtyCount() const;
   // The seq of the last event apply() saw (0 before the first).
   std::uint64_t appliedSeq() const;
+  // FNV-1a 64 over the players in id order (docs/JOURNAL.md "World hashes" gives the bytes),
+  // with appliedSeq(), under one shared lock: O(players).
+  WorldHash stateHash() const;
   const WorldConfig& config() const noexcept { return config_; }
 
  private:

@@ -475,6 +475,7 @@ Napi::Value EngineWrap::CheckpointStorage(const Napi::CallbackInfo& info) {
         Outcome o;
         o.status = engine->persistence().checkpointNow(o.rows);
         o.checkpointSeq = engine->persistence().stats().checkpointSeq;
+        if (o.status.ok()) static_cast<void>(engine->recordWorldHash());  // a failure shows in the next hash
         return o;
       },
       [](Napi::Env env, Napi::Promise::Deferred& d, Outcome& o) {

@@ -7,6 +7,7 @@
 #include "convert.hpp"
 #include "errors.hpp"
 #include "gamesrv/durable_events.hpp"
+#include "gamesrv/world_hashes.hpp"
 #include "promise_worker.hpp"
 
 namespace gamesrv::addon {
@@ -27,19 +28,158 @@ double plainNumber(Napi::Env env, const Napi::Object& o, const char* key) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
-Napi::Value ReplayJournal(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject()) throwEngineError(env, "INVALID_ARGUMENT", "replayJournal(options)");
-  const Napi::Object o = info[0].As<Napi::Object>();
-  const Napi::Value dir = o.Get("dataDir");
+std::string dataDirOf(Napi::Env env, const Napi::CallbackInfo& info, const char* fn) {
+  if (info.Length() < 1 || !info[0].IsObject()) throwEngineError(env, "INVALID_ARGUMENT", std::string(fn) + "(options)");
+  const Napi::Value dir = info[0].As<Napi::Object>().Get("dataDir");
   if (!dir.IsString() || dir.As<Napi::String>().Utf8Value().empty()) {
-    throwEngineError(env, "INVALID_ARGUMENT", "replayJournal: dataDir must be a non-empty string");
+    throwEngineError(env, "INVALID_ARGUMENT", std::string(fn) + ": dataDir must be a non-empty string");
   }
-  const std::string dataDir = dir.As<Napi::String>().Utf8Value();
+  return dir.As<Napi::String>().Utf8Value();
+}
+
+WorldConfig worldOf(Napi::Env env, const Napi::Object& o) {
   WorldConfig world;
   world.maxPlayers = static_cast<std::size_t>(plainNumber(env, o, "maxPlayers"));
   world.worldSize = plainNumber(env, o, "worldSize");
   world.chatLogCapacity = static_cast<std::size_t>(plainNumber(env, o, "chatLogCapacity"));
+  return world;
+}
+
+// A journaled event as POST /v1/events takes it (src/schemas/events.ts GameEvent), plus its
+// seq, atMs and whether a game session sent it.
+Napi::Object eventToJs(Napi::Env env, const GameEvent& e) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("seq", Napi::Number::New(env, static_cast<double>(e.journalSeq)));
+  o.Set("atMs", Napi::Number::New(env, static_cast<double>(e.atMs)));
+  o.Set("session", Napi::Boolean::New(env, e.session != 0));
+  o.Set("type", toString(e.type));
+  o.Set("playerId", Napi::Number::New(env, e.playerId));
+  switch (e.type) {
+    case EventType::PlayerLogin:
+      if (!e.text.empty()) o.Set("data", e.text);
+      break;
+    case EventType::PlayerLogout: break;
+    case EventType::PlayerMove:
+      if (e.session != 0 || e.text.empty()) {
+        Napi::Object xy = Napi::Object::New(env);
+        xy.Set("x", Napi::Number::New(env, e.num1));
+        xy.Set("y", Napi::Number::New(env, e.num2));
+        o.Set("data", xy);
+      } else {
+        o.Set("data", e.text);
+      }
+      break;
+    case EventType::PlayerAttack: {
+      Napi::Object a = Napi::Object::New(env);
+      a.Set("target", Napi::Number::New(env, e.num1));
+      a.Set("damage", Napi::Number::New(env, e.num2));
+      o.Set("data", a);
+      break;
+    }
+    case EventType::PlayerChat: o.Set("data", e.text); break;
+  }
+  return o;
+}
+
+Napi::Value ReadJournal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string dataDir = dataDirOf(env, info, "readJournal");
+  const Napi::Object o = info[0].As<Napi::Object>();
+  const auto afterSeq = static_cast<std::uint64_t>(plainNumber(env, o, "afterSeq"));
+  const auto maxEvents = static_cast<std::size_t>(plainNumber(env, o, "maxEvents"));
+  struct Outcome {
+    std::string error;
+    JournalPage page;
+  };
+  return PromiseWorker<Outcome>::Start(
+      env,
+      [dataDir, afterSeq, maxEvents] {
+        Outcome out;
+        try {
+          out.page = readJournalPage(dataDir, afterSeq, maxEvents);
+        } catch (const std::exception& e) {
+          out.error = e.what();
+        }
+        return out;
+      },
+      [](Napi::Env env, Napi::Promise::Deferred& d, Outcome& r) {
+        if (!r.error.empty()) {
+          d.Reject(engineError(env, "JOURNAL_REPLAY_FAILED", r.error).Value());
+          return;
+        }
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("firstSeq", Napi::Number::New(env, static_cast<double>(r.page.firstSeq)));
+        o.Set("lastSeq", Napi::Number::New(env, static_cast<double>(r.page.lastSeq)));
+        Napi::Array events = Napi::Array::New(env, r.page.events.size());
+        for (std::size_t i = 0; i < r.page.events.size(); ++i) {
+          events.Set(static_cast<std::uint32_t>(i), eventToJs(env, r.page.events[i]));
+        }
+        o.Set("events", events);
+        d.Resolve(o);
+      },
+      "gamesrv:readJournal");
+}
+
+// A 64-bit hash as 16 hex digits (a JS number holds 53 bits).
+std::string hex64(std::uint64_t v) {
+  static const char* digits = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<std::size_t>(i)] = digits[v & 0xf];
+  return s;
+}
+
+Napi::Value VerifyJournal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string dataDir = dataDirOf(env, info, "verifyJournal");
+  const WorldConfig world = worldOf(env, info[0].As<Napi::Object>());
+  struct Outcome {
+    std::string error;
+    VerifyReport report;
+  };
+  return PromiseWorker<Outcome>::Start(
+      env,
+      [dataDir, world] {
+        Outcome out;
+        try {
+          out.report = verifyDataDir(dataDir, world);
+        } catch (const std::exception& e) {
+          out.error = e.what();
+        }
+        return out;
+      },
+      [](Napi::Env env, Napi::Promise::Deferred& d, Outcome& r) {
+        if (!r.error.empty()) {
+          d.Reject(engineError(env, "JOURNAL_REPLAY_FAILED", r.error).Value());
+          return;
+        }
+        const VerifyReport& v = r.report;
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("events", Napi::Number::New(env, static_cast<double>(v.replay.events)));
+        o.Set("lastSeq", Napi::Number::New(env, static_cast<double>(v.replay.lastSeq)));
+        o.Set("durationUs", Napi::Number::New(env, static_cast<double>(v.replay.durationUs)));
+        o.Set("cutBytes", Napi::Number::New(env, static_cast<double>(v.opened.cutBytes)));
+        o.Set("recorded", Napi::Number::New(env, static_cast<double>(v.recorded)));
+        o.Set("checked", Napi::Number::New(env, static_cast<double>(v.checked)));
+        o.Set("hashCutBytes", Napi::Number::New(env, static_cast<double>(v.hashCutBytes)));
+        if (v.diverged) {
+          Napi::Object dv = Napi::Object::New(env);
+          dv.Set("seq", Napi::Number::New(env, static_cast<double>(v.divergedSeq)));
+          dv.Set("recordedHash", hex64(v.expectedHash));
+          dv.Set("replayedHash", hex64(v.actualHash));
+          dv.Set("problem", v.problem);
+          o.Set("divergence", dv);
+        } else {
+          o.Set("divergence", env.Null());
+        }
+        d.Resolve(o);
+      },
+      "gamesrv:verifyJournal");
+}
+
+Napi::Value ReplayJournal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string dataDir = dataDirOf(env, info, "replayJournal");
+  const WorldConfig world = worldOf(env, info[0].As<Napi::Object>());
   return PromiseWorker<ReplayOutcome>::Start(
       env,
       [dataDir, world] {
@@ -80,6 +220,8 @@ Napi::Value ReplayJournal(const Napi::CallbackInfo& info) {
 
 void registerJournal(Napi::Env env, Napi::Object exports) {
   exports.Set("replayJournal", Napi::Function::New<ReplayJournal>(env, "replayJournal"));
+  exports.Set("verifyJournal", Napi::Function::New<VerifyJournal>(env, "verifyJournal"));
+  exports.Set("readJournal", Napi::Function::New<ReadJournal>(env, "readJournal"));
 }
 
 }  // namespace gamesrv::addon

@@ -1,5 +1,8 @@
-// replayJournal({dataDir, maxPlayers, worldSize, chatLogCapacity}): rebuilds a World from a
-// data directory's journal off the JS thread, without an engine (`gamesrv replay`).
+// Reading a data directory's journal off the JS thread, without an engine (`gamesrv replay`):
+// replayJournal({dataDir, maxPlayers, worldSize, chatLogCapacity}) rebuilds the World;
+// verifyJournal({same}) rebuilds it and compares the World hashes the server recorded
+// (gamesrv/world_hashes.hpp); readJournal({dataDir, afterSeq, maxEvents}) pages through the
+// events as POST /v1/events takes them (`replay --to`).
 #pragma once
 #include <napi.h>
 

@@ -412,6 +412,7 @@ constexpr Field kFields[] = {
     SNAP_GAUGE("journal.replayedEvents", s.durable.replayed.events),
     SNAP_GAUGE("journal.replayUs", s.durable.replayed.durationUs),
     SNAP_GAUGE("journal.cutBytes", s.durable.opened.cutBytes),
+    SNAP_COUNTER("journal.worldHashes", s.durable.worldHashes),
 };
 // clang-format on
 

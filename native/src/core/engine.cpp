@@ -188,18 +188,25 @@ void Engine::onStarting() {
   cfg.io.game = cfg.game.enabled ? GameListenerConfig{cfg.game.host, cfg.game.port} : GameListenerConfig{};
   cfg.io.gameSessions = game_.sessions();
   const bool persistent = cfg.database != "simulated";
+  const bool journaled = cfg.durability == Durability::Journal;
   if (persistent) {
     // Throws with a readable reason; loads the players.
     persistence_->open(persistenceConfigOf(cfg, [this](std::uint64_t seq) {
       std::error_code ec;
-      durable_.checkpoint(seq, ec);  // a segment that could not be removed is retried at the next checkpoint
+      // A segment that could not be removed is retried at the next checkpoint.
+      if (durable_.checkpoint(seq, ec) > 0) worldHashes_.prune(durable_.stats().journal.firstSeq);
     }));
   }
   try {
     // Journal mode: replays the journal (after the store's checkpoint) into the World
     // before any source runs.
     openDurable(cfg, persistent ? persistence_->checkpointAtOpen() : 0);
+    if (journaled) {
+      worldHashes_.open(journalDirectory(cfg.dataDir));  // throws with a readable reason
+      worldHashes_.record(world_.stateHash(), true);    // the World this run starts from
+    }
   } catch (...) {
+    closeDurable();
     persistence_->close();
     throw;
   }
@@ -232,12 +239,21 @@ void Engine::onStarting() {
     throw;
   }
   if (persistent) persistence_->startFlushing(*pool);
+  std::unique_ptr<CleanupGroup> hashTimer;
+  if (journaled) {
+    // A World hash each flush period in which events were applied (WorldHashLog skips a
+    // seq it recorded last).
+    hashTimer = std::make_unique<CleanupGroup>(*pool);
+    const auto every = cfg.flushInterval.count() > 0 ? cfg.flushInterval : std::chrono::milliseconds(1000);
+    pool->schedulePeriodic(every, every, [this] { static_cast<void>(recordWorldHash()); }, hashTimer.get());
+  }
   events_.start();
   Runtime previous;  // the last run's, released below with no lock held
   {
     std::lock_guard lock(runtimeMu_);
     previous = std::exchange(runtime_, Runtime{std::move(pool), std::move(scheduler)});
     db_ = std::move(db);
+    hashTimer_ = std::move(hashTimer);
     database_ = cfg.database;
     startedNs_ = nowNs();
     ++starts_;
@@ -295,6 +311,15 @@ void Engine::onStopping() {
   }
   r.eventsDrained = events_.stats().processed - processedBefore;
   persistence_->stopFlushing();  // before the pool goes; the final flush follows its shutdown
+  std::unique_ptr<CleanupGroup> hashTimer;
+  {
+    std::lock_guard lock(runtimeMu_);
+    hashTimer = std::move(hashTimer_);
+  }
+  if (hashTimer) hashTimer->cancelPending();  // waits for a hash in flight
+  hashTimer.reset();
+  recordWorldHash();      // the World every accepted event built
+  worldHashes_.close();
   Runtime rt = runtime();
   if (rt.scheduler) r.tasksCancelled = rt.scheduler->cancelAll(remaining());
   if (rt.pool) {
@@ -402,7 +427,13 @@ EngineSnapshot Engine::snapshot() const {
   s.playersOnline = world_.onlineCount();
   s.playersKnown = world_.knownCount();
   s.durable = durable_.stats();
+  s.durable.worldHashes = worldHashes_.recorded();
   return s;
+}
+
+bool Engine::recordWorldHash() {
+  if (!durable_.active()) return true;
+  return worldHashes_.record(world_.stateHash());
 }
 
 }  // namespace gamesrv

@@ -1,6 +1,7 @@
 #include "gamesrv/world.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <mutex>
 #include <shared_mutex>  // std::shared_lock
@@ -210,6 +211,49 @@ std::size_t World::dirtyCount() const {
 std::uint64_t World::appliedSeq() const {
   std::shared_lock lock(mu_);
   return appliedSeq_;
+}
+
+namespace {
+// FNV-1a, 64 bits: each value fed as its little-endian bytes.
+class Fnv1a64 {
+ public:
+  void bytes(const void* data, std::size_t n) noexcept {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < n; ++i) {
+      h_ ^= p[i];
+      h_ *= 0x100000001b3ull;
+    }
+  }
+  void u64(std::uint64_t v) noexcept {
+    for (int i = 0; i < 8; ++i) {
+      h_ ^= static_cast<unsigned char>(v >> (8 * i));
+      h_ *= 0x100000001b3ull;
+    }
+  }
+  void f64(double v) noexcept { u64(std::bit_cast<std::uint64_t>(v == 0 ? 0.0 : v)); }  // -0 hashes as 0
+  std::uint64_t value() const noexcept { return h_; }
+
+ private:
+  std::uint64_t h_ = 0xcbf29ce484222325ull;
+};
+}  // namespace
+
+WorldHash World::stateHash() const {
+  Fnv1a64 h;
+  std::shared_lock lock(mu_);
+  for (const std::uint32_t id : ids_) {
+    const Player& p = players_.at(id);
+    h.u64(p.id);
+    h.u64(p.name.size());
+    h.bytes(p.name.data(), p.name.size());
+    h.u64(p.online ? 1 : 0);
+    h.f64(p.x);
+    h.f64(p.y);
+    h.u64(static_cast<std::uint64_t>(static_cast<std::int64_t>(p.hp)));
+    h.u64(p.kills);
+    h.u64(p.lastSeenMs);
+  }
+  return WorldHash{appliedSeq_, h.value()};
 }
 
 }  // namespace gamesrv
