@@ -390,8 +390,12 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
         return world;
       }
       // Counters restart with the engine: a baseline from an earlier run is no baseline.
-      let base = own !== undefined && own.snap.starts === snap.starts && now > own.at ? own : fallback;
-      if (RATELESS_TOPICS.has(topic)) base = undefined;
+      // A topic without rates needs none: one JSON for every connection due.
+      const base = RATELESS_TOPICS.has(topic)
+        ? undefined
+        : own !== undefined && own.snap.starts === snap.starts && now > own.at
+          ? own
+          : fallback;
       let byTopic = json.get(base);
       if (byTopic === undefined) json.set(base, (byTopic = new Map<PeriodicTopic, string>()));
       let s = byTopic.get(topic);
