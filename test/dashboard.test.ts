@@ -65,6 +65,7 @@ test('every asset the page loads is served with its content type', async (t) => 
     '/dashboard/js/panels/injector.js',
     '/dashboard/js/panels/tasks.js',
     '/dashboard/js/panels/connection.js',
+    '/dashboard/js/panels/storage.js',
     '/dashboard/js/lib/telemetry.js',
   ]) {
     assert.ok(assets.includes(must), `the page loads ${must} (loads: ${assets.join(', ')})`);

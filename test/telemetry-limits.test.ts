@@ -205,4 +205,28 @@ describe('telemetry sharing', () => {
       });
     for (const c of clients) assert.deepEqual(await sameTick(c), target.data);
   });
+
+  test('topics without rates (monitor, storage) are serialized once per tick even for connections whose rates have different baselines', { timeout: 30_000 }, async (t) => {
+    const { app, url } = await listening(t, {});
+    const fast = await connect(t, url);
+    const slow = await connect(t, url);
+    // The hub ticks every 50 ms; the slow connection is due on every 2nd tick, its events
+    // rates against a snapshot two ticks old where the fast one's are against one tick old.
+    fast.ws.send(JSON.stringify({ op: 'subscribe', topics: ['events', 'monitor', 'storage'], intervalMs: 50 }));
+    slow.ws.send(JSON.stringify({ op: 'subscribe', topics: ['events', 'monitor', 'storage'], intervalMs: 100 }));
+    const ticks = async (n: number) => {
+      for (let i = 0; i < n; i++) await once(app.telemetry, 'tick');
+    };
+    // Both subscribed (their first frames came from the kick tick), then on the grid.
+    const hasStorage = (c: Opened) => c.frames.some((f) => f.topic === 'storage');
+    while (!hasStorage(fast) || !hasStorage(slow)) await ticks(1);
+    await ticks(2);
+    const before = app.telemetry.stats().serialized;
+    await ticks(4);
+    // Fast: 3 topics on each of 4 ticks; slow: its own events on 2 of them, monitor and storage shared.
+    assert.equal(app.telemetry.stats().serialized - before, 4 * 3 + 2 * 1);
+    const storageTs = (c: Opened) => new Set(c.frames.filter((f) => f.topic === 'storage').map((f) => f.ts));
+    const shared = [...storageTs(slow)].filter((ts) => storageTs(fast).has(ts));
+    assert.ok(shared.length >= 2, `the slow connection's storage frames come from the fast one's ticks (${shared.length} shared)`);
+  });
 });

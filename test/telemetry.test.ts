@@ -3,7 +3,10 @@
 // closing a client that stays stuck, auth, shutdown. Nothing sleeps: every wait is for a
 // frame, a close, or a hub tick, and every wait has a deadline.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 
 import type { FastifyInstance } from 'fastify';
@@ -16,7 +19,7 @@ import type { TelemetryHub, TickInfo } from '../src/telemetry/hub.js';
 import { EngineStateName, Histogram } from '../src/schemas/common.js';
 import { Job, LockBenchmarkRequest, LockBenchmarkRow } from '../src/schemas/jobs.js';
 import { MonitorStatus } from '../src/schemas/monitor.js';
-import { ControllerStats, SessionStats, IocpStats, MonitorStats, PoolStats } from '../src/schemas/stats.js';
+import { ControllerStats, JournalStats, SessionStats, IocpStats, MonitorStats, PoolStats, StorageStats, StorageStatus } from '../src/schemas/stats.js';
 import { CLOSE_CODES, PERIODIC_TOPICS, TOPIC_DATA, TelemetryFrame, WindowHistogram, WORLD_MAX_POINTS } from '../src/schemas/telemetry.js';
 import { build } from './helpers/app.js';
 import type { Json } from './helpers/json.js';
@@ -164,6 +167,9 @@ const CONTEXT = {
   PoolStats,
   ControllerStats,
   SessionStats,
+  StorageStats,
+  JournalStats,
+  StorageStatus,
   TelemetryWindowHistogram: WindowHistogram,
   Job,
   LockBenchmarkRequest,
@@ -599,6 +605,49 @@ describe('telemetry WebSocket', () => {
       assert.ok(d === Math.floor(step) || d === Math.ceil(step), `rank step ${d} at ${i}`);
     }
     assert.ok(ranks.at(-1)! >= online.length - Math.ceil(step), `the sample reaches the last ids (${ranks.at(-1)})`);
+    c.assertSeq();
+  });
+
+  test('storage: GET /v1/storage\'s answer, field for field, with SQLite and the journal; a checkpoint shows in the next frame', TEST, async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gamesrv-telemetry-storage-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    // The periodic flush an hour away: only the checkpoint below writes the players.
+    const { app, connect } = await setup(t, { engineConfig: { database: 'sqlite', durability: 'journal', dataDir, flushMs: 3_600_000 } });
+    const accepted = await post(app, '/v1/events', { events: [1, 2, 3].map((playerId) => ({ type: 'PLAYER_LOGIN', playerId, data: `p${playerId}` })) });
+    assert.equal(accepted.statusCode, 202, accepted.body);
+    const last = accepted.json()['lastSeq'] as number;
+    await app.engine.flush();
+
+    const c = await connect();
+    c.send({ op: 'subscribe', topics: ['storage'], intervalMs: 50 });
+    assertFrame(await c.topic('storage'));
+    // Nothing changes the store or the journal between the GET and the frame after it: equal, every field.
+    const got = await app.inject('/v1/storage');
+    assert.equal(got.statusCode, 200);
+    const status = got.json() as Json;
+    const after = await c.topic('storage');
+    assertFrame(after);
+    assert.deepEqual(after.data, status);
+    assert.equal(status['storage']['database'], 'sqlite');
+    assert.equal(status['storage']['location'], join(dataDir, 'gamesrv.db'));
+    assert.equal(status['storage']['open'], true);
+    assert.equal(status['storage']['schemaVersion'], 1);
+    assert.equal(status['storage']['checkpointSeq'], 0, 'nothing written yet');
+    assert.equal(status['storage']['dirty'], 3);
+    assert.equal(status['journal']['mode'], 'journal');
+    assert.equal(status['journal']['lastSeq'], last);
+    assert.equal(status['journal']['appliedSeq'], last);
+    assert.ok(status['journal']['segments'] >= 1, JSON.stringify(status['journal']));
+
+    const checkpoint = await post(app, '/v1/storage/checkpoint');
+    assert.equal(checkpoint.statusCode, 200, checkpoint.body);
+    assert.deepEqual(checkpoint.json(), { rows: 3, checkpointSeq: last });
+    const written = await c.next('a storage frame with the checkpoint', (f) => f.topic === 'storage' && f.data['storage']['checkpointSeq'] === last);
+    assertFrame(written);
+    assert.equal(written.data['storage']['dirty'], 0);
+    assert.equal(written.data['storage']['rowsFlushed'], 3);
+    assert.deepEqual(written.data, (await app.inject('/v1/storage')).json());
+    assert.deepEqual(new Set(c.frames.map((f) => f.topic)), new Set(['state', 'subscribed', 'storage']));
     c.assertSeq();
   });
 

@@ -1,5 +1,6 @@
 // GET /v1/storage: where the players persist and how the journal stands, from the engine
-// snapshot (the same numbers as GET /v1/stats `storage` and `journal`, and /metrics).
+// snapshot (the same numbers as GET /v1/stats `storage` and `journal`, /metrics, and the
+// telemetry `storage` topic, which src/storage-status.ts makes the same way).
 // POST /v1/storage/checkpoint: write the changed players now (and, with the journal, the
 // checkpoint: the store then holds every event applied so far).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -8,6 +9,7 @@ import { Type } from 'typebox';
 import { problems, ref } from '../schemas/common.js';
 import { NoOptions } from '../schemas/engine.js';
 import { StorageStatus } from '../schemas/stats.js';
+import { storageStatus } from '../storage-status.js';
 
 const Checkpointed = Type.Object(
   {
@@ -28,10 +30,7 @@ const storageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ref(StorageStatus) },
       },
     },
-    async () => {
-      const s = app.engine.snapshot();
-      return { storage: s.storage, journal: s.journal };
-    },
+    async () => storageStatus(app.engine.snapshot()),
   );
 
   app.post(

@@ -3,7 +3,7 @@
 // checks them key for key against the binding's layout (the table in
 // native/src/addon/snapshot_layout.cpp) and a live snapshot. Property order here is the
 // order of GET /v1/stats; CONTRIBUTING.md shows how to add a field.
-import { Type, type TSchema } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 
 import { INVALID_REASONS, EVENT_TYPES, PIPE_REQUEST_TYPES } from './vocabulary.js';
 import { EngineStateName, Histogram, ref } from './common.js';
@@ -278,3 +278,4 @@ export const StorageStatus = Type.Object(
   { storage: ref(StorageStats), journal: ref(JournalStats) },
   { $id: 'StorageStatus', description: 'the database (backend, location without a password, schema version, checkpoint, flushes) and the journal' },
 );
+export type StorageStatus = Static<typeof StorageStatus>;

@@ -8,10 +8,10 @@ import { EVENT_TYPES } from './vocabulary.js';
 import { EngineStateName, Histogram, ref } from './common.js';
 import { Job } from './jobs.js';
 import { MonitorStatus } from './monitor.js';
-import { ControllerStats, IocpStats, MonitorStats, PoolStats, SessionStats } from './stats.js';
+import { ControllerStats, IocpStats, MonitorStats, PoolStats, SessionStats, StorageStatus } from './stats.js';
 
 /** Topics sent every intervalMs, from one engine snapshot per hub tick. */
-export const PERIODIC_TOPICS = ['workers', 'iocp', 'monitor', 'events', 'pool', 'controller', 'sessions', 'world'] as const;
+export const PERIODIC_TOPICS = ['workers', 'iocp', 'monitor', 'events', 'pool', 'controller', 'sessions', 'storage', 'world'] as const;
 export type PeriodicTopic = (typeof PERIODIC_TOPICS)[number];
 
 /** Everything a client can subscribe to: the periodic topics and `jobs` (pushed on each change). */
@@ -302,7 +302,10 @@ export const WorldData = Type.Object(
   { $id: 'TelemetryWorldData' },
 );
 
-/** The data of each topic: iocp, pool and controller are the snapshot's own sections plus rates and window percentiles. */
+/**
+ * The data of each topic: iocp, pool and controller are the snapshot's own sections plus
+ * rates and window percentiles; storage is GET /v1/storage's answer itself (one schema).
+ */
 export const TOPIC_DATA = {
   workers: WorkersData,
   iocp: IocpData,
@@ -311,6 +314,7 @@ export const TOPIC_DATA = {
   pool: PoolData,
   controller: ControllerData,
   sessions: SessionsData,
+  storage: ref(StorageStatus),
   world: WorldData,
   jobs: ref(Job),
   state: StateData,

@@ -15,7 +15,7 @@ import { CLOSE_CODES, PERIODIC_TOPICS, type PeriodicTopic, type StateData, type 
 import { TelemetryConnection, type ConnectionHost } from './connection.js';
 import { formatMs } from '../format.js';
 import { resolveLimits, type TelemetryLimits, type TelemetryOptions } from './options.js';
-import { RateBaselines, topicData, worldData, type Baseline } from './topics.js';
+import { RATELESS_TOPICS, RateBaselines, topicData, worldData, type Baseline } from './topics.js';
 
 export interface TickInfo {
   /** 'interval': a regular tick; 'kick': the one right after a subscribe, for its fresh topics. */
@@ -390,7 +390,12 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
         return world;
       }
       // Counters restart with the engine: a baseline from an earlier run is no baseline.
-      const base = own !== undefined && own.snap.starts === snap.starts && now > own.at ? own : fallback;
+      // A topic without rates needs none: one JSON for every connection due.
+      const base = RATELESS_TOPICS.has(topic)
+        ? undefined
+        : own !== undefined && own.snap.starts === snap.starts && now > own.at
+          ? own
+          : fallback;
       let byTopic = json.get(base);
       if (byTopic === undefined) json.set(base, (byTopic = new Map<PeriodicTopic, string>()));
       let s = byTopic.get(topic);

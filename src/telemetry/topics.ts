@@ -2,6 +2,7 @@
 // window percentiles come from the delta against an earlier snapshot (the baseline) over
 // the time between them; snapshots are taken with their histogram buckets for that.
 import { bucketsOf, protocolConstants, readMonitor, type Engine, type EngineSnapshot, type Histogram } from '../engine/index.js';
+import { storageStatus } from '../storage-status.js';
 import {
   WORLD_MAX_POINTS,
   type ControllerData,
@@ -58,6 +59,12 @@ export class RateBaselines {
   }
 }
 
+/**
+ * Topics whose data is the snapshot's alone, with no rates: one JSON per tick serves every
+ * connection due, whatever baseline its other topics are computed against.
+ */
+export const RATELESS_TOPICS: ReadonlySet<PeriodicTopic> = new Set<PeriodicTopic>(['monitor', 'storage']);
+
 /** The data of one periodic topic from the snapshot (`world` is not: see worldData); `base` undefined gives null rates. */
 export function topicData(topic: Exclude<PeriodicTopic, 'world'>, snap: EngineSnapshot, base: Baseline | undefined, now: number): unknown {
   const windowMs = base === undefined ? null : round1(now - base.at);
@@ -76,6 +83,8 @@ export function topicData(topic: Exclude<PeriodicTopic, 'world'>, snap: EngineSn
       return controllerData(snap, base?.snap, windowMs);
     case 'sessions':
       return sessionsData(snap, base?.snap, windowMs);
+    case 'storage':
+      return storageStatus(snap);
   }
 }
 

@@ -4,7 +4,9 @@
 // the 1280×800 one to docs/dashboard.png and the world map's to docs/dashboard-world.png. Every wait is for a selector, a page condition
 // or a hub tick, with a deadline; nothing sleeps.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { copyFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 
@@ -13,6 +15,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { WebSocket } from 'ws';
 
 import { buildApp, type AppOptions } from '../../src/app.js';
+import type { StorageStatus } from '../../src/schemas/stats.js';
 import type { TicketsIssued } from '../../src/schemas/tickets.js';
 import { SMALL_ENGINE, uniqueServerName } from '../helpers/app.js';
 import { GameClient } from '../helpers/game-client.js';
@@ -340,6 +343,73 @@ describe('dashboard in chromium', () => {
     });
 
     assert.deepEqual(unexpected(errors), []);
+  });
+
+  test('storage panel: GET /v1/storage\'s values from the storage topic; Checkpoint now writes the players; without a database, 409 NO_DATABASE', TEST, async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gamesrv-browser-storage-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    // SQLite and the journal, the periodic flush an hour away; a token, which Checkpoint now must send.
+    const { app, url } = await startServer(t, { token: 'storage-token', engineConfig: { database: 'sqlite', durability: 'journal', dataDir, flushMs: 3_600_000 } });
+    const auth = { authorization: 'Bearer storage-token' };
+    const events = [1, 2, 3, 4].map((playerId) => ({ type: 'PLAYER_LOGIN', playerId, data: `p${playerId}` }));
+    const accepted = await app.inject({ method: 'POST', url: '/v1/events', headers: auth, payload: { events } });
+    assert.equal(accepted.statusCode, 202, accepted.body);
+    const last = (accepted.json() as { lastSeq: number }).lastSeq;
+    await app.engine.flush();
+    const status = (await app.inject('/v1/storage')).json() as StorageStatus;
+
+    const { page, errors } = await openPage(t, 1280, 800);
+    await page.goto(`${url}${PAGE}#token=storage-token`);
+
+    await t.test('the panel shows the backend, location, checkpoint, flushes and the journal', async () => {
+      await page.waitForSelector('#connection[data-status="live"]');
+      await page.waitForSelector(`#storage[data-database="sqlite"][data-open="true"] #storage-applied-seq[data-value="${last}"]`);
+      const shown = await page.$$eval('#storage [data-value]', (els) => Object.fromEntries(els.map((el) => [el.id, (el as HTMLElement).dataset['value']])));
+      const { storage: s, journal: j } = status;
+      assert.deepEqual(shown, {
+        'storage-location': join(dataDir, 'gamesrv.db'),
+        'storage-schema': String(s.schemaVersion),
+        'storage-checkpoint-seq': '0',
+        'storage-dirty': String(events.length),
+        'storage-flushes': String(s.flushes),
+        'storage-rows': String(s.rowsFlushed),
+        'storage-journal-mode': 'journal',
+        'storage-segments': String(j.segments),
+        'storage-journal-size': String(j.diskBytes),
+        'storage-last-seq': String(last),
+        'storage-applied-seq': String(last),
+      });
+      assert.equal(s.location, join(dataDir, 'gamesrv.db'));
+      assert.equal(await page.textContent('#storage-backend'), '(sqlite)');
+      assert.equal(await page.textContent('#storage-last-seq'), last.toLocaleString('en-US'));
+      await page.$eval('#storage', (el) => el.scrollIntoView());
+      await page.screenshot({ path: join(RESULTS, 'dashboard-storage-1280x800.png') });
+    });
+
+    await t.test('Checkpoint now writes the changed players with the page\'s token and shows the new checkpoint', async () => {
+      await page.click('#storage-checkpoint');
+      await page.waitForSelector('#storage-result.ok');
+      assert.equal(await page.textContent('#storage-result'), `checkpoint: ${events.length} players written; the store holds every event to #${last}`);
+      await page.waitForSelector(`#storage-checkpoint-seq[data-value="${last}"]`);
+      await page.waitForSelector('#storage-dirty[data-value="0"]');
+      assert.equal(await page.$eval('#storage-rows', (el) => (el as HTMLElement).dataset['value']), String(status.storage.rowsFlushed + events.length));
+      assert.equal(app.engine.snapshot().storage.checkpointSeq, last);
+      assert.equal(await page.$('#token-dialog[open]'), null, 'never asked for the token');
+      assert.ok(await page.isEnabled('#storage-checkpoint'));
+    });
+    assert.deepEqual(unexpected(errors), []);
+
+    await t.test('without a database the button shows the 409 NO_DATABASE problem', async (st) => {
+      const plain = await startServer(st);
+      const other = await openPage(st, 1280, 800);
+      await other.page.goto(plain.url + PAGE);
+      await other.page.waitForSelector('#storage[data-database="simulated"]');
+      assert.equal(await other.page.textContent('#storage-backend'), '(simulated: nothing persists)');
+      await other.page.click('#storage-checkpoint');
+      await other.page.waitForSelector('#storage-result.error[data-code="NO_DATABASE"]');
+      assert.match((await other.page.textContent('#storage-result')) ?? '', /^checkpoint refused \(409 NO_DATABASE\): \S/);
+      assert.deepEqual(unexpected(other.errors, [409]), []);
+    });
   });
 
   test('with a token: asks for it on 401, retries with Bearer, and unlocks telemetry', TEST, async (t) => {
