@@ -16,6 +16,7 @@ import { addonPath } from '../src/engine/native.js';
 import { PUBLIC_DIR } from '../src/routes/dashboard.js';
 import { EngineOptions } from '../src/schemas/engine-config.js';
 import { build } from './helpers/app.js';
+import type { Json } from './helpers/json.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -106,14 +107,14 @@ function envPairs(args: string): [string, string][] {
 }
 
 /** Every YAML document of a file, or the parse errors. */
-function yamlDocs(text: string, name: string, problems: string[]): Record<string, any>[] {
+function yamlDocs(text: string, name: string, problems: string[]): Json[] {
   const docs = parseAllDocuments(text);
   const list = Array.isArray(docs) ? docs : [docs];
-  const out: Record<string, any>[] = [];
+  const out: Json[] = [];
   for (const d of list) {
     for (const e of [...d.errors, ...d.warnings]) problems.push(`${name}: YAML: ${e.message}`);
     const js = d.toJS() as unknown;
-    if (js !== null && js !== undefined) out.push(js as Record<string, any>);
+    if (js !== null && js !== undefined) out.push(js as Json);
   }
   return out;
 }
@@ -173,7 +174,7 @@ function crossCheck(files: DeployFiles, facts: ServerFacts): CheckResult {
   const envProblems = (where: string, names: string[]) => {
     for (const n of names) {
       if (n.startsWith('GAMESRV_') && !facts.envs.has(n)) problems.push(`${where}: ${n} is not a variable the server reads (gamesrv --help)`);
-      if (!n.startsWith('GAMESRV_') && n !== 'NODE_ENV') problems.push(`${where}: ${n} is not a gamesrv variable`);
+      if (!n.startsWith('GAMESRV_')) problems.push(`${where}: ${n} is not a gamesrv variable`);
     }
   };
 
@@ -224,7 +225,7 @@ function crossCheck(files: DeployFiles, facts: ServerFacts): CheckResult {
   const imageArgs = [...entrypoint.slice(2), ...cmd];
 
   // The YAML files.
-  const docs: { path: string; doc: Record<string, any> }[] = [];
+  const docs: { path: string; doc: Json }[] = [];
   for (const [path, text] of Object.entries(files.yaml)) for (const doc of yamlDocs(text, path, problems)) docs.push({ path, doc });
   const fleets = docs.filter((d) => d.doc['kind'] === 'Fleet');
   const autoscalers = docs.filter((d) => d.doc['kind'] === 'FleetAutoscaler');
@@ -233,7 +234,7 @@ function crossCheck(files: DeployFiles, facts: ServerFacts): CheckResult {
   const fleet = fleets[0]?.doc ?? {};
   const gs = fleet['spec']?.['template']?.['spec'] ?? {};
   const pod = gs['template']?.['spec'] ?? {};
-  const containers: Record<string, any>[] = pod['containers'] ?? [];
+  const containers: Json[] = pod['containers'] ?? [];
   const c = gs['container'] !== undefined ? containers.find((x) => x['name'] === gs['container']) : containers[0];
   if (!c) {
     problems.push('fleet.yaml: no game server container');
@@ -244,7 +245,7 @@ function crossCheck(files: DeployFiles, facts: ServerFacts): CheckResult {
   const argv: string[] = c['command'] !== undefined ? [...(c['command'] as string[]), ...((c['args'] as string[]) ?? [])] : [...entrypoint, ...((c['args'] as string[]) ?? cmd)];
   flagProblems('fleet.yaml command/args', argv);
   const podEnv = new Map(imageEnv);
-  const fleetEnv: Record<string, any>[] = c['env'] ?? [];
+  const fleetEnv: Json[] = c['env'] ?? [];
   envProblems('fleet.yaml env', fleetEnv.map((e) => String(e['name'])));
   for (const e of fleetEnv) {
     const from = e['valueFrom'];
@@ -273,7 +274,7 @@ function crossCheck(files: DeployFiles, facts: ServerFacts): CheckResult {
 
   // Ports: the game port is the GameServer's one port; the control plane has no host port.
   const gamePortDefault = (SETTINGS.gamePort.schema as { default?: number }).default;
-  const ports: Record<string, any>[] = gs['ports'] ?? [];
+  const ports: Json[] = gs['ports'] ?? [];
   if (ports.length !== 1) problems.push(`fleet.yaml: ${ports.length} GameServer ports, want the game port alone`);
   const gp = ports[0] ?? {};
   if (gp['containerPort'] !== config.engineConfig.sessionPort) problems.push(`fleet.yaml GameServer port ${gp['containerPort']} is not the server's game port ${config.engineConfig.sessionPort}`);
@@ -287,7 +288,7 @@ function crossCheck(files: DeployFiles, facts: ServerFacts): CheckResult {
   if (AGONES_SIDECAR_PORTS.includes(config.engineConfig.sessionPort ?? -1)) problems.push(`game port ${config.engineConfig.sessionPort} is taken by the Agones sidecar`);
   if (config.port === config.engineConfig.sessionPort) problems.push('control port and game port are the same');
   const named = new Map<string, number>();
-  for (const p of (c['ports'] as Record<string, any>[] | undefined) ?? []) {
+  for (const p of (c['ports'] as Json[] | undefined) ?? []) {
     if (p['hostPort'] !== undefined) problems.push(`fleet.yaml container port ${p['name']}: a hostPort exposes it outside the cluster`);
     if (p['containerPort'] !== config.port) problems.push(`fleet.yaml container port ${p['name']} ${p['containerPort']} is not the control port ${config.port}`);
     named.set(String(p['name']), Number(p['containerPort']));
@@ -304,7 +305,7 @@ function crossCheck(files: DeployFiles, facts: ServerFacts): CheckResult {
   if (c['livenessProbe'] !== undefined) problems.push('fleet.yaml livenessProbe: Agones sets its own (the sidecar\'s health); one here replaces it');
 
   // Paths: the data directory is the image's volume and the pod's mount.
-  const mounts = ((c['volumeMounts'] as Record<string, any>[] | undefined) ?? []).map((m) => String(m['mountPath']));
+  const mounts = ((c['volumeMounts'] as Json[] | undefined) ?? []).map((m) => String(m['mountPath']));
   const dataDir = config.engineConfig.dataDir ?? '';
   if (!volumes.includes(dataDir)) problems.push(`Dockerfile VOLUME ${volumes.join(' ')} does not hold the data directory ${dataDir}`);
   if (!mounts.includes(dataDir)) problems.push(`fleet.yaml mounts no volume at the data directory ${dataDir}`);
@@ -349,6 +350,16 @@ function crossCheck(files: DeployFiles, facts: ServerFacts): CheckResult {
   if (!(buffer > 0 && buffer <= min && min <= max)) problems.push(`fleetautoscaler.yaml wants 0 < bufferSize (${buffer}) <= minCapacity (${min}) <= maxCapacity (${max})`);
   if (!(max >= maxPlayers!)) problems.push(`fleetautoscaler.yaml maxCapacity ${max} is less than one server's capacity ${maxPlayers}`);
 
+  // Allocations pick servers of this fleet by its Counter.
+  for (const { path, doc } of docs.filter((d) => d.doc['kind'] === 'GameServerAllocation')) {
+    const selectors: Json[] = doc['spec']?.['selectors'] ?? [];
+    if (selectors.length === 0) problems.push(`${path}: no selectors`);
+    for (const s of selectors) {
+      if (s['matchLabels']?.['agones.dev/fleet'] !== fleet['metadata']?.['name']) problems.push(`${path}: selector fleet ${s['matchLabels']?.['agones.dev/fleet']} is not the Fleet ${fleet['metadata']?.['name']}`);
+      for (const key of Object.keys(s['counters'] ?? {})) if (!gs['counters']?.[key]) problems.push(`${path}: counter ${key} is not one of the fleet's`);
+    }
+  }
+
   // Server names: unique per pod, within the server's pattern for the longest pod name.
   const name = String(fleet['metadata']?.['name'] ?? '');
   const pattern = new RegExp((SETTINGS.serverName.schema as { pattern?: string }).pattern!);
@@ -370,7 +381,7 @@ test('the server --help lists the flags and variables the check compares with', 
 });
 
 test('every YAML file under deploy/ parses', () => {
-  assert.ok(Object.keys(files.yaml).length >= 2, 'fleet.yaml and fleetautoscaler.yaml');
+  for (const f of ['allocation', 'fleet', 'fleetautoscaler']) assert.ok(`deploy/agones/${f}.yaml` in files.yaml, `deploy/agones/${f}.yaml is read`);
   for (const [path, text] of Object.entries(files.yaml)) {
     const problems: string[] = [];
     const docs = yamlDocs(text, path, problems);
@@ -402,7 +413,7 @@ test('SIGTERM, the image\'s stop signal, is what the server drains on', () => {
 });
 
 // The check must be able to fail: each mutation below is one a rename or a typo makes.
-const mutated = (from: string, to: string, where: 'dockerfile' | 'deploy/agones/fleet.yaml' | 'deploy/agones/fleetautoscaler.yaml'): DeployFiles => {
+const mutated = (from: string, to: string, where: 'dockerfile' | `deploy/agones/${'fleet' | 'fleetautoscaler' | 'allocation'}.yaml`): DeployFiles => {
   const copy: DeployFiles = { ...files, yaml: { ...files.yaml } };
   const text = where === 'dockerfile' ? copy.dockerfile : copy.yaml[where]!;
   assert.ok(text.includes(from), `${where} contains ${from}`);
@@ -426,6 +437,7 @@ test('a misspelled variable, a wrong port, a wrong counter fail the check (in-me
     ['terminationGracePeriodSeconds: 45', 'terminationGracePeriodSeconds: 20', 'deploy/agones/fleet.yaml', 'terminationGracePeriodSeconds 20'],
     ['periodSeconds: 5\n        failureThreshold', 'periodSeconds: 3\n        failureThreshold', 'deploy/agones/fleet.yaml', 'health.periodSeconds 3'],
     ['COPY native ./native', 'COPY natve ./native', 'dockerfile', 'COPY natve: no such file'],
+    ['agones.dev/fleet: gamesrv\n      gameServerState: Ready', 'agones.dev/fleet: gamesvr\n      gameServerState: Ready', 'deploy/agones/allocation.yaml', 'selector fleet gamesvr'],
   ];
   for (const [from, to, where, expected] of cases) {
     const r = crossCheck(mutated(from, to, where), facts);
