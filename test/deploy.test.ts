@@ -65,8 +65,7 @@ function parseDockerfile(text: string): Instruction[] {
   const lines: string[] = [];
   let pending = '';
   for (const raw of text.split('\n')) {
-    if (pending === '' && /^\s*#/.test(raw)) continue;
-    if (/^\s*#/.test(raw)) continue; // a comment inside a continued instruction
+    if (/^\s*#/.test(raw)) continue; // also inside a continued instruction, as Docker reads it
     const line = raw.trimEnd();
     if (line.endsWith('\\')) {
       pending += line.slice(0, -1) + ' ';
