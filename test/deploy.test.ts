@@ -4,22 +4,17 @@
 // unchecked), so this is what stands between a renamed flag and a fleet that never starts.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-
-import { parseAllDocuments } from 'yaml';
 
 import { SETTINGS, isLoopback, loadConfig } from '../src/config.js';
 import { addonPath } from '../src/engine/native.js';
 import { PUBLIC_DIR } from '../src/routes/dashboard.js';
 import { EngineOptions } from '../src/schemas/engine-config.js';
 import { build } from './helpers/app.js';
+import { ROOT, envPairs, execForm, ignored, parseDockerfile, read, readDeployFiles, yamlDocs, type DeployFiles } from './helpers/deploy-files.js';
 import type { Json } from './helpers/json.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 /** Ports the Agones SDK sidecar listens on inside every GameServer pod (gRPC, HTTP, health). */
 const AGONES_SIDECAR_PORTS = [9357, 9358, 8080];
@@ -52,99 +47,7 @@ function serverFacts(): ServerFacts {
   return { flags, envs };
 }
 
-// --- reading the files -----------------------------------------------------------------
-
-interface Instruction {
-  op: string;
-  args: string;
-  stage: string;
-}
-
-/** A Dockerfile's instructions, continuation lines joined, comments dropped, each with its stage. */
-function parseDockerfile(text: string): Instruction[] {
-  const lines: string[] = [];
-  let pending = '';
-  for (const raw of text.split('\n')) {
-    if (/^\s*#/.test(raw)) continue; // also inside a continued instruction, as Docker reads it
-    const line = raw.trimEnd();
-    if (line.endsWith('\\')) {
-      pending += line.slice(0, -1) + ' ';
-      continue;
-    }
-    const whole = (pending + line).trim();
-    pending = '';
-    if (whole !== '') lines.push(whole);
-  }
-  let stage = '';
-  return lines.map((l) => {
-    const m = /^(\w+)\s+(.*)$/.exec(l);
-    assert.ok(m, `Dockerfile line "${l}"`);
-    const op = m[1]!.toUpperCase();
-    if (op === 'FROM') stage = /\bAS\s+(\S+)/i.exec(m[2]!)?.[1] ?? m[2]!;
-    return { op, args: m[2]!, stage };
-  });
-}
-
-/** The exec form of ENTRYPOINT/CMD/VOLUME; the shell form is refused (signals would go to sh). */
-function execForm(i: Instruction, problems: string[]): string[] {
-  try {
-    const v: unknown = JSON.parse(i.args);
-    if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v as string[];
-  } catch {
-    // reported below
-  }
-  problems.push(`Dockerfile ${i.op} ${i.args}: not the exec (JSON) form`);
-  return [];
-}
-
-/** ENV k=v pairs (values without blanks or quotes, as ours are). */
-function envPairs(args: string): [string, string][] {
-  return args.split(/\s+/).filter((p) => p !== '').map((p) => {
-    const eq = p.indexOf('=');
-    return [p.slice(0, eq), p.slice(eq + 1)];
-  });
-}
-
-/** Every YAML document of a file, or the parse errors. */
-function yamlDocs(text: string, name: string, problems: string[]): Json[] {
-  const docs = parseAllDocuments(text);
-  const list = Array.isArray(docs) ? docs : [docs];
-  const out: Json[] = [];
-  for (const d of list) {
-    for (const e of [...d.errors, ...d.warnings]) problems.push(`${name}: YAML: ${e.message}`);
-    const js = d.toJS() as unknown;
-    if (js !== null && js !== undefined) out.push(js as Json);
-  }
-  return out;
-}
-
-/** Does a .dockerignore pattern (the forms ours uses: a name, a path, `*` within a segment) exclude `path`? */
-function ignored(path: string, patterns: string[]): boolean {
-  const rx = (p: string) => new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}(/.*)?$`);
-  return patterns.some((p) => rx(p.replace(/^\/|\/$/g, '')).test(path));
-}
-
 // --- the cross-check -----------------------------------------------------------------
-
-interface DeployFiles {
-  dockerfile: string;
-  dockerignore: string;
-  /** Every YAML file under deploy/, by path. */
-  yaml: Record<string, string>;
-}
-
-function readDeployFiles(): DeployFiles {
-  const yaml: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
-      const path = `${dir}/${e.name}`;
-      if (e.isDirectory()) walk(path);
-      else if (/\.ya?ml$/.test(e.name)) yaml[path] = read(path);
-    }
-  };
-  walk('deploy');
-  return { dockerfile: read('deploy/Dockerfile'), dockerignore: read('deploy/Dockerfile.dockerignore'), yaml };
-}
 
 /** Values for variables a manifest takes from the cluster: the shapes the server accepts. */
 const CLUSTER_VALUES: Record<string, string> = {
