@@ -249,7 +249,7 @@ function crossCheck(files: DeployFiles, facts: ServerFacts): CheckResult {
   const counter = policy['counter'] ?? {};
   if (counter['key'] !== 'players' || !players) problems.push(`fleetautoscaler.yaml counter key ${counter['key']} is not the fleet's "players" Counter`);
   const [buffer, min, max] = [counter['bufferSize'], counter['minCapacity'], counter['maxCapacity']].map(Number) as [number, number, number];
-  if (!(buffer > 0 && buffer <= min && min <= max)) problems.push(`fleetautoscaler.yaml wants 0 < bufferSize (${buffer}) <= minCapacity (${min}) <= maxCapacity (${max})`);
+  if (!(buffer > 0 && buffer <= min && min <= max)) problems.push(`fleetautoscaler.yaml: Agones refuses anything but 0 < bufferSize (${buffer}) <= minCapacity (${min}) <= maxCapacity (${max})`);
   if (!(max >= maxPlayers!)) problems.push(`fleetautoscaler.yaml maxCapacity ${max} is less than one server's capacity ${maxPlayers}`);
 
   // Allocations pick servers of this fleet by its Counter.
