@@ -102,8 +102,9 @@ class PipeLaterReply {
   PipeLaterReply& operator=(const PipeLaterReply&) = delete;
   ~PipeLaterReply();
 
-  // True: the reply is queued on its connection (it is written in order). False: nothing
-  // to send it to (already sent, empty, or the connection or server is gone: dropped, counted).
+  // True: the reply is handed to its connection, to be written in order (should the
+  // connection break first, it is dropped and counted then). False: nothing to send it to
+  // (already sent, empty, or the connection or server is gone: dropped, counted).
   bool send(const PipeReply& reply);
   explicit operator bool() const noexcept { return slot_ != nullptr; }
 

@@ -107,7 +107,9 @@ struct PipeServer::Impl : std::enable_shared_from_this<PipeServer::Impl> {
   virtual bool dispatch(const CompletionPacket& packet) = 0;
   // A deferred reply of connection `key` was filled (called from any thread, never with
   // that connection's I/O lock held): write what is due on it, in order, and serve it
-  // again. False: the connection or the server is gone (the reply is dropped).
+  // again. False: the connection or the server is gone (the caller counts the reply
+  // dropped). A reply that was due but could not be written (the connection broke) is
+  // counted dropped by the backend.
   virtual bool deliverLater(CompletionKey key) = 0;
   PipeServerStats stats() const;
 

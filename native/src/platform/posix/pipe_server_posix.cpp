@@ -59,6 +59,7 @@ struct Connection {
   struct Reply {
     PipeFrame frame;
     std::shared_ptr<PipeReplySlot> later;
+    bool deferred = false;  // the handler deferred it (counted as dropped if never written)
   };
 
   const int fd;
@@ -88,7 +89,8 @@ struct PosixPipeServer final : PipeServer::Impl {
   bool flushPending(Connection& conn);
   // Arms the connection for what it waits for next: nothing while a deferred reply is due.
   void armNext(Connection& conn);
-  void closeConnection(const Connection& conn, bool ioError);
+  // Requires: conn.ioMu held (by the caller, who serves it).
+  void closeConnection(Connection& conn, bool ioError);
   void refuse(int fd, const PipeFrame& refusal);
 
   std::unordered_map<CompletionKey, std::shared_ptr<Connection>> conns_;  // guarded by gate.mutex()
@@ -302,7 +304,7 @@ void PosixPipeServer::shedBacklog() {
   reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-void PosixPipeServer::closeConnection(const Connection& conn, bool ioError) {
+void PosixPipeServer::closeConnection(Connection& conn, bool ioError) {
   std::shared_ptr<Connection> owned;  // the caller still holds one: the fd closes after its serve()
   {
     std::lock_guard lock(gate.mutex());
@@ -311,6 +313,11 @@ void PosixPipeServer::closeConnection(const Connection& conn, bool ioError) {
     owned = std::move(it->second);
     conns_.erase(it);
   }
+  // Deferred replies already given go with the connection; those still to come find it
+  // gone and are counted by PipeLaterReply::send().
+  for (Connection::Reply& r : conn.pending)
+    if (r.deferred && (!r.later || r.later->takeFrame(r.frame))) session.laterDropped();
+  conn.pending.clear();
   config.port->disassociate(conn.fd);
   counters.closed(ioError);
 }
@@ -342,8 +349,7 @@ bool PosixPipeServer::deliverLater(CompletionKey key) {
   std::lock_guard io(conn->ioMu);
   // Armed: a port thread serves it next and writes the reply then (flushPending()).
   if (conn->armed) return true;
-  if (!flushPending(*conn)) return false;
-  armNext(*conn);
+  if (flushPending(*conn)) armNext(*conn);  // else broken: closeConnection() counted what it dropped
   return true;
 }
 
@@ -405,7 +411,7 @@ void PosixPipeServer::serve(Connection& conn) {
       counters.frameIn(length);
       std::shared_ptr<PipeReplySlot> later = session.answer(*this, conn.key, in[i], length, out);
       if (later) {
-        conn.pending.push_back(Connection::Reply{{}, std::move(later)});
+        conn.pending.push_back(Connection::Reply{{}, std::move(later), true});
         behindLater = true;
         continue;
       }

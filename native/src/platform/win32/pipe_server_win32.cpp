@@ -458,11 +458,12 @@ bool Win32PipeServer::deliverLater(CompletionKey key) {
   }
   ServerGate::Dispatch inside(gate);
   std::lock_guard io(inst->ioMu);
-  if (!inst->awaiting) return true;  // taken at once by readDone()
-  if (!inst->awaiting->takeFrame(inst->out)) return true;  // not this one's turn (cannot happen: one at a time)
+  // Null: readDone() found it filled and wrote it itself.
+  if (!inst->awaiting || !inst->awaiting->takeFrame(inst->out)) return true;
   inst->awaiting.reset();
   write(*inst, true);
-  return inst->op == Instance::Op::Write;  // else the write failed: the connection is closed
+  if (inst->op != Instance::Op::Write) session.laterDropped();  // not written: the connection is closed
+  return true;
 }
 
 // Requires: inst.ioMu held; inst.out holds the frame. `counted`: a reply (in the stats).
