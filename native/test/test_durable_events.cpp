@@ -475,3 +475,26 @@ TEST(pipe_request_whose_commit_fails_gets_an_error_and_applies_nothing) {
   CHECK_EQ(engine.snapshot().durable.failedBatches, std::uint64_t{1});
   CHECK(engine.stop(std::chrono::seconds(10)).drained);
 }
+
+TEST(pipe_request_refused_at_once_answers_from_the_port_thread) {
+  gstest::TempDir dir("durable");
+  EngineOptions options;
+  options.events.queueCapacity = 1;
+  Engine engine(options);
+  CHECK(engine.start(journalPipeConfig(dir.path(), pipetest::testPath("durable"))).error == TransitionError::None);
+  CHECK(engine.pause().error == TransitionError::None);  // accepted events wait in the queue
+  PipeClient c = pipetest::connected(engine.pipePath());
+  PipeReplyResult r = c.request(PipeMessageType::PlayerLogin, "1:one");
+  CHECK(r.ok() && r.reply.data == "seq=1");
+  r = c.request(PipeMessageType::PlayerLogin, "2:two");  // no room: refused before the journal
+  CHECK_MSG(r.ok(), r.detail);
+  CHECK(r.reply.type == PipeMessageType::Error);
+  CHECK_EQ(r.reply.data, "queue full: event not accepted, retry later");
+  const EngineSnapshot s = engine.snapshot();
+  CHECK_EQ(s.io.pipe.laterReplies, std::uint64_t{2});
+  CHECK_EQ(s.durable.journal.events, std::uint64_t{1});
+  CHECK(engine.resume().error == TransitionError::None);
+  CHECK(engine.flushEvents(std::chrono::seconds(10)));
+  CHECK_EQ(engine.world().knownCount(), std::size_t{1});
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+}
