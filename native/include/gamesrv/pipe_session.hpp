@@ -52,9 +52,11 @@ struct PipeReplySlot {
   // Guarded by mu. handlerReturned: answer() is over, so send() must call deliverLater()
   // (before it, the handler's own thread holds the I/O lock and answer() takes the frame).
   // orphaned: answer() did not queue the slot (the handler threw, or also replied at once).
+  // taken: takeFrame() gave the frame to the backend, which then writes it or counts it dropped.
   bool handlerReturned = false;
   bool orphaned = false;
   bool filled = false;
+  bool taken = false;
   PipeFrame frame{};
 };
 

@@ -133,6 +133,7 @@ bool PipeReplySlot::takeFrame(PipeFrame& out) {
   std::lock_guard lock(mu);
   if (!filled) return false;
   out = frame;
+  taken = true;
   return true;
 }
 
@@ -176,6 +177,12 @@ bool PipeLaterReply::send(const PipeReply& reply) {
   }
   // Not yet returned: sent from inside the handler; answer()'s caller takes the frame.
   if (!deliver || server->deliverLater(slot->key)) return true;
+  {
+    // Taken meanwhile by the connection's own thread: written, or counted as dropped when
+    // the connection closed (PipeServer::Impl::deliverLater()).
+    std::lock_guard lock(slot->mu);
+    if (slot->taken) return true;
+  }
   server->session.laterDropped();
   return false;
 }
