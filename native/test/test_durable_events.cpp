@@ -14,6 +14,7 @@
 #include "gamesrv/durable_events.hpp"
 #include "gamesrv/engine.hpp"
 #include "harness.hpp"
+#include "pipe_test_support.hpp"
 #include "temp_dir.hpp"
 
 using namespace gamesrv;
@@ -333,3 +334,167 @@ TEST(a_committed_checkpoint_deletes_old_segments_and_the_next_start_replays_afte
 }
 
 GS_TEST_MAIN()
+
+// --- the pipe in journal mode: ACK when the commit completes, no port thread waiting -----
+
+namespace {
+
+// Holds the journal's commits (its test hook runs on the gs-journal thread after each
+// write) until released; a commit can be made to fail instead.
+class CommitGate {
+ public:
+  std::error_code afterWrite() {
+    std::unique_lock lock(mu_);
+    ++held_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+    return fail_ ? std::make_error_code(std::errc::io_error) : std::error_code();
+  }
+  void close() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+  }
+  void failEveryCommit() {
+    std::lock_guard lock(mu_);
+    fail_ = true;
+  }
+  void open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  // Waits until `n` commits in all have reached the gate.
+  bool reached(int n) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return held_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool open_ = true;   // guarded by mu_
+  bool fail_ = false;  // guarded by mu_
+  int held_ = 0;       // guarded by mu_: commits that reached the gate
+};
+
+EngineConfig journalPipeConfig(const std::filesystem::path& dir, const std::string& pipePath) {
+  EngineConfig c = journalConfig(dir, "gs-durable-pipe");
+  c.io.iocp = true;
+  c.io.iocpThreads = 1;  // one completion-port thread: a reply waiting on it would stall every client
+  c.io.pipe = true;
+  c.io.pipePath = pipePath;
+  return c;
+}
+
+}  // namespace
+
+TEST(pipe_acks_after_the_commit_while_the_completion_port_thread_serves_others) {
+  gstest::TempDir dir("durable");
+  CommitGate gate;
+  Engine engine;
+  JournalOptions o;
+  o.faultForTesting = [&](JournalIoOp op) { return op == JournalIoOp::Write ? gate.afterWrite() : std::error_code(); };
+  engine.setJournalOptionsForTesting(std::move(o));
+  CHECK(engine.start(journalPipeConfig(dir.path(), pipetest::testPath("durable"))).error == TransitionError::None);
+  gate.close();
+  PipeClient a = pipetest::connected(engine.pipePath());
+  // Pipelined: the STATUS's reply must not overtake the LOGIN's.
+  CHECK(a.sendRaw(pipetest::frameOf(PipeMessageType::PlayerLogin, "1:one")).ok());
+  CHECK(a.sendRaw(pipetest::frameOf(PipeMessageType::ServerStatus, "")).ok());
+  CHECK(gate.reached(1));  // the LOGIN's commit is held
+  PipeClient b = pipetest::connected(engine.pipePath());
+  const PipeReplyResult status = b.request(PipeMessageType::ServerStatus, "", std::chrono::seconds(5));
+  CHECK_MSG(status.ok(), status.detail);
+  CHECK(status.reply.type == PipeMessageType::StatusReply);
+  EngineSnapshot s = engine.snapshot();
+  CHECK_EQ(s.io.pipe.framesOut, std::uint64_t{1});  // b's: no ACK before the commit
+  CHECK_EQ(engine.world().knownCount(), std::size_t{0});
+  gate.open();
+  PipeReplyResult r = a.receive(std::chrono::seconds(5));
+  CHECK_MSG(r.ok(), r.detail);
+  CHECK(r.reply.type == PipeMessageType::Ack);
+  CHECK_EQ(r.reply.data, "seq=1");
+  CHECK(engine.snapshot().durable.journal.lastSeq >= 1);  // on disk before the ACK
+  r = a.receive(std::chrono::seconds(5));
+  CHECK_MSG(r.ok(), r.detail);
+  CHECK(r.reply.type == PipeMessageType::StatusReply);
+  CHECK(engine.flushEvents(std::chrono::seconds(10)));
+  CHECK_EQ(engine.world().knownCount(), std::size_t{1});
+  CHECK_EQ(engine.snapshot().io.pipe.laterReplies, std::uint64_t{1});
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+}
+
+TEST(pipe_session_closed_during_its_commit_drops_the_ack_and_the_event_applies_once) {
+  gstest::TempDir dir("durable");
+  CommitGate gate;
+  Engine engine;
+  JournalOptions o;
+  o.faultForTesting = [&](JournalIoOp op) { return op == JournalIoOp::Write ? gate.afterWrite() : std::error_code(); };
+  engine.setJournalOptionsForTesting(std::move(o));
+  CHECK(engine.start(journalPipeConfig(dir.path(), pipetest::testPath("durable"))).error == TransitionError::None);
+  gate.close();
+  {
+    PipeClient gone = pipetest::connected(engine.pipePath());
+    CHECK(gone.sendRaw(pipetest::frameOf(PipeMessageType::PlayerLogin, "7:seven")).ok());
+    CHECK(gate.reached(1));
+  }  // closed with its commit held
+  gate.open();
+  // The reply is dropped after the batch went into the queue: then the flush covers it.
+  CHECK(gstest::eventually([&] { return engine.snapshot().io.pipe.laterDropped == 1; }));
+  CHECK(engine.flushEvents(std::chrono::seconds(10)));
+  CHECK_EQ(engine.snapshot().io.pipe.laterReplies, std::uint64_t{1});
+  const EngineSnapshot s = engine.snapshot();
+  CHECK_EQ(s.io.pipe.framesOut, std::uint64_t{0});
+  CHECK_EQ(s.durable.journal.events, std::uint64_t{1});
+  CHECK_EQ(s.durable.appliedSeq, std::uint64_t{1});
+  CHECK_EQ(engine.world().knownCount(), std::size_t{1});
+  CHECK(engine.world().players()[0].online);
+  // The next session is served as usual.
+  PipeClient next = pipetest::connected(engine.pipePath());
+  const PipeReplyResult r = next.request(PipeMessageType::PlayerMove, "7:1,2");
+  CHECK(r.ok() && r.reply.data == "seq=2");
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+}
+
+TEST(pipe_request_whose_commit_fails_gets_an_error_and_applies_nothing) {
+  gstest::TempDir dir("durable");
+  CommitGate gate;
+  Engine engine;
+  JournalOptions o;
+  o.faultForTesting = [&](JournalIoOp op) { return op == JournalIoOp::Write ? gate.afterWrite() : std::error_code(); };
+  engine.setJournalOptionsForTesting(std::move(o));
+  CHECK(engine.start(journalPipeConfig(dir.path(), pipetest::testPath("durable"))).error == TransitionError::None);
+  PipeClient c = pipetest::connected(engine.pipePath());
+  gate.failEveryCommit();
+  PipeReplyResult r = c.request(PipeMessageType::PlayerLogin, "3:three");
+  CHECK_MSG(r.ok(), r.detail);
+  CHECK(r.reply.type == PipeMessageType::Error);
+  CHECK_EQ(r.reply.data, "engine is not accepting events");
+  CHECK(engine.flushEvents(std::chrono::seconds(10)));
+  CHECK_EQ(engine.world().knownCount(), std::size_t{0});
+  CHECK_EQ(engine.snapshot().durable.failedBatches, std::uint64_t{1});
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+}
+
+TEST(pipe_request_refused_at_once_answers_from_the_port_thread) {
+  gstest::TempDir dir("durable");
+  EngineOptions options;
+  options.events.queueCapacity = 1;
+  Engine engine(options);
+  CHECK(engine.start(journalPipeConfig(dir.path(), pipetest::testPath("durable"))).error == TransitionError::None);
+  CHECK(engine.pause().error == TransitionError::None);  // accepted events wait in the queue
+  PipeClient c = pipetest::connected(engine.pipePath());
+  PipeReplyResult r = c.request(PipeMessageType::PlayerLogin, "1:one");
+  CHECK(r.ok() && r.reply.data == "seq=1");
+  r = c.request(PipeMessageType::PlayerLogin, "2:two");  // no room: refused before the journal
+  CHECK_MSG(r.ok(), r.detail);
+  CHECK(r.reply.type == PipeMessageType::Error);
+  CHECK_EQ(r.reply.data, "queue full: event not accepted, retry later");
+  const EngineSnapshot s = engine.snapshot();
+  CHECK_EQ(s.io.pipe.laterReplies, std::uint64_t{2});
+  CHECK_EQ(s.durable.journal.events, std::uint64_t{1});
+  CHECK(engine.resume().error == TransitionError::None);
+  CHECK(engine.flushEvents(std::chrono::seconds(10)));
+  CHECK_EQ(engine.world().knownCount(), std::size_t{1});
+  CHECK(engine.stop(std::chrono::seconds(10)).drained);
+}

@@ -541,3 +541,157 @@ TEST(dispatcher_ignores_foreign_packets_and_outlives_the_server) {
 }
 
 GS_TEST_MAIN()
+
+// --- deferred replies (pipe.hpp, "Deferred replies") ----------------------------------
+
+namespace {
+
+// Deferred replies handed over by a handler, for the test to send from its own thread.
+class LaterBox {
+ public:
+  void put(PipeLaterReply later) {
+    std::lock_guard lock(mu_);
+    held_.push_back(std::move(later));
+    changed_.notify_all();
+  }
+  // The first one held; waits up to 5 s for it (an empty one on timeout).
+  PipeLaterReply take() {
+    std::unique_lock lock(mu_);
+    if (!changed_.wait_for(lock, 5s, [&] { return !held_.empty(); })) return {};
+    PipeLaterReply later = std::move(held_.front());
+    held_.erase(held_.begin());
+    return later;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<PipeLaterReply> held_;  // guarded by mu_
+};
+
+// LOGIN: deferred, answered by the test. MOVE: deferred, answered from inside the handler.
+// SERVER_STATUS: answered at once.
+PipeHandler deferringHandler(LaterBox& box) {
+  return [&box](const PipeRequest& r) -> PipeReply {
+    if (r.type == PipeMessageType::ServerStatus) return PipeReply::status("{\"now\":\"" + r.data + "\"}");
+    PipeLaterReply later = r.deferReply();
+    if (r.type == PipeMessageType::PlayerMove) {
+      CHECK(later.send(PipeReply::ack("MOVE " + r.data)));
+    } else {
+      box.put(std::move(later));
+    }
+    return PipeReply::later();
+  };
+}
+
+}  // namespace
+
+TEST(a_deferred_reply_frees_the_port_thread_and_keeps_the_connection_in_request_order) {
+  LaterBox box;
+  Rig rig(deferringHandler(box), 1);  // one port thread: a handler waiting here would stall everyone
+  CHECK_MSG(rig.startResult.ok(), rig.startResult.detail);
+  PipeClient a = connected(rig.server.path());
+  // Pipelined: the MOVE's (filled at once) and the STATUS's replies must wait for the LOGIN's.
+  for (const PipeFrame& f : {frameOf(PipeMessageType::PlayerLogin, "1:first"), frameOf(PipeMessageType::PlayerMove, "1:2,3"),
+                             frameOf(PipeMessageType::ServerStatus, "a")})
+    CHECK(a.sendRaw(f).ok());
+  PipeLaterReply login = box.take();
+  CHECK(static_cast<bool>(login));
+  PipeClient b = connected(rig.server.path());
+  const PipeReplyResult status = b.request(PipeMessageType::ServerStatus, "b", 5s);
+  CHECK_MSG(status.ok(), status.detail);
+  CHECK(status.reply.type == PipeMessageType::StatusReply);
+  CHECK_EQ(rig.server.stats().framesOut, 1u);  // b's reply only: nothing of a's has overtaken its LOGIN
+  std::thread sender([&] { CHECK(login.send(PipeReply::ack("LOGIN first"))); });
+  sender.join();
+  PipeReplyResult r = a.receive(5s);
+  CHECK_MSG(r.ok(), r.detail);
+  CHECK_EQ(r.reply.data, "LOGIN first");
+  r = a.receive(5s);
+  CHECK_MSG(r.ok(), r.detail);
+  CHECK_EQ(r.reply.data, "MOVE 1:2,3");
+  r = a.receive(5s);
+  CHECK_MSG(r.ok(), r.detail);
+  CHECK(r.reply.type == PipeMessageType::StatusReply);
+  CHECK_EQ(r.reply.data, "{\"now\":\"a\"}");
+  // The connection reads again once its replies are out.
+  r = a.request(PipeMessageType::PlayerMove, "1:4,5");
+  CHECK(r.ok() && r.reply.data == "MOVE 1:4,5");
+  const PipeServerStats s = rig.server.stats();
+  CHECK_EQ(s.laterReplies, 3u);
+  CHECK_EQ(s.laterDropped, 0u);
+  CHECK_EQ(s.framesOut, 5u);
+  CHECK(!login.send(PipeReply::ack("twice")));  // once only
+}
+
+TEST(a_deferred_reply_whose_connection_closed_is_dropped_and_counted) {
+  LaterBox box;
+  Rig rig(deferringHandler(box), 1);
+  CHECK_MSG(rig.startResult.ok(), rig.startResult.detail);
+  {
+    PipeClient gone = connected(rig.server.path());
+    CHECK(gone.sendRaw(frameOf(PipeMessageType::PlayerLogin, "1:gone")).ok());
+    PipeLaterReply later = box.take();
+    CHECK(static_cast<bool>(later));
+    gone.close();
+    // Whether this finds the connection open (its handler may not have returned yet) or
+    // not, the reply is not written and is counted.
+    (void)later.send(PipeReply::ack("too late"));
+  }
+  CHECK(eventually([&] { return rig.server.stats().laterDropped == 1; }));
+  CHECK_EQ(rig.server.stats().framesOut, 0u);
+  PipeClient next = connected(rig.server.path());  // the server goes on
+  const PipeReplyResult r = next.request(PipeMessageType::ServerStatus, "x");
+  CHECK(r.ok() && r.reply.type == PipeMessageType::StatusReply);
+  // A reply deferred past the server's stop finds nothing either.
+  CHECK(next.sendRaw(frameOf(PipeMessageType::PlayerLogin, "2:late")).ok());
+  PipeLaterReply late = box.take();
+  CHECK(static_cast<bool>(late));
+  rig.server.stop();
+  CHECK(!late.send(PipeReply::ack("after stop")));
+  CHECK_EQ(rig.server.stats().laterDropped, 2u);
+}
+
+TEST(a_deferral_abandoned_or_misused_answers_an_error) {
+  Rig rig([](const PipeRequest& r) -> PipeReply {
+    if (r.data == "1:drop") {
+      PipeLaterReply dropped = r.deferReply();  // destroyed unsent
+      return PipeReply::later();
+    }
+    if (r.data == "1:both") {
+      PipeLaterReply held = r.deferReply();
+      return PipeReply::ack("and now");
+    }
+    if (r.data == "1:twice") {
+      PipeLaterReply once = r.deferReply();
+      PipeLaterReply again = r.deferReply();  // throws
+      return PipeReply::later();
+    }
+    return PipeReply::later();  // without deferring
+  }, 2);
+  CHECK_MSG(rig.startResult.ok(), rig.startResult.detail);
+  PipeClient c = connected(rig.server.path());
+  auto r = c.request(PipeMessageType::PlayerLogin, "1:drop");
+  CHECK(r.ok() && r.reply.type == PipeMessageType::Error);
+  CHECK_EQ(r.reply.data, "handler_failed: the deferred reply was abandoned unsent");
+  r = c.request(PipeMessageType::PlayerLogin, "1:both");
+  CHECK(r.ok() && r.reply.type == PipeMessageType::Error);
+  CHECK_EQ(r.reply.data, "handler_failed: the handler deferred its reply and also returned one");
+  r = c.request(PipeMessageType::PlayerLogin, "1:twice");
+  CHECK(r.ok() && r.reply.type == PipeMessageType::Error);
+  CHECK_EQ(r.reply.data, "handler_failed: the handler failed: the reply to this request was already deferred");
+  r = c.request(PipeMessageType::PlayerLogin, "1:plain");
+  CHECK(r.ok() && r.reply.type == PipeMessageType::Error);
+  CHECK_EQ(r.reply.data, "handler_failed: the handler returned PipeReply::later() without deferring its reply");
+  PipeRequest made;  // not from a server
+  bool threw = false;
+  try {
+    (void)made.deferReply();
+  } catch (const std::logic_error&) {
+    threw = true;
+  }
+  CHECK(threw);
+  const PipeServerStats s = rig.server.stats();
+  CHECK_EQ(s.errors.handlerFailed, 3u);  // the abandoned one is a reply the handler sent (an ERROR)
+  CHECK_EQ(s.laterReplies, 1u);
+}

@@ -152,6 +152,8 @@ export const PipeStats = Type.Object(
     bytesOut: N(),
     requestsByType: record(PIPE_REQUEST_TYPES, N),
     errors: record(['badLength', 'badSize', 'unknownType', 'badPadding', 'badPayload', 'handlerFailed', 'io'], N),
+    laterReplies: N(), // replies the handler deferred (journal mode: ACK after the commit)
+    laterDropped: N(), // of those, dropped: the connection closed (or the server stopped) first
     handlerUs: H(),
   },
   { $id: 'PipeStats' },

@@ -183,6 +183,9 @@ class Engine {
   // engine_durable.cpp: every source's way in, and the journal's part of start and stop.
   EnqueueResult admit(std::vector<GameEvent>&& batch, Wake wake);
   EnqueueResult admitOne(GameEvent&& event, Wake wake);
+  // admit() without the wait: `done` runs once, on the journal's thread after the commit, or
+  // on the caller's at once (refused, or none mode). The pipe's way in (EngineIoHooks).
+  void admitLater(std::vector<GameEvent>&& batch, std::function<void(const EnqueueResult&)> done);
   // A game session's input: never blocks (an I/O thread); a refused event is left in `e`.
   EnqueueResult admitSession(GameEvent& e);
   // Throws with a readable reason. Replays after max(storedCheckpoint, the checkpoint source's).

@@ -4,7 +4,10 @@
 // shared-memory status monitor (seed 4.2.2, 4.3.1, 4.3.2).
 //
 // Pipe requests become World events through the same queue as every other event
-// (counted, processed exactly once); SERVER_STATUS answers with measured figures;
+// (counted, processed exactly once). In journal mode a PLAYER_* request's reply is
+// deferred (pipe.hpp, "Deferred replies"): the batch is submitted at once and ACK seq=N
+// (or the ERROR) is sent by the journal's thread when its commit completes, so no
+// completion-port thread waits for a commit. SERVER_STATUS answers with measured figures;
 // SHUTDOWN asks the engine for a graceful stop (through EngineIoHooks::requestStop,
 // never by stopping from an I/O thread). The monitor is refreshed once a second by
 // the event thread and whenever the online player count changes.
@@ -43,10 +46,17 @@ struct EngineIoConfig {
   GameListenerConfig game;
 };
 
+using EnqueueDone = std::function<void(const EnqueueResult&)>;
+
 struct EngineIoHooks {
   std::function<EnqueueResult(std::vector<GameEvent>&&)> enqueue;
   std::function<std::string()> statusJson;  // SERVER_STATUS reply
   std::function<void()> requestStop;        // SHUTDOWN
+  // Journal mode: PLAYER_* go through admitLater(), whose `done` runs exactly once, when
+  // the commit completed (any thread) or at once when the batch was refused. Unset or
+  // false: enqueue() answers before the reply is sent.
+  std::function<bool()> journaled;
+  std::function<void(std::vector<GameEvent>&&, EnqueueDone)> admitLater;
 };
 
 struct MonitorStats {
@@ -89,6 +99,7 @@ class EngineIo {
 
  private:
   PipeReply handle(const PipeRequest& request);
+  static PipeReply replyTo(const EnqueueResult& r);  // ACK seq=N, or the ERROR saying why not
 
   const EngineIoHooks hooks_;
   mutable std::mutex mu_;  // guards the pointers below against stats() readers

@@ -21,6 +21,16 @@
 //   an ERROR reply with the reason; the connection and the server go on. The handler sees
 //   only valid requests; LOGIN/LOGOUT/MOVE arrive with their payload parsed.
 // - A handler that throws, or returns data over 1024 bytes, turns into an ERROR reply.
+// - Deferred replies: a handler may take the request and answer later, from any thread
+//   (e.g. when a journal commit completes), so that no port thread waits for it:
+//   `PipeLaterReply later = request.deferReply();` hand `later` on, `return PipeReply::later();`,
+//   then `later.send(reply)` once. The connection is served on meanwhile, but its replies
+//   keep request order: replies to requests read after a deferred one wait behind it, and
+//   no further request of that connection is read until every reply due is sent. So at
+//   most maxFramesPerWakeup replies (POSIX: the frames of one read; Win32: one) are
+//   outstanding per connection. A reply whose connection closed meanwhile (or whose
+//   server stopped) is dropped and counted (laterDropped); a PipeLaterReply destroyed
+//   unsent answers ERROR "handler_failed: ..." so that the client is never left waiting.
 // - maxClients: a connection beyond it receives one ERROR frame ("server busy: ...") and
 //   is closed. So is a peer running as another user (SO_PEERCRED; root is let in), should
 //   the file mode ever let one connect. Out of file descriptors, waiting connections are
@@ -66,21 +76,62 @@ namespace gamesrv {
 // Win32: \\.\pipe\gamesrv-<name>.
 std::string defaultPipePath(std::string_view name);
 
+struct PipeReply {
+  PipeMessageType type = PipeMessageType::Ack;
+  std::string data = "ACK";
+  bool deferred = false;  // later(): the reply comes through the request's PipeLaterReply
+
+  static PipeReply ack(std::string text = "ACK") { return {PipeMessageType::Ack, std::move(text)}; }
+  static PipeReply status(std::string json) { return {PipeMessageType::StatusReply, std::move(json)}; }
+  static PipeReply error(std::string reason) { return {PipeMessageType::Error, std::move(reason)}; }
+  // What a handler that took request.deferReply() returns.
+  static PipeReply later() { return {PipeMessageType::Ack, std::string(), true}; }
+};
+
+struct PipeReplySlot;  // gamesrv/pipe_session.hpp
+
+// The right to answer one request later (see "Deferred replies" above). Move-only; send()
+// from any thread, once. Destroyed unsent, it answers an ERROR (handler_failed).
+class PipeLaterReply {
+ public:
+  PipeLaterReply() = default;
+  explicit PipeLaterReply(std::shared_ptr<PipeReplySlot> slot) noexcept : slot_(std::move(slot)) {}
+  PipeLaterReply(PipeLaterReply&&) noexcept = default;
+  PipeLaterReply& operator=(PipeLaterReply&& other) noexcept;
+  PipeLaterReply(const PipeLaterReply&) = delete;
+  PipeLaterReply& operator=(const PipeLaterReply&) = delete;
+  ~PipeLaterReply();
+
+  // True: the reply is handed to its connection, to be written in order (should the
+  // connection break first, it is dropped and counted then). False: nothing to send it to
+  // (already sent, empty, or the connection or server is gone: dropped, counted).
+  bool send(const PipeReply& reply);
+  explicit operator bool() const noexcept { return slot_ != nullptr; }
+
+ private:
+  std::shared_ptr<PipeReplySlot> slot_;
+};
+
+// What the server lends a handler call so that it may defer its reply (pipe_session.cpp).
+class PipeDeferral {
+ public:
+  virtual PipeLaterReply take() = 0;
+
+ protected:
+  ~PipeDeferral() = default;
+};
+
 // A request as the handler sees it.
 struct PipeRequest {
   PipeMessageType type = PipeMessageType::ServerStatus;  // always a request type (1..5)
   std::string data;
   std::optional<PlayerPayload> player;  // set for LOGIN / LOGOUT / MOVE (already validated)
   std::uint64_t connectionId = 0;       // stable for the connection's life, never reused
-};
+  PipeDeferral* deferral = nullptr;     // set by the server for the handler call only
 
-struct PipeReply {
-  PipeMessageType type = PipeMessageType::Ack;
-  std::string data = "ACK";
-
-  static PipeReply ack(std::string text = "ACK") { return {PipeMessageType::Ack, std::move(text)}; }
-  static PipeReply status(std::string json) { return {PipeMessageType::StatusReply, std::move(json)}; }
-  static PipeReply error(std::string reason) { return {PipeMessageType::Error, std::move(reason)}; }
+  // Takes the right to answer later; the handler then returns PipeReply::later(). Once per
+  // request; throws std::logic_error when called twice or on a request no server made.
+  PipeLaterReply deferReply() const;
 };
 
 using PipeHandler = std::function<PipeReply(const PipeRequest&)>;
@@ -120,6 +171,8 @@ struct PipeServerStats {
   std::uint64_t requestsByType[5] = {};  // valid requests, index = type - 1 (LOGIN..SHUTDOWN)
   PipeErrorCounts errors;
   std::uint64_t deferredWrites = 0;  // replies that waited for the peer to drain its buffer
+  std::uint64_t laterReplies = 0;    // replies the handler deferred (PipeLaterReply)
+  std::uint64_t laterDropped = 0;    // of those, dropped: their connection or server was gone
   HistogramSummary handlerNs;        // handler run time
 };
 

@@ -6,7 +6,10 @@
 //
 // - PipeSession: one message in, one reply frame out. Decode -> validate -> dispatch to
 //   the handler -> encode; every failure becomes an ERROR frame with a stable code, and
-//   is counted by class. Never throws.
+//   is counted by class. Never throws. A handler that defers its reply (pipe.hpp,
+//   "Deferred replies") leaves a PipeReplySlot instead: the backend queues it in the
+//   connection's reply order, and PipeLaterReply::send() fills it later and calls the
+//   backend's deliverLater().
 // - PipeServer::Impl: the state every backend shares (config, the handler's session, the
 //   gate and the connection counters) and stats(); each backend derives from it.
 // - PipeClient::Impl: the transport a backend gives the portable client.
@@ -21,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "gamesrv/clock.hpp"
@@ -33,13 +37,43 @@ namespace gamesrv {
 inline PipeResult pipeFailure(PipeError e, std::string detail) { return PipeResult{e, std::move(detail)}; }
 PipeReplyResult pipeReplyFailure(PipeError e, std::string detail);
 
+// One deferred reply, shared by its PipeLaterReply and the connection's reply queue.
+// Lock order: the connection's I/O lock, then `mu`; send() takes `mu` alone, and calls
+// deliverLater() (which takes the I/O lock) only after releasing it.
+struct PipeReplySlot {
+  PipeReplySlot(std::weak_ptr<PipeServer::Impl> s, CompletionKey k) : server(std::move(s)), key(k) {}
+
+  // The reply, into `out`, once it is there (true). Requires: the connection's I/O lock.
+  bool takeFrame(PipeFrame& out);
+
+  const std::weak_ptr<PipeServer::Impl> server;
+  const CompletionKey key;  // the connection's
+  std::mutex mu;
+  // Guarded by mu. handlerReturned: answer() is over, so send() must call deliverLater()
+  // (before it, the handler's own thread holds the I/O lock and answer() takes the frame).
+  // orphaned: answer() did not queue the slot (the handler threw, or also replied at once).
+  // taken: takeFrame() gave the frame to the backend, which then writes it or counts it dropped.
+  bool handlerReturned = false;
+  bool orphaned = false;
+  bool filled = false;
+  bool taken = false;
+  PipeFrame frame{};
+};
+
 class PipeSession {
  public:
   explicit PipeSession(PipeHandler handler) : handler_(std::move(handler)) {}
 
   // `length` is the whole message's; `in` holds its first bytes (all of it when it is no
   // longer than a frame; decoding reads no further than the type when the length is wrong).
-  void answer(std::uint64_t connectionId, const std::uint8_t* in, std::uint64_t length, PipeFrame& out);
+  // Returns null when `out` holds the reply; else the handler deferred it: the slot goes
+  // into the connection's reply queue (it may already be filled, see takeFrame()).
+  // `server` and `key` name the connection, for the deferred reply to find it again.
+  std::shared_ptr<PipeReplySlot> answer(PipeServer::Impl& server, CompletionKey key, const std::uint8_t* in,
+                                        std::uint64_t length, PipeFrame& out);
+  // A deferred reply as a frame (a reply that does not fit becomes a handler_failed ERROR).
+  void encodeLater(const PipeReply& reply, PipeFrame& out);
+  void laterDropped() noexcept { laterDropped_.fetch_add(1, std::memory_order_relaxed); }
   // The ERROR frame a connection over the limit gets before it is closed.
   static void busyRefusal(std::size_t maxClients, PipeFrame& out);
   // The ERROR frame a peer running as another user gets before it is closed.
@@ -50,17 +84,18 @@ class PipeSession {
 
  private:
   void answerError(PipeError cls, const std::string& reason, PipeFrame& out);
+  void encodeReply(const PipeReply& reply, PipeFrame& out);
 
   const PipeHandler handler_;
   std::atomic<std::uint64_t> badLength_{0}, badSize_{0}, unknownType_{0}, badPadding_{0}, badPayload_{0};
-  std::atomic<std::uint64_t> handlerFailed_{0};
+  std::atomic<std::uint64_t> handlerFailed_{0}, later_{0}, laterDropped_{0};
   std::atomic<std::uint64_t> byType_[5] = {};
   Histogram handlerNs_;
 };
 
 // What each backend's server shares; the backend derives from it (pipe_server_*.cpp)
 // and PipeServer forwards to it (native/src/core/pipe_server.cpp).
-struct PipeServer::Impl {
+struct PipeServer::Impl : std::enable_shared_from_this<PipeServer::Impl> {
   Impl(PipeServerConfig c, PipeHandler h);
   virtual ~Impl() = default;
   Impl(const Impl&) = delete;
@@ -72,6 +107,12 @@ struct PipeServer::Impl {
   virtual PipeResult start() = 0;
   virtual void stop() = 0;
   virtual bool dispatch(const CompletionPacket& packet) = 0;
+  // A deferred reply of connection `key` was filled (called from any thread, never with
+  // that connection's I/O lock held): write what is due on it, in order, and serve it
+  // again. False: the connection or the server is gone (the caller counts the reply
+  // dropped). A reply that was due but could not be written (the connection broke) is
+  // counted dropped by the backend.
+  virtual bool deliverLater(CompletionKey key) = 0;
   PipeServerStats stats() const;
 
   // The completion key of the connection (or listener) numbered `id`: keyTag on top.

@@ -355,6 +355,8 @@ constexpr Field kFields[] = {
     SNAP_COUNTER("pipe.errors.badPayload", s.io.pipe.errors.badPayload),
     SNAP_COUNTER("pipe.errors.handlerFailed", s.io.pipe.errors.handlerFailed),
     SNAP_COUNTER("pipe.errors.io", s.io.pipe.errors.io),
+    SNAP_COUNTER("pipe.laterReplies", s.io.pipe.laterReplies),
+    SNAP_COUNTER("pipe.laterDropped", s.io.pipe.laterDropped),
     SNAP_HISTOGRAM("pipe.handlerUs", s.io.pipe.handlerNs),
 
     SNAP_FLAG("monitor.enabled", s.io.monitor.enabled),

@@ -38,7 +38,8 @@ Engine::Engine(EngineOptions options)
       ticketSecret_(options.ticketSecret),
       game_(GameServerHooks{[this](GameEvent&& e) { return admitSession(e); }}, options.world),
       io_(EngineIoHooks{[this](std::vector<GameEvent>&& b) { return admit(std::move(b), Wake::Now); },
-                        [this] { return statusJson(); }, [this] { requestStop(); }}),
+                        [this] { return statusJson(); }, [this] { requestStop(); }, [this] { return durable(); },
+                        [this](std::vector<GameEvent>&& b, EnqueueDone done) { admitLater(std::move(b), std::move(done)); }}),
       events_(
           options.events,
           [this](const GameEvent& e) {

@@ -84,6 +84,14 @@ EnqueueResult Engine::admit(std::vector<GameEvent>&& batch, Wake wake) {
   return asEnqueueResult(w.wait());
 }
 
+void Engine::admitLater(std::vector<GameEvent>&& batch, std::function<void(const EnqueueResult&)> done) {
+  if (!durable_.active()) return done(events_.enqueue(std::move(batch), Wake::Now));
+  auto shared = std::make_shared<std::function<void(const EnqueueResult&)>>(std::move(done));
+  const DurableResult taken =
+      durable_.submit(batch, [shared](const DurableResult& r) { (*shared)(asEnqueueResult(r)); });
+  if (!taken.ok()) (*shared)(asEnqueueResult(taken));  // refused at once: the completion never runs
+}
+
 EnqueueResult Engine::admitOne(GameEvent&& event, Wake wake) {
   if (!durable_.active()) return events_.enqueueOne(std::move(event), wake);
   std::vector<GameEvent> batch;

@@ -122,6 +122,14 @@ void EngineIo::playersChanged(std::uint32_t playersOnline) {
   (r.error == MonitorError::None ? monitorUpdates_ : monitorFailures_).fetch_add(1, std::memory_order_relaxed);
 }
 
+PipeReply EngineIo::replyTo(const EnqueueResult& r) {
+  switch (r.status) {
+    case EnqueueStatus::Ok: return PipeReply::ack("seq=" + std::to_string(r.firstSeq));
+    case EnqueueStatus::QueueFull: return PipeReply::error("queue full: event not accepted, retry later");
+    default: return PipeReply::error("engine is not accepting events");
+  }
+}
+
 PipeReply EngineIo::handle(const PipeRequest& request) {
   switch (request.type) {
     case PipeMessageType::PlayerLogin:
@@ -141,12 +149,13 @@ PipeReply EngineIo::handle(const PipeRequest& request) {
       }
       std::vector<GameEvent> batch;
       batch.push_back(std::move(e));
-      const EnqueueResult r = hooks_.enqueue(std::move(batch));
-      switch (r.status) {
-        case EnqueueStatus::Ok: return PipeReply::ack("seq=" + std::to_string(r.firstSeq));
-        case EnqueueStatus::QueueFull: return PipeReply::error("queue full: event not accepted, retry later");
-        default: return PipeReply::error("engine is not accepting events");
+      if (hooks_.journaled && hooks_.journaled()) {
+        // PipeLaterReply is move-only and EnqueueDone a (copyable) std::function: shared.
+        auto later = std::make_shared<PipeLaterReply>(request.deferReply());
+        hooks_.admitLater(std::move(batch), [later](const EnqueueResult& r) { later->send(replyTo(r)); });
+        return PipeReply::later();
       }
+      return replyTo(hooks_.enqueue(std::move(batch)));
     }
     case PipeMessageType::ServerStatus: return PipeReply::status(hooks_.statusJson());
     case PipeMessageType::Shutdown:

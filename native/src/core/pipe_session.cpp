@@ -2,6 +2,7 @@
 #include "gamesrv/pipe_session.hpp"
 
 #include <exception>
+#include <stdexcept>
 
 namespace gamesrv {
 namespace {
@@ -31,34 +32,32 @@ void PipeSession::answerError(PipeError cls, const std::string& reason, PipeFram
   encodePipeFrameInto(PipeMessageType::Error, std::string_view(text).substr(0, kPipeDataCapacity), out);
 }
 
-void PipeSession::answer(std::uint64_t connectionId, const std::uint8_t* in, std::uint64_t length, PipeFrame& out) {
-  PipeDecodeResult decoded = decodePipeFrame(in, static_cast<std::size_t>(length));
-  if (!decoded.ok()) return answerError(decoded.error, decoded.detail, out);
-  const PipeMessageType type = decoded.message.type;
-  if (!isPipeRequest(type))
-    return answerError(PipeError::UnknownType,
-                       "message type " + std::to_string(decoded.rawType) + " (" + toString(type) +
-                           ") is a reply type; requests are 1..5",
-                       out);
-  PipeRequest request{type, std::move(decoded.message.data), std::nullopt, connectionId};
-  if (carriesPlayerPayload(type)) {
-    PlayerPayloadResult parsed = parsePlayerPayload(type, request.data);
-    if (!parsed.ok()) return answerError(PipeError::BadPayload, parsed.detail, out);
-    request.player = std::move(parsed.payload);
+namespace {
+
+// What answer() lends the handler: the slot is made on the first deferReply().
+class SlotDeferral final : public PipeDeferral {
+ public:
+  SlotDeferral(PipeServer::Impl& server, CompletionKey key) noexcept : server_(server), key_(key) {}
+  PipeLaterReply take() override {
+    if (slot) throw std::logic_error("the reply to this request was already deferred");
+    slot = std::make_shared<PipeReplySlot>(server_.weak_from_this(), key_);
+    return PipeLaterReply(slot);
   }
-  byType_[static_cast<std::size_t>(type) - 1].fetch_add(1, std::memory_order_relaxed);
-  PipeReply reply;
-  const std::uint64_t t0 = nowNs();
-  try {
-    reply = handler_(request);
-  } catch (const std::exception& e) {
-    handlerNs_.record(nowNs() - t0);
-    return answerError(PipeError::System, std::string("the handler failed: ") + e.what(), out);
-  } catch (...) {
-    handlerNs_.record(nowNs() - t0);
-    return answerError(PipeError::System, "the handler failed with a non-standard exception", out);
+  void orphan() {
+    if (!slot) return;
+    std::lock_guard lock(slot->mu);
+    slot->orphaned = true;
   }
-  handlerNs_.record(nowNs() - t0);
+  std::shared_ptr<PipeReplySlot> slot;
+
+ private:
+  PipeServer::Impl& server_;
+  const CompletionKey key_;
+};
+
+}  // namespace
+
+void PipeSession::encodeReply(const PipeReply& reply, PipeFrame& out) {
   if (!pipeMessageTypeOf(static_cast<std::uint32_t>(reply.type)))
     return answerError(PipeError::System,
                        "the handler replied with unknown type " + std::to_string(static_cast<std::uint32_t>(reply.type)), out);
@@ -67,6 +66,125 @@ void PipeSession::answer(std::uint64_t connectionId, const std::uint8_t* in, std
                        "the handler's reply is " + std::to_string(reply.data.size()) + " bytes, at most " +
                            std::to_string(kPipeDataCapacity) + " fit in a frame",
                        out);
+}
+
+void PipeSession::encodeLater(const PipeReply& reply, PipeFrame& out) {
+  if (reply.deferred) return answerError(PipeError::System, "a deferred reply was sent as PipeReply::later()", out);
+  encodeReply(reply, out);
+}
+
+std::shared_ptr<PipeReplySlot> PipeSession::answer(PipeServer::Impl& server, CompletionKey key, const std::uint8_t* in,
+                                                   std::uint64_t length, PipeFrame& out) {
+  PipeDecodeResult decoded = decodePipeFrame(in, static_cast<std::size_t>(length));
+  if (!decoded.ok()) {
+    answerError(decoded.error, decoded.detail, out);
+    return nullptr;
+  }
+  const PipeMessageType type = decoded.message.type;
+  if (!isPipeRequest(type)) {
+    answerError(PipeError::UnknownType,
+                "message type " + std::to_string(decoded.rawType) + " (" + toString(type) + ") is a reply type; requests are 1..5",
+                out);
+    return nullptr;
+  }
+  SlotDeferral deferral(server, key);
+  PipeRequest request{type, std::move(decoded.message.data), std::nullopt, PipeServer::Impl::idOf(key), &deferral};
+  if (carriesPlayerPayload(type)) {
+    PlayerPayloadResult parsed = parsePlayerPayload(type, request.data);
+    if (!parsed.ok()) {
+      answerError(PipeError::BadPayload, parsed.detail, out);
+      return nullptr;
+    }
+    request.player = std::move(parsed.payload);
+  }
+  byType_[static_cast<std::size_t>(type) - 1].fetch_add(1, std::memory_order_relaxed);
+  PipeReply reply;
+  std::string failure;
+  const std::uint64_t t0 = nowNs();
+  try {
+    reply = handler_(request);
+  } catch (const std::exception& e) {
+    failure = std::string("the handler failed: ") + e.what();
+  } catch (...) {
+    failure = "the handler failed with a non-standard exception";
+  }
+  handlerNs_.record(nowNs() - t0);
+  if (failure.empty() && reply.deferred != (deferral.slot != nullptr))
+    failure = reply.deferred ? "the handler returned PipeReply::later() without deferring its reply"
+                             : "the handler deferred its reply and also returned one";
+  if (!failure.empty()) {
+    deferral.orphan();  // its send() finds nothing to answer
+    answerError(PipeError::System, failure, out);
+    return nullptr;
+  }
+  if (!deferral.slot) {
+    encodeReply(reply, out);
+    return nullptr;
+  }
+  later_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(deferral.slot->mu);
+    deferral.slot->handlerReturned = true;
+  }
+  return std::move(deferral.slot);
+}
+
+bool PipeReplySlot::takeFrame(PipeFrame& out) {
+  std::lock_guard lock(mu);
+  if (!filled) return false;
+  out = frame;
+  taken = true;
+  return true;
+}
+
+// --- PipeLaterReply / PipeRequest::deferReply ------------------------------------------
+
+PipeLaterReply PipeRequest::deferReply() const {
+  if (deferral == nullptr) throw std::logic_error("this request did not come from a pipe server: its reply cannot be deferred");
+  return deferral->take();
+}
+
+PipeLaterReply& PipeLaterReply::operator=(PipeLaterReply&& other) noexcept {
+  if (this != &other) {
+    if (slot_) send(PipeReply::error("handler_failed: the deferred reply was replaced unsent"));
+    slot_ = std::move(other.slot_);
+  }
+  return *this;
+}
+
+PipeLaterReply::~PipeLaterReply() {
+  // The client must not wait forever for a reply nobody will send.
+  if (slot_) send(PipeReply::error("handler_failed: the deferred reply was abandoned unsent"));
+}
+
+bool PipeLaterReply::send(const PipeReply& reply) {
+  const std::shared_ptr<PipeReplySlot> slot = std::move(slot_);
+  if (!slot) return false;
+  const std::shared_ptr<PipeServer::Impl> server = slot->server.lock();
+  if (!server) return false;  // the server is gone, and its counters with it
+  PipeFrame frame;
+  server->session.encodeLater(reply, frame);
+  bool deliver = false;
+  {
+    std::lock_guard lock(slot->mu);
+    if (slot->orphaned) {
+      server->session.laterDropped();
+      return false;
+    }
+    slot->frame = frame;
+    slot->filled = true;
+    deliver = slot->handlerReturned;
+  }
+  // Not yet returned: sent from inside the handler; answer()'s caller takes the frame.
+  if (!deliver || server->deliverLater(slot->key)) return true;
+  {
+    // Taken meanwhile by the connection's own thread: written, or counted as dropped when
+    // the connection closed (PipeServer::Impl::deliverLater()).
+    std::lock_guard lock(slot->mu);
+    if (slot->taken) return true;
+  }
+  server->session.laterDropped();
+  return false;
 }
 
 void PipeSession::busyRefusal(std::size_t maxClients, PipeFrame& out) {
@@ -87,6 +205,8 @@ void PipeSession::fill(PipeServerStats& s) const {
   s.errors.badPadding = get(badPadding_);
   s.errors.badPayload = get(badPayload_);
   s.errors.handlerFailed = get(handlerFailed_);
+  s.laterReplies = get(later_);
+  s.laterDropped = get(laterDropped_);
   s.handlerNs = handlerNs_.summary();
 }
 

@@ -15,6 +15,15 @@
 //   so a stale packet for a closed connection finds nothing and is dropped.
 // - Sockets are non-blocking on the server; a reply the peer has no room for waits in
 //   `pending` while the connection is armed for Writable only (no reading meanwhile).
+// - Deferred replies (pipe.hpp): `pending` is the connection's reply order. A deferred
+//   reply takes its place there as a slot; the replies after it wait behind it. While the
+//   front of `pending` is a slot not yet filled, the connection is not armed at all: no
+//   further request is read, so at most one read's frames (maxFramesPerWakeup) have
+//   replies outstanding. Stopping the reading, rather than answering on and queueing,
+//   keeps the bound without a second limit, and a client that pipelines is served a whole
+//   read at a time. Whoever fills the slot calls deliverLater(), which writes what is due
+//   under `ioMu`, counted in the gate like a dispatch, and arms the connection again;
+//   `armed` tells it whether a port thread will do that instead.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,10 +55,18 @@ struct Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // A reply not yet written: its frame, or (`later` set) a deferred one not yet taken.
+  struct Reply {
+    PipeFrame frame;
+    std::shared_ptr<PipeReplySlot> later;
+    bool deferred = false;  // the handler deferred it (counted as dropped if never written)
+  };
+
   const int fd;
   const CompletionKey key;
-  std::mutex ioMu;                // held by the one thread serving this connection
-  std::deque<PipeFrame> pending;  // guarded by ioMu: replies the peer had no room for
+  std::mutex ioMu;            // held by the one thread serving this connection
+  std::deque<Reply> pending;  // guarded by ioMu: replies not yet written, in request order
+  bool armed = true;          // guarded by ioMu: a packet for it can come (set on every arm)
 };
 
 struct PosixPipeServer final : PipeServer::Impl {
@@ -59,6 +76,7 @@ struct PosixPipeServer final : PipeServer::Impl {
   PipeResult start() override;
   void stop() override;
   bool dispatch(const CompletionPacket& packet) override;
+  bool deliverLater(CompletionKey key) override;
 
   PipeResult claimPath(const sockaddr_un& addr);
   void acceptReady();
@@ -66,9 +84,13 @@ struct PosixPipeServer final : PipeServer::Impl {
   void serve(Connection& conn);
   enum class SendOutcome { Sent, Full, Broken };  // Broken: the connection was closed
   SendOutcome sendFrame(Connection& conn, const PipeFrame& frame);
-  // Reads nothing, writes what waits; false if the connection broke.
+  // Reads nothing, writes what waits (up to a deferred reply not yet filled); false if the
+  // connection broke.
   bool flushPending(Connection& conn);
-  void closeConnection(const Connection& conn, bool ioError);
+  // Arms the connection for what it waits for next: nothing while a deferred reply is due.
+  void armNext(Connection& conn);
+  // Requires: conn.ioMu held (by the caller, who serves it).
+  void closeConnection(Connection& conn, bool ioError);
   void refuse(int fd, const PipeFrame& refusal);
 
   std::unordered_map<CompletionKey, std::shared_ptr<Connection>> conns_;  // guarded by gate.mutex()
@@ -205,6 +227,7 @@ bool PosixPipeServer::dispatch(const CompletionPacket& packet) {
   ServerGate::Dispatch inside(gate);
   if (conn) {
     std::lock_guard io(conn->ioMu);
+    conn->armed = false;
     serve(*conn);
   } else {
     std::lock_guard accepting(acceptMu_);
@@ -281,7 +304,7 @@ void PosixPipeServer::shedBacklog() {
   reserveFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-void PosixPipeServer::closeConnection(const Connection& conn, bool ioError) {
+void PosixPipeServer::closeConnection(Connection& conn, bool ioError) {
   std::shared_ptr<Connection> owned;  // the caller still holds one: the fd closes after its serve()
   {
     std::lock_guard lock(gate.mutex());
@@ -290,6 +313,11 @@ void PosixPipeServer::closeConnection(const Connection& conn, bool ioError) {
     owned = std::move(it->second);
     conns_.erase(it);
   }
+  // Deferred replies already given go with the connection; those still to come find it
+  // gone and are counted by PipeLaterReply::send().
+  for (Connection::Reply& r : conn.pending)
+    if (r.deferred && (!r.later || r.later->takeFrame(r.frame))) session.laterDropped();
+  conn.pending.clear();
   config.port->disassociate(conn.fd);
   counters.closed(ioError);
 }
@@ -308,9 +336,37 @@ PosixPipeServer::SendOutcome PosixPipeServer::sendFrame(Connection& conn, const 
   return SendOutcome::Broken;
 }
 
+bool PosixPipeServer::deliverLater(CompletionKey key) {
+  std::shared_ptr<Connection> conn;
+  {
+    std::lock_guard lock(gate.mutex());
+    const auto found = gate.running() ? conns_.find(key) : conns_.end();
+    if (found == conns_.end()) return false;
+    conn = found->second;
+    gate.enterLocked();
+  }
+  ServerGate::Dispatch inside(gate);
+  std::lock_guard io(conn->ioMu);
+  // Armed: a port thread serves it next and writes the reply then (flushPending()).
+  if (conn->armed) return true;
+  if (flushPending(*conn)) armNext(*conn);  // else broken: closeConnection() counted what it dropped
+  return true;
+}
+
+void PosixPipeServer::armNext(Connection& conn) {
+  conn.armed = conn.pending.empty() || !conn.pending.front().later;
+  // Level-checked at arm time: what is still readable (or writable) comes back as a new packet.
+  if (conn.armed) config.port->rearm(conn.fd, conn.key, conn.pending.empty() ? IoEvents::Readable : IoEvents::Writable);
+}
+
 bool PosixPipeServer::flushPending(Connection& conn) {
   while (!conn.pending.empty()) {
-    switch (sendFrame(conn, conn.pending.front())) {
+    Connection::Reply& next = conn.pending.front();
+    if (next.later) {
+      if (!next.later->takeFrame(next.frame)) return true;  // its turn comes with deliverLater()
+      next.later.reset();
+    }
+    switch (sendFrame(conn, next.frame)) {
       case SendOutcome::Sent: conn.pending.pop_front(); break;
       case SendOutcome::Full: return true;
       case SendOutcome::Broken: return false;
@@ -344,6 +400,7 @@ void PosixPipeServer::serve(Connection& conn) {
       closeConnection(conn, errno != ECONNRESET);
       return;
     }
+    bool behindLater = false;
     for (int i = 0; i < n; ++i) {
       const std::size_t length = msgs[i].msg_len;
       // 0: end-of-stream. (A zero-length SEQPACKET message reads the same; it is taken as a close.)
@@ -352,18 +409,23 @@ void PosixPipeServer::serve(Connection& conn) {
         return;
       }
       counters.frameIn(length);
-      session.answer(idOf(conn.key), in[i], length, out);
+      std::shared_ptr<PipeReplySlot> later = session.answer(*this, conn.key, in[i], length, out);
+      if (later) {
+        conn.pending.push_back(Connection::Reply{{}, std::move(later), true});
+        behindLater = true;
+        continue;
+      }
       // Once one reply waits, the later ones queue behind it (order is part of the contract).
       const SendOutcome sent = conn.pending.empty() ? sendFrame(conn, out) : SendOutcome::Full;
       if (sent == SendOutcome::Broken) return;
       if (sent == SendOutcome::Full) {
-        conn.pending.push_back(out);
-        counters.deferredWrite();
+        conn.pending.push_back(Connection::Reply{out, nullptr});
+        if (!behindLater) counters.deferredWrite();  // waits for the peer's buffer, not for a deferred reply
       }
     }
+    if (!flushPending(conn)) return;  // deferred replies filled at once (a refusal) go now
   }
-  // Level-checked at arm time: what is still readable (or writable) comes back as a new packet.
-  config.port->rearm(conn.fd, conn.key, conn.pending.empty() ? IoEvents::Readable : IoEvents::Writable);
+  armNext(conn);
 }
 
 }  // namespace gamesrv

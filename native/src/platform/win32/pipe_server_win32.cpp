@@ -21,6 +21,11 @@
 //   ReadFile completing synchronously, and ERROR_MORE_DATA (a message longer than the
 //   buffer: a warning status, not an error), still queue a packet; a synchronous error
 //   (and ConnectNamedPipe's ERROR_PIPE_CONNECTED) queue none and are handled inline.
+// - Deferred replies (pipe.hpp): one message is read at a time, so a deferred reply holds
+//   the instance with no operation in flight (`awaiting`): nothing more is read until it
+//   is written, which keeps the order and bounds the outstanding replies to one. Whoever
+//   fills it calls deliverLater(), which issues the write under `ioMu`, counted in the
+//   gate like a dispatch; its completion resumes reading as usual.
 // - An oversized message is read whole (the rest drained into a spare buffer) so the
 //   next message starts clean; its real length goes into the bad_length reply.
 // - The gate's mutex (base Impl) guards the instance table. stop() flips the gate,
@@ -106,6 +111,7 @@ struct Instance {
   std::uint64_t drained = 0;       // bytes of the current (oversized) message read so far
   std::uint8_t in[kReadBufferBytes];
   PipeFrame out;                   // the reply being written: must live until the write completes
+  std::shared_ptr<PipeReplySlot> awaiting;  // the deferred reply due before the next read
   std::unique_ptr<std::uint8_t[]> drain;  // made on first use
 };
 
@@ -116,6 +122,7 @@ struct Win32PipeServer final : PipeServer::Impl {
   PipeResult start() override;
   void stop() override;
   bool dispatch(const CompletionPacket& packet) override;
+  bool deliverLater(CompletionKey key) override;
 
   // A new instance associated with the port, in the table (role Listening, nothing issued).
   std::shared_ptr<Instance> newInstance(bool first, PipeResult& error);
@@ -306,8 +313,9 @@ void Win32PipeServer::stop() {
   for (auto& [key, inst] : all) {
     config.port->disassociate(reinterpret_cast<NativeHandle>(inst->pipe));
     if (inst->op == Instance::Op::None) {
-      // Only the caller's own instance, when stop() runs in its handler: this thread
-      // touches its handle no more, and the name must be gone when stop() returns.
+      // The caller's own instance, when stop() runs in its handler (this thread touches
+      // its handle no more, and the name must be gone when stop() returns), or one
+      // awaiting a deferred reply (deliverLater() finds the gate stopped).
       inst->closeHandles();
       continue;
     }
@@ -431,8 +439,31 @@ void Win32PipeServer::readDone(Instance& inst, DWORD err, DWORD bytes) {
   const std::uint64_t length = inst.drained + bytes;
   inst.drained = 0;
   counters.frameIn(length);
-  session.answer(idOf(inst.key), inst.in, length, inst.out);
+  std::shared_ptr<PipeReplySlot> later = session.answer(*this, inst.key, inst.in, length, inst.out);
+  if (later && !later->takeFrame(inst.out)) {
+    inst.awaiting = std::move(later);  // deliverLater() writes it; nothing is read meanwhile
+    return;
+  }
   write(inst, true);
+}
+
+bool Win32PipeServer::deliverLater(CompletionKey key) {
+  std::shared_ptr<Instance> inst;
+  {
+    std::lock_guard lock(gate.mutex());
+    if (!gate.running()) return false;
+    if (const auto it = instances_.find(key); it != instances_.end()) inst = it->second;
+    if (!inst) return false;
+    gate.enterLocked();
+  }
+  ServerGate::Dispatch inside(gate);
+  std::lock_guard io(inst->ioMu);
+  // Null: readDone() found it filled and wrote it itself.
+  if (!inst->awaiting || !inst->awaiting->takeFrame(inst->out)) return true;
+  inst->awaiting.reset();
+  write(*inst, true);
+  if (inst->op != Instance::Op::Write) session.laterDropped();  // not written: the connection is closed
+  return true;
 }
 
 // Requires: inst.ioMu held; inst.out holds the frame. `counted`: a reply (in the stats).
