@@ -141,23 +141,23 @@ export class FakeAgones extends EventEmitter<{ call: [Call] }> {
 
   #sdkImpl(): grpc.UntypedServiceImplementation {
     const empty = () => new sdkMessages.Empty();
-    const unary = (name: CallName, then: (req: any) => Promise<unknown> | unknown = empty) =>
+    const unary = (then: (req: any) => unknown) =>
       (call: grpc.ServerUnaryCall<any, unknown>, cb: grpc.sendUnaryData<unknown>) => {
         Promise.resolve(then(call.request)).then((reply) => cb(null, reply), (err: Error) => cb(err, null));
       };
     return {
-      ready: unary('Ready', async () => {
+      ready: unary(async () => {
         const detail = this.onReady ? await this.onReady() : undefined;
         this.#record('Ready', detail);
         this.setState('Ready');
         return empty();
       }),
-      allocate: unary('Allocate', () => {
+      allocate: unary(() => {
         this.#record('Allocate');
         this.setState('Allocated');
         return empty();
       }),
-      shutdown: unary('Shutdown', () => {
+      shutdown: unary(() => {
         this.#record('Shutdown');
         this.setState('Shutdown');
         return empty();
@@ -167,7 +167,7 @@ export class FakeAgones extends EventEmitter<{ call: [Call] }> {
         call.on('end', () => cb(null, empty()));
         call.on('error', () => {});
       },
-      getGameServer: unary('GetGameServer', () => {
+      getGameServer: unary(() => {
         this.#record('GetGameServer');
         return this.#gameServer();
       }),
@@ -178,16 +178,16 @@ export class FakeAgones extends EventEmitter<{ call: [Call] }> {
         call.on('error', () => this.#watchers.delete(call));
         call.write(this.#gameServer());
       },
-      setLabel: unary('SetLabel', (req) => {
+      setLabel: unary((req) => {
         this.labels.set(req.getKey(), req.getValue());
         this.#record('SetLabel', { key: req.getKey(), value: req.getValue() });
         return empty();
       }),
-      setAnnotation: unary('SetAnnotation', () => {
+      setAnnotation: unary(() => {
         this.#record('SetAnnotation');
         return empty();
       }),
-      reserve: unary('Reserve', () => {
+      reserve: unary(() => {
         this.#record('Reserve');
         return empty();
       }),
