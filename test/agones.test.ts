@@ -117,6 +117,12 @@ test('Ready only once the engine runs and the game port accepts; the GameServer 
   assert.match(metrics, /^gamesrv_agones_state\{state="Allocated"\} 1$/m);
   assert.match(metrics, /^gamesrv_agones_state\{state="Ready"\} 0$/m);
   assert.match(metrics, /^gamesrv_agones_healthy 1$/m);
+  // A watch the sidecar ends is renewed, and the renewed one delivers.
+  sdk.endWatches();
+  await sdk.next('WatchGameServer', () => true, 1);
+  const reserved = once(agones, 'state');
+  sdk.setState('Reserved');
+  assert.deepEqual(await reserved, ['Reserved']);
 
   await sdk.next('UpdateCounter', (c) => c.detail?.['capacity'] === 500);
   const events = async (body: object) => assert.equal((await app.inject({ method: 'POST', url: '/v1/events', payload: body })).statusCode, 202);
@@ -178,6 +184,20 @@ test('Health() pings go on through a pause, stop while the running loop stalls (
   const after = sdk.count('Health');
   await checks(agones, 3);
   assert.ok(sdk.count('Health') > after, 'pings go on while the loop ticks');
+});
+
+test('closing the app while the sidecar is unreachable ends the connect wait at once', { timeout: 30_000 }, async (t) => {
+  const sdk = await fake(t, false);
+  const app = await build(t, { agones: { port: sdk.port, healthMs: HEALTH_MS }, engineConfig: { sessionPort: -1 } });
+  const agones = lifecycleOf(app);
+  // The fake resets every connection: the lifecycle is inside a 2 s connect attempt.
+  const started = performance.now();
+  await app.close();
+  const tookMs = performance.now() - started;
+  assert.equal(agones.status().connected, false);
+  assert.ok(tookMs < 2000, `close took ${tookMs.toFixed(0)} ms: shorter than one 2 s connect attempt`);
+  sdk.acceptFrom();
+  assert.equal(sdk.count('Ready') + sdk.count('Health'), 0, 'nothing reached the sidecar');
 });
 
 interface LogLine {

@@ -181,17 +181,24 @@ export class AgonesLifecycle extends EventEmitter<{
       await new Promise<void>((resolve) => {
         const onAbort = () => resolve();
         signal.addEventListener('abort', onAbort, { once: true });
+        let done = false;
+        const ended = (err?: unknown) => {
+          if (done) return;
+          done = true;
+          signal.removeEventListener('abort', onAbort);
+          if (!signal.aborted) this.#host.log.warn({ err: err === undefined ? 'the stream ended' : message(err) }, 'agones: WatchGameServer stopped; re-subscribing');
+          resolve();
+        };
         sdk.watchGameServer(
           (gs) => {
             attempt = 0;
             this.#onGameServer(gs.status?.state);
           },
-          (err) => {
-            signal.removeEventListener('abort', onAbort);
-            if (!signal.aborted) this.#host.log.warn({ err: message(err) }, 'agones: WatchGameServer failed; re-subscribing');
-            resolve();
-          },
+          (err) => ended(err),
         );
+        // The SDK listens for errors only; a stream the sidecar ends cleanly must be renewed too.
+        const streams = (sdk as unknown as { streams: { once(event: 'end', f: () => void): void }[] }).streams;
+        streams.at(-1)?.once('end', () => ended());
       });
       if (!signal.aborted) await delay(backoff(attempt), signal);
     }

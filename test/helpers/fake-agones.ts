@@ -114,6 +114,12 @@ export class FakeAgones extends EventEmitter<{ call: [Call] }> {
     for (const w of this.#watchers) w.write(gs);
   }
 
+  /** Ends every WatchGameServer stream cleanly (status OK), as a restarting sidecar would. */
+  endWatches(): void {
+    for (const w of this.#watchers) w.end();
+    this.#watchers.clear();
+  }
+
   async close(): Promise<void> {
     for (const w of this.#watchers) w.end();
     this.#watchers.clear();
