@@ -192,12 +192,48 @@ test('closing the app while the sidecar is unreachable ends the connect wait at 
   const agones = lifecycleOf(app);
   // The fake resets every connection: the lifecycle is inside a 2 s connect attempt.
   const started = performance.now();
-  await app.close();
+  agones.close();
+  await agones.connectLoopEnded();
   const tookMs = performance.now() - started;
   assert.equal(agones.status().connected, false);
-  assert.ok(tookMs < 2000, `close took ${tookMs.toFixed(0)} ms: shorter than one 2 s connect attempt`);
+  assert.ok(tookMs < 1000, `the connect loop ended ${tookMs.toFixed(0)} ms after close(): within a 2 s connect attempt`);
+  await app.close();
   sdk.acceptFrom();
   assert.equal(sdk.count('Ready') + sdk.count('Health'), 0, 'nothing reached the sidecar');
+});
+
+test('POST /v1/engine/drain: Shutdown() arrives after the sessions left and the final flush closed the store', { timeout: 60_000 }, async (t) => {
+  const sdk = await fake(t);
+  const dataDir = mkdtempSync(join(tmpdir(), 'gamesrv-agones-drain-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const app = await build(t, {
+    agones: { port: sdk.port, healthMs: HEALTH_MS },
+    engineConfig: { sessionPort: 0, gameAuth: 'none', database: 'sqlite', dataDir, flushMs: 60_000 },
+  });
+  await sdk.next('Ready');
+  const client = await GameClient.connect(app.engine.gamePort!);
+  t.after(() => client.close());
+  await client.login('5:eve');
+  client.move(3, 4, 1);
+  await sdk.next('UpdateCounter', (c) => c.detail?.['count'] === 1);
+  let leftAt = Number.POSITIVE_INFINITY;
+  void client.next('NOTICE').then(() => {
+    client.bye();
+    return client.closed.then(() => (leftAt = Date.now()));
+  });
+  sdk.onShutdown = () => {
+    const s = app.engine.snapshot();
+    return { engine: s.state, sessions: s.sessions.active, storage: { open: s.storage.open, dirty: s.storage.dirty, rowsFlushed: s.storage.rowsFlushed }, leftAt };
+  };
+  const r = await app.inject({ method: 'POST', url: '/v1/engine/drain', payload: { deadlineMs: 10_000 } });
+  assert.equal(r.statusCode, 200, r.body);
+  assert.equal(r.json<{ sessionsAtStart: number; kicked: number }>().kicked, 0, 'the player left by itself');
+  const shutdown = await sdk.next('Shutdown');
+  assert.equal(sdk.count('Shutdown'), 1);
+  // A long flushMs: eve's row is written by the stop's final flush, before Shutdown().
+  assert.deepEqual(shutdown.detail, { engine: 'stopped', sessions: 0, storage: { open: false, dirty: 0, rowsFlushed: 1 }, leftAt });
+  assert.ok(leftAt <= shutdown.atMs);
+  assert.equal((await app.inject({ url: '/v1/engine' })).json<{ agones: { shutdown: boolean; state: string } }>().agones.shutdown, true);
 });
 
 interface LogLine {

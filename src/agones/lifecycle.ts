@@ -126,12 +126,20 @@ export class AgonesLifecycle extends EventEmitter<{
     return { ...this.#status };
   }
 
+  /** Settles when the connect loop is over: connected, or given up by close(). */
+  #connecting: Promise<void> = Promise.resolve();
+
   /** Connects in the background; returns at once. */
   start(): void {
     this.#host.engineState.on('change', this.#onEngineState);
-    this.#run().catch((err: unknown) => {
+    this.#connecting = this.#run().catch((err: unknown) => {
       if (!this.#closing.signal.aborted) this.#host.log.error({ err }, 'agones: lifecycle failed');
     });
+  }
+
+  /** Resolves when the connect loop has ended (for tests: close() must end it at once). */
+  connectLoopEnded(): Promise<void> {
+    return this.#connecting;
   }
 
   async #run(): Promise<void> {

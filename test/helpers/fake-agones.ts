@@ -53,6 +53,8 @@ export class FakeAgones extends EventEmitter<{ call: [Call] }> {
   state = 'Scheduled';
   /** Runs before Ready() is answered (a test checks the game port accepts there). */
   onReady: (() => Promise<Record<string, unknown>>) | undefined;
+  /** Runs when Shutdown() arrives; what it returns is recorded with the call. */
+  onShutdown: (() => Record<string, unknown>) | undefined;
   readonly #grpc = new grpc.Server();
   readonly #net: NetServer;
   readonly #sockets = new Set<Socket>();
@@ -164,7 +166,7 @@ export class FakeAgones extends EventEmitter<{ call: [Call] }> {
         return empty();
       }),
       shutdown: unary(() => {
-        this.#record('Shutdown');
+        this.#record('Shutdown', this.onShutdown?.());
         this.setState('Shutdown');
         return empty();
       }),
