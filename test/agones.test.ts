@@ -17,6 +17,8 @@ import { test, type TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 
 import type { AgonesLifecycle } from '../src/agones/lifecycle.js';
+import { HELP, loadConfig } from '../src/config.js';
+import { DEFAULT_SDK_PORT } from '../src/schemas/agones.js';
 import { STALL_FRACTION, STALL_WINDOW_TICKS, StallDetector } from '../src/agones/stall.js';
 import { FakeAgones } from './helpers/fake-agones.js';
 import { build } from './helpers/app.js';
@@ -314,4 +316,21 @@ test('SIGTERM: drain, final storage flush, then Shutdown(), in that order; the s
   assert.ok(leftAt <= shutdownAt, 'the session left before Shutdown()');
   assert.ok(stopped.time <= flushed.time && flushed.time <= shutdownAt, `drain ${stopped.time} ≤ flush ${flushed.time} ≤ Shutdown ${shutdownAt}`);
   assert.ok(lines.findIndex((l) => l.msg === 'engine stopped') < lines.findIndex((l) => l.msg === 'agones: drained and flushed; Shutdown()'));
+  process.stdout.write(`# agones: Ready ${ready.atMs - acceptedFrom} ms after the sidecar came up; Shutdown() ${shutdownAt - leftAt} ms after the last session left\n`);
+});
+
+test('--agones and AGONES_SDK_GRPC_PORT turn the lifecycle on; the port and the health period are checked', () => {
+  const off = loadConfig([], { HOME: '/h' });
+  assert.ok(off !== 'help');
+  assert.equal(off.agones, null);
+  const fromEnv = loadConfig([], { HOME: '/h', AGONES_SDK_GRPC_PORT: '9400' });
+  assert.ok(fromEnv !== 'help');
+  assert.deepEqual(fromEnv.agones, { port: 9400, healthMs: 2000 });
+  const flag = loadConfig(['--agones', '--agones-health-ms', '500'], { HOME: '/h' });
+  assert.ok(flag !== 'help');
+  assert.deepEqual(flag.agones, { port: DEFAULT_SDK_PORT, healthMs: 500 });
+  assert.throws(() => loadConfig([], { HOME: '/h', AGONES_SDK_GRPC_PORT: 'sidecar' }), /AGONES_SDK_GRPC_PORT must be a port number/);
+  assert.throws(() => loadConfig([], { HOME: '/h', AGONES_SDK_GRPC_PORT: '70000' }), /between 1 and 65535/);
+  assert.throws(() => loadConfig(['--agones', '--agones-health-ms', '50'], { HOME: '/h' }), /agones-health-ms must be an integer between 100 and 60000/);
+  assert.match(HELP, /--agones\s+be an Agones game server[\s\S]*\[AGONES_SDK_GRPC_PORT\]/);
 });
