@@ -110,6 +110,8 @@ export class AgonesLifecycle extends EventEmitter<{
   #failing = new Set<string>();
   #readying = false;
   #shuttingDown: Promise<void> | undefined;
+  /** Settles when the connect loop is over: connected, or given up by close(). */
+  #connecting: Promise<void> = Promise.resolve();
   readonly #onEngineState = () => {
     this.#maybeReady();
     this.#sync();
@@ -125,9 +127,6 @@ export class AgonesLifecycle extends EventEmitter<{
   status(): AgonesStatus {
     return { ...this.#status };
   }
-
-  /** Settles when the connect loop is over: connected, or given up by close(). */
-  #connecting: Promise<void> = Promise.resolve();
 
   /** Connects in the background; returns at once. */
   start(): void {
@@ -145,12 +144,17 @@ export class AgonesLifecycle extends EventEmitter<{
   async #run(): Promise<void> {
     const sdk = await this.#connect();
     if (sdk === undefined) return;
+    if (this.#closing.signal.aborted) {
+      closeSdk(sdk); // connected just as close() ran
+      return;
+    }
     this.#sdk = sdk;
     this.#status.connected = true;
     this.#host.log.info({ port: this.#options.port }, 'agones: connected to the SDK sidecar');
     this.emit('connected');
     void this.#watch(sdk);
     this.#timer = setInterval(() => this.#check(), this.#options.healthMs);
+    this.#timer.unref(); // never what keeps the process alive
     this.#check();
     this.#maybeReady();
   }
