@@ -12,22 +12,14 @@
 // - shutdown(): Shutdown() — the caller has drained sessions and stopped the engine (its
 //   final storage flush) first; this checks the engine is stopped and logs the flush.
 import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
 
 import type { FastifyBaseLogger } from 'fastify';
 
 import type { Engine, EngineState } from '../engine/index.js';
 import type { StateWatch } from '../engine/state-watch.js';
 import { AGONES_STATES, type AgonesStateName, type AgonesStatus } from '../schemas/agones.js';
+import { abortable, closeSdk, delay, sdkAt, type AgonesSDK, type Beta } from './sdk.js';
 import { StallDetector } from './stall.js';
-
-type AgonesSDK = import('@google-cloud/agones-sdk').default;
-type Beta = import('@google-cloud/agones-sdk/src/beta.js').default;
-type AgonesSDKClass = typeof import('@google-cloud/agones-sdk').default;
-/** Loaded on first use: a server that is not an Agones game server never loads gRPC. */
-let sdkClass: AgonesSDKClass | undefined;
-// The package is CommonJS (module.exports = the class); its typings say `export default`.
-const loadSdk = (): AgonesSDKClass => (sdkClass ??= createRequire(import.meta.url)('@google-cloud/agones-sdk') as AgonesSDKClass);
 
 /** The Counter Agones autoscales on (deploy/agones/fleetautoscaler.yaml) and the label the engine state goes in. */
 export const PLAYERS_COUNTER = 'players';
@@ -67,22 +59,6 @@ interface Pushed {
 
 const backoff = (attempt: number) => Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt, 16));
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-/** An SDK talking to `port`: the package reads AGONES_SDK_GRPC_PORT in its constructor, which a test cannot set per app. */
-function sdkAt(port: number): AgonesSDK {
-  class At extends loadSdk() {
-    override get port(): string {
-      return String(port);
-    }
-  }
-  return new At();
-}
-
-/** The SDK's close() leaves the alpha and beta clients' channels open. */
-function closeSdk(sdk: AgonesSDK): void {
-  sdk.close();
-  for (const part of [sdk.alpha, (sdk as unknown as { beta: Beta }).beta]) (part as unknown as { client: { close(): void } }).client.close();
-}
 
 /**
  * The lifecycle of one app. Emits 'connected', 'ready', 'health' (healthy: boolean, on a
@@ -366,37 +342,4 @@ export class AgonesLifecycle extends EventEmitter<{
     clearInterval(this.#timer);
     if (this.#sdk !== undefined) closeSdk(this.#sdk);
   }
-}
-
-/** `p`, or a rejection when `signal` aborts first. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err as Error);
-      },
-    );
-  });
-}
-
-/** Waits `ms`, or less when `signal` aborts. */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
