@@ -10,6 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 
 import { HttpProblem } from './problems.js';
 import { SAFE_METHODS } from './methods.js';
+import agones, { type AgonesPluginOptions } from './plugins/agones.js';
 import auth from './plugins/auth.js';
 import originGuard from './plugins/origin.js';
 import enginePlugin, { type EnginePluginOptions } from './plugins/engine.js';
@@ -49,6 +50,8 @@ export interface RateLimitOptions {
 }
 
 export interface AppOptions extends EnginePluginOptions {
+  /** Be an Agones game server (src/agones/): the SDK sidecar's port and the Health() period. */
+  agones?: AgonesPluginOptions['agones'];
   fastify?: FastifyServerOptions;
   /** Bearer token for mutating routes and WebSocket control messages; unset = open. */
   token?: string | undefined;
@@ -197,6 +200,7 @@ export async function buildApp(opts: AppOptions = {}): Promise<FastifyInstance> 
   const ticketSecret = opts.ticketSecret ?? Buffer.from(randomBytes(32).toString('base64url'), 'utf8');
   app.decorate('ticketSecret', ticketSecret);
   await app.register(enginePlugin, { ...opts, engineOptions: { ...opts.engineOptions, ticketSecret: ticketSecret.toString('utf8') } });
+  await app.register(agones, { agones: opts.agones, ...(opts.engineOptions ? { engineOptions: opts.engineOptions } : {}) });
   await app.register(jobs);
   await app.register(telemetry, opts.telemetry ?? {});
 

@@ -11,6 +11,7 @@ import { defaultDataDir, defaultTokenPath, readTokenFile } from './local-token.j
 import { ticketSecretSourceOf, type TicketSecretSource } from './ticket-secret.js';
 import { ENGINE_CONFIG_DEFAULTS, EngineConfig as EngineConfigSchema, EngineOptions as EngineOptionsSchema, MAX_DEADLINE_MS } from './schemas/engine-config.js';
 import { isLoopback } from './engine/arguments.js';
+import { DEFAULT_SDK_PORT } from './schemas/agones.js';
 
 export { isLoopback };
 
@@ -108,6 +109,26 @@ export const SETTINGS = {
       maximum: MAX_DEADLINE_MS,
       default: 10_000,
       description: 'on SIGTERM, how long game sessions get to leave before the rest are kicked, ms',
+    }),
+  },
+  agones: {
+    flag: 'agones',
+    env: 'AGONES_SDK_GRPC_PORT',
+    help: 'be an Agones game server: Ready, Health, the players Counter,',
+    more: [
+      'Shutdown after a drain (README "Agones"); also on when',
+      `AGONES_SDK_GRPC_PORT (the SDK sidecar's port, default ${DEFAULT_SDK_PORT}) is set`,
+    ],
+  },
+  agonesHealthMs: {
+    flag: 'agones-health-ms',
+    env: 'GAMESRV_AGONES_HEALTH_MS',
+    arg: '<ms>',
+    schema: Type.Integer({
+      minimum: 100,
+      maximum: 60_000,
+      default: 2000,
+      description: 'with --agones: the Health() ping period, ms (keep it under the GameServer\'s health periodSeconds)',
     }),
   },
   allowedHosts: {
@@ -223,6 +244,8 @@ export interface ServerConfig {
   /** Mutating requests per minute per client address; 0 = no limit. */
   rateLimitPerMin: number;
   logLevel: string;
+  /** Be an Agones game server (src/agones/): the SDK sidecar's gRPC port and the Health() period; null: not. */
+  agones: { port: number; healthMs: number } | null;
 }
 
 function tokenSourceOf(file: string | undefined, noAuth: boolean, env: NodeJS.ProcessEnv): TokenSource {
@@ -291,6 +314,11 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
   if (database === 'postgres' && databaseUrl === '') {
     throw new Error('--database postgres needs a URL: set GAMESRV_DATABASE_URL (or --database-url, readable by other local users)');
   }
+  const sdkPort = env['AGONES_SDK_GRPC_PORT'] ?? '';
+  if (sdkPort !== '' && !/^\d+$/.test(sdkPort)) throw new Error(`AGONES_SDK_GRPC_PORT must be a port number (got "${sdkPort}")`);
+  if (sdkPort !== '' && (Number(sdkPort) < 1 || Number(sdkPort) > 65535)) throw new Error(`AGONES_SDK_GRPC_PORT must be between 1 and 65535 (got "${sdkPort}")`);
+  const agonesOn = values['agones'] === true || sdkPort !== '';
+  const agonesHealthMs = int(SETTINGS.agonesHealthMs, text(SETTINGS.agonesHealthMs));
   const logLevel = text(SETTINGS.logLevel) ?? (described(SETTINGS.logLevel.schema).default as string);
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new Error(`log-level must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
   return {
@@ -321,5 +349,6 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     },
     stopDeadlineMs: int(SETTINGS.stopDeadline, text(SETTINGS.stopDeadline)),
     drainDeadlineMs: int(SETTINGS.drainDeadline, text(SETTINGS.drainDeadline)),
+    agones: agonesOn ? { port: sdkPort !== '' ? Number(sdkPort) : DEFAULT_SDK_PORT, healthMs: agonesHealthMs } : null,
   };
 }

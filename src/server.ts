@@ -50,6 +50,27 @@ async function drainGamePort(app: FastifyInstance, deadlineMs: number, stopDeadl
   }
 }
 
+/**
+ * An Agones game server tells Agones it is done only after the drain and the engine's
+ * stop (its final storage flush): Shutdown() first would let Agones delete the pod with
+ * players and unsaved rows on it.
+ */
+async function agonesShutdown(app: FastifyInstance, stopDeadlineMs: number): Promise<void> {
+  if (app.agones === null) return;
+  const state = app.engineState.check();
+  if (state === 'running' || state === 'paused') {
+    const report = await app.engine.stop({ deadlineMs: stopDeadlineMs });
+    const { accepted, processed } = app.engine.snapshot().events;
+    app.log.info({ report, events: { accepted, processed } }, 'engine stopped');
+    app.engineState.check();
+  }
+  try {
+    await app.agones.shutdown();
+  } catch (err) {
+    app.log.error({ err }, 'agones: Shutdown() not sent');
+  }
+}
+
 function flushLog(app: FastifyInstance): Promise<void> {
   return new Promise((resolve) => {
     const log = app.log as FastifyInstance['log'] & { flush?: (cb?: (err?: Error) => void) => void };
@@ -113,6 +134,7 @@ async function main(): Promise<void> {
     listenHost: config.host,
     allowedHosts: config.allowedHosts,
     rateLimit: { max: config.rateLimitPerMin, windowMs: 60_000 },
+    ...(config.agones !== null ? { agones: config.agones } : {}),
   });
 
   let closing = false;
@@ -126,6 +148,7 @@ async function main(): Promise<void> {
     closing = true;
     app.log.info({ signal, stopDeadlineMs: config.stopDeadlineMs, drainDeadlineMs: config.drainDeadlineMs }, 'shutting down');
     drainGamePort(app, config.drainDeadlineMs, config.stopDeadlineMs)
+      .then(() => agonesShutdown(app, config.stopDeadlineMs))
       .then(() => app.close())
       .then(
       async () => {

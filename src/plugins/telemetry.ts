@@ -24,6 +24,7 @@ export default fp<TelemetryOptions>(
         aoiRadius: () => (app.runningConfig() ?? app.engineDefaults).aoiRadius ?? ENGINE_CONFIG_DEFAULTS.aoiRadius,
         state: () => app.engineState.last,
         runningJob: () => app.jobs.running,
+        agonesState: () => app.agones?.status().state ?? null,
         log: app.log,
       },
       opts,
@@ -31,11 +32,14 @@ export default fp<TelemetryOptions>(
     app.decorate('telemetry', hub);
     const onState = (change: StateChange) => hub.onStateChange(change);
     const onJob = (job: Job) => hub.onJobUpdate(job);
+    const onAgones = () => hub.onAgonesState();
     app.engineState.on('change', onState);
     app.jobs.on('update', onJob);
+    app.agones?.on('state', onAgones);
     const shutdown = async () => {
       app.engineState.off('change', onState);
       app.jobs.off('update', onJob);
+      app.agones?.off('state', onAgones);
       await hub.shutdown();
     };
     // Registered here, not in the route plugin, so app.injectWS and the upgrade handling
@@ -55,5 +59,5 @@ export default fp<TelemetryOptions>(
     });
     app.addHook('onClose', shutdown);
   },
-  { name: 'gamesrv-telemetry', dependencies: ['gamesrv-engine', 'gamesrv-jobs'] },
+  { name: 'gamesrv-telemetry', dependencies: ['gamesrv-engine', 'gamesrv-jobs', 'gamesrv-agones'] },
 );

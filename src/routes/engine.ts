@@ -53,6 +53,7 @@ const engineRoutes: FastifyPluginAsyncTypebox = async (app) => {
           queueCapacity: s.events.queueCapacity,
         },
         tasks: { submitted: s.tasks.submitted, active: s.tasks.active },
+        agones: app.agones?.status() ?? null,
       };
     },
   );

@@ -12,6 +12,7 @@ import {
   type EngineState,
   type Histogram,
 } from '../engine/index.js';
+import { AGONES_STATES, type AgonesStatus } from '../schemas/agones.js';
 import { ENGINE_STATES } from '../schemas/common.js';
 import type { TelemetryStats } from '../telemetry/hub.js';
 
@@ -204,6 +205,28 @@ const TELEMETRY_FAMILIES: readonly Family<TelemetryStats>[] = [
   },
 ];
 
+/** The Agones lifecycle (src/agones/); no samples when the server is not an Agones game server. */
+const AGONES_FAMILIES: readonly Family<AgonesStatus | null>[] = [
+  {
+    name: 'gamesrv_agones_state',
+    help: 'The GameServer state Agones reports (WatchGameServer): 1 for the current state, 0 for the others',
+    type: 'gauge',
+    samples: (a) => (a === null ? [] : AGONES_STATES.map((state) => ({ labels: { state }, value: state === a.state ? 1 : 0 }))),
+  },
+  {
+    name: 'gamesrv_agones_healthy',
+    help: 'Health() is being pinged (0 while a running game loop stalls)',
+    type: 'gauge',
+    samples: (a) => (a === null ? [] : [{ value: a.healthy ? 1 : 0 }]),
+  },
+  {
+    name: 'gamesrv_agones_health_pings_total',
+    help: 'Health() pings sent to the Agones SDK sidecar',
+    type: 'counter',
+    samples: (a) => (a === null ? [] : [{ value: a.healthPings }]),
+  },
+];
+
 /**
  * A metric family prom-client's Registry can render: it needs only name, help, type and
  * get() (and reset() for resetMetrics()). prom-client's typings list only its own
@@ -261,6 +284,10 @@ const metricsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }
   for (const family of TELEMETRY_FAMILIES) {
     engine.registerMetric(new SnapshotFamily(family, telemetryStats) as unknown as Metric);
+  }
+  const agones = () => app.agones?.status() ?? null;
+  for (const family of AGONES_FAMILIES) {
+    engine.registerMetric(new SnapshotFamily(family, agones) as unknown as Metric);
   }
   const register = Registry.merge([processRegistry(), engine]);
 

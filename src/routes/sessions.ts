@@ -84,11 +84,15 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw new HttpProblem(409, 'Wrong engine state', `cannot drain while ${state}`, { code: 'INVALID_STATE', state });
       }
       try {
-        return await app.engine.drain({
+        const report = await app.engine.drain({
           deadlineMs: request.body?.deadlineMs ?? 30_000,
           stopDeadlineMs: app.stopDeadlineMs,
           ...(request.body?.notice !== undefined ? { notice: request.body.notice } : {}),
         });
+        // The drain stopped the engine, whose stop made the final storage flush: only now
+        // may Agones delete this server.
+        await app.agones?.shutdown();
+        return report;
       } finally {
         app.engineState.check();
       }

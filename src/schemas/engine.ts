@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 
+import { AgonesStatus } from './agones.js';
 import { EngineStateName, ref } from './common.js';
 import { MAX_DEADLINE_MS, StartConfig } from './engine-config.js';
 
@@ -47,6 +48,7 @@ export const EngineStatus = Type.Object(
       queueCapacity: Type.Integer(),
     }),
     tasks: Type.Object({ submitted: Type.Integer(), active: Type.Integer() }),
+    agones: Type.Union([ref(AgonesStatus), Type.Null()], { description: 'the Agones lifecycle (--agones); null when off' }),
   },
   { $id: 'EngineStatus' },
 );

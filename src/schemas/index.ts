@@ -1,4 +1,5 @@
 // Every named schema, in dependency order (a schema's $refs are registered before it).
+import { AgonesState, AgonesStatus } from './agones.js';
 import { EngineStateName, Histogram, Problem } from './common.js';
 import { EngineStatus, Health, NoOptions, Ready, StartConfig, StopOptions, StopReport, Transition } from './engine.js';
 import { EventsAccepted, EventsBody, GameEvent } from './events.js';
@@ -37,6 +38,8 @@ export const ALL_SCHEMAS = [
   StopOptions,
   Transition,
   StopReport,
+  AgonesState,
+  AgonesStatus,
   EngineStatus,
   GameEvent,
   EventsBody,

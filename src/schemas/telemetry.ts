@@ -5,6 +5,7 @@
 import { Type, type Static } from 'typebox';
 
 import { EVENT_TYPES } from './vocabulary.js';
+import { AgonesState } from './agones.js';
 import { EngineStateName, Histogram, ref } from './common.js';
 import { Job } from './jobs.js';
 import { MonitorStatus } from './monitor.js';
@@ -126,6 +127,9 @@ export const StateData = Type.Object(
     state: ref(EngineStateName),
     from: Type.Union([ref(EngineStateName), Type.Null()], { description: 'null in the frame sent on connect' }),
     atMs: Type.Number(),
+    agones: Type.Union([ref(AgonesState), Type.Null()], {
+      description: 'the Agones GameServer state (--agones; README "Agones"), null when off or not yet known; a frame whose from equals state is an Agones change',
+    }),
   },
   { $id: 'TelemetryStateData' },
 );

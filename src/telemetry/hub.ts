@@ -11,6 +11,7 @@ import type { WebSocket } from 'ws';
 import { socketUnackedBytes, type Engine, type EngineSnapshot, type EngineState } from '../engine/index.js';
 import type { Job } from '../jobs.js';
 import type { StateChange } from '../engine/state-watch.js';
+import type { AgonesStateName } from '../schemas/agones.js';
 import { CLOSE_CODES, PERIODIC_TOPICS, type PeriodicTopic, type StateData, type TelemetryTopic } from '../schemas/telemetry.js';
 import { TelemetryConnection, type ConnectionHost } from './connection.js';
 import { formatMs } from '../format.js';
@@ -64,6 +65,8 @@ export interface TelemetrySources {
   state(): EngineState;
   /** The job running now, if any. */
   runningJob(): Job | undefined;
+  /** The Agones GameServer state (src/agones/); absent or null when not an Agones game server. */
+  agonesState?(): AgonesStateName | null;
   log: Pick<FastifyBaseLogger, 'warn' | 'error'>;
 }
 
@@ -152,7 +155,7 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
     this.#connections.add(conn);
     this.#perAddress.set(address, fromAddress + 1);
     this.#ensurePing();
-    const initial: StateData = { state: this.#sources.state(), from: null, atMs: Date.now() };
+    const initial: StateData = { state: this.#sources.state(), from: null, atMs: Date.now(), agones: this.#sources.agonesState?.() ?? null };
     conn.reply('state', initial);
     return conn;
   }
@@ -237,7 +240,16 @@ export class TelemetryHub extends EventEmitter<{ tick: [TickInfo]; closed: [Tele
 
   /** Pushed at once to every connection, subscribed or not. */
   onStateChange(change: StateChange): void {
-    const data: StateData = { state: change.to, from: change.from, atMs: change.atMs };
+    this.#pushState({ state: change.to, from: change.from, atMs: change.atMs, agones: this.#sources.agonesState?.() ?? null });
+  }
+
+  /** The Agones GameServer state moved (the engine's did not: `from` is `state`); pushed like onStateChange. */
+  onAgonesState(): void {
+    const state = this.#sources.state();
+    this.#pushState({ state, from: state, atMs: Date.now(), agones: this.#sources.agonesState?.() ?? null });
+  }
+
+  #pushState(data: StateData): void {
     const json = JSON.stringify(data);
     const ts = Date.now();
     for (const conn of this.#connections) conn.deliver('state', json, ts);
