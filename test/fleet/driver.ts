@@ -169,7 +169,7 @@ async function main(): Promise<number> {
     await b.client.until(() => {
       const me = b.client.visible().get(b.id);
       return me !== undefined && me.x === b.expected[0] && me.y === b.expected[1];
-    }, `bot ${b.id}: on b at its last acknowledged position ${b.expected}`, STEP_MS);
+    }, `bot ${b.id}: on b at its last acknowledged position ${b.expected.join(",")}`, STEP_MS);
     b.onBAt = performance.now();
   });
   // Let the bots move on a for a while first.
@@ -197,7 +197,7 @@ async function main(): Promise<number> {
     }
     const ok = p.online && p.x === b.expected[0] && p.y === b.expected[1] && p.hp === before.hp && p.kills === before.kills && p.name === before.name;
     if (ok) matched++;
-    else failures.push(`bot ${b.id}: on b ${JSON.stringify(p)}, expected x,y ${b.expected} hp ${before.hp} kills ${before.kills} (acked seq ${b.acked})`);
+    else failures.push(`bot ${b.id}: on b ${JSON.stringify(p)}, expected x,y ${b.expected.join(",")} hp ${before.hp} kills ${before.kills} (acked seq ${b.acked})`);
   }
 
   // 4. accepted == processed on both.
