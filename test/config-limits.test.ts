@@ -201,7 +201,7 @@ test("README's engine configuration tables follow the schema table", () => {
 test('the server flags take their ranges and defaults from the same schemas, and so do --help and README', () => {
   const d = loadConfig([], { HOME: '/h' });
   assert.ok(d !== 'help');
-  const { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, shutdownDeadlineMs, gameHost, gameAuth, serverName, sessionMessageRate, flushMs } = ENGINE_CONFIG_DEFAULTS;
+  const { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, shutdownDeadlineMs, gameHost, gameAuth, serverName, sessionMessageRate, flushMs, leaseMs } = ENGINE_CONFIG_DEFAULTS;
   // The server opens a game port by default (the library does not: sessionPort -1).
   const sessionPort = (SETTINGS.gamePort.schema as unknown as { default: number }).default;
   assert.ok(sessionPort > 0 && ENGINE_CONFIG_DEFAULTS.sessionPort === -1);
@@ -212,7 +212,7 @@ test('the server flags take their ranges and defaults from the same schemas, and
   const durability = (SETTINGS.durability.schema as unknown as { default: string }).default;
   assert.ok(durability === 'journal' && ENGINE_CONFIG_DEFAULTS.durability === 'none');
   const database = 'sqlite';
-  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, dataDir, database, flushMs, durability, sessionPort, gameHost, gameAuth, sessionMessageRate });
+  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, dataDir, database, flushMs, leaseMs, durability, sessionPort, gameHost, gameAuth, sessionMessageRate });
   assert.equal(ENGINE_CONFIG_DEFAULTS.dataDir, '', 'the library keeps everything in memory');
   assert.equal(ENGINE_CONFIG_DEFAULTS.database, 'simulated');
   const pg = loadConfig(['--database', 'postgres'], { HOME: '/h', GAMESRV_DATABASE_URL: 'postgres://u:secret@db/gs' });

@@ -135,6 +135,7 @@ EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
   }
   c.databaseUrl = plainString(env, o, "databaseUrl");
   c.flushInterval = plainMs(env, o, "flushMs");
+  c.leaseLength = plainMs(env, o, "leaseMs");
   const auto durability = parseDurability(plainString(env, o, "durability"));
   if (!durability) notValidated(env, "durability", "\"none\" or \"journal\"");
   c.durability = *durability;
