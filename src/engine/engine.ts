@@ -29,6 +29,7 @@ import {
   type ReplayedJournal,
   type VerifiedJournal,
   type StopReport,
+  type StoredPlayerRow,
   type DrainReport,
   type SessionInfo,
   type TaskInfo,
@@ -338,6 +339,14 @@ export class Engine {
    */
   async checkpointStorage(): Promise<{ rows: number; checkpointSeq: number }> {
     return this.#settle(() => this.#native.checkpointStorage());
+  }
+
+  /**
+   * Test hook: writes one player row through the open store's owner-checked flush under
+   * `owner`'s name, as a late flush from that server would be; says whether it was refused.
+   */
+  async flushPlayerAsForTesting(owner: string, row: StoredPlayerRow): Promise<{ written: number; refused: number[] }> {
+    return this.#settle(() => this.#native.flushPlayerAsForTesting(owner, row));
   }
 
   async flush(options: { timeoutMs?: number } = {}): Promise<void> {

@@ -243,6 +243,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::WakeEvents>("wakeEvents"),
                          InstanceMethod<&EngineWrap::Flush>("flush"),
                          InstanceMethod<&EngineWrap::CheckpointStorage>("checkpointStorage"),
+                         InstanceMethod<&EngineWrap::FlushPlayerAsForTesting>("flushPlayerAsForTesting"),
                          InstanceMethod<&EngineWrap::SubmitTask>("submitTask"),
                          InstanceMethod<&EngineWrap::CancelTask>("cancelTask"),
                          InstanceMethod<&EngineWrap::Task>("task"),

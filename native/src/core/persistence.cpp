@@ -45,6 +45,12 @@ void PlayerPersistence::open(const PersistenceConfig& config) {
   if (config.backend == "postgres" && config.url.empty()) {
     throw std::runtime_error("database \"postgres\" needs databaseUrl (--database-url or GAMESRV_DATABASE_URL)");
   }
+  // Each flush renews the leases: one must outlive two flush periods, or a server would
+  // lose its online players' leases between its own flushes.
+  if (config.leaseLength < 2 * config.flushInterval) {
+    throw std::runtime_error("leaseMs (" + std::to_string(config.leaseLength.count()) + ") must be at least twice flushMs (" +
+                             std::to_string(config.flushInterval.count()) + "): the flushes renew the leases");
+  }
   std::unique_ptr<Storage> made;
   if (StorageStatus st = makeStorageFor(config.backend, made); !st.ok()) {
     throw std::runtime_error("storage " + config.backend + ": " + st.message);
