@@ -215,7 +215,7 @@ TEST(a_row_another_server_owns_is_dropped_counted_and_not_retried) {
   CHECK_EQ(s.flushRefusedNotOwner, 1u);
   CHECK_EQ(s.flushFailures, 0u);
   CHECK_MSG(s.lastRefusal.find("first player 2") != std::string::npos, s.lastRefusal);
-  CHECK(p.flush().ok());  // nothing dirty (and the leases were just renewed): no write
+  CHECK(p.flush().ok());  // nothing dirty: no write
   CHECK_EQ(written.size(), 1u);
   CHECK_EQ(p.stats().flushRefusedNotOwner, 1u);
 }

@@ -100,7 +100,7 @@ export const EngineConfig = Type.Object(
       1000,
       MAX_DEADLINE_MS,
       15_000,
-      'a player row\'s owner lease (servers sharing a database): a server holds its online players\' rows this long past each flush; another server admits such a player after the release or the expiry, ms',
+      'a player row\'s owner lease (servers sharing a database): a server holds its online players\' rows this long past each renewal (every leaseMs/3, and each flush); another server admits such a player after the release or the expiry, ms',
     ),
     durability: Type.Optional(
       Type.Union([Type.Literal('none'), Type.Literal('journal')], {

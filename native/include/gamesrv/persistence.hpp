@@ -73,6 +73,7 @@ struct PersistenceStats {
   std::uint64_t flushRefusedNotOwner = 0;  // rows a flush did not write: another server owns them
   std::uint64_t leasesAcquired = 0;        // logins whose lease this server took
   std::uint64_t leasesHeldElsewhere = 0;   // acquires that found the lease held by another server
+  std::uint64_t leaseRenewalFailures = 0;  // renewals (between flushes) that failed
   std::string lastRefusal;                 // why the last refused row was refused
   std::size_t dirty = 0;            // players waiting for the next flush
   std::string lastError;            // the last failed flush's message ("" after a success)
@@ -124,6 +125,9 @@ class PlayerPersistence {
   // Held elsewhere: `lease` says by whom until when (store clock; storeNowMs beside it).
   // Closed when no store is open. Runs on the calling thread (a pool thread).
   StorageStatus acquireForLogin(std::int64_t id, PlayerLease& lease, std::int64_t& storeNowMs);
+  // Extends the leases of this server's online players (a pool timer every leaseLength / 3,
+  // armed by startFlushing(); a flush that writes rows renews them as well).
+  StorageStatus renewLeases();
   // The owner name and lease length this store writes with ("" / 0 when none is open).
   LeaseClaim claim() const;
   // Writes `rows` as `owner` through the open store's flushOwned, as a server of that name
@@ -164,7 +168,7 @@ class PlayerPersistence {
   std::atomic<std::uint64_t> flushRefused_{0};
   std::atomic<std::uint64_t> leasesAcquired_{0};
   std::atomic<std::uint64_t> leasesHeldElsewhere_{0};
-  std::chrono::steady_clock::time_point lastRenewal_{};  // guarded by flushMu_
+  std::atomic<std::uint64_t> leaseRenewalFailures_{0};
   Histogram flushNs_;
 };
 

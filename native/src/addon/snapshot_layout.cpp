@@ -309,6 +309,7 @@ constexpr Field kFields[] = {
     SNAP_TEXT("storage.lastRefusal", s.storage.lastRefusal),
     SNAP_COUNTER("storage.leasesAcquired", s.storage.leasesAcquired),
     SNAP_COUNTER("storage.leasesHeldElsewhere", s.storage.leasesHeldElsewhere),
+    SNAP_COUNTER("storage.leaseRenewalFailures", s.storage.leaseRenewalFailures),
     SNAP_GAUGE("storage.dirty", s.storage.dirty),
     SNAP_TEXT("storage.lastError", s.storage.lastError),
     SNAP_GAUGE("storage.schemaVersion", s.storage.schemaVersion),

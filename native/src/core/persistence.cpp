@@ -45,12 +45,7 @@ void PlayerPersistence::open(const PersistenceConfig& config) {
   if (config.backend == "postgres" && config.url.empty()) {
     throw std::runtime_error("database \"postgres\" needs databaseUrl (--database-url or GAMESRV_DATABASE_URL)");
   }
-  // Each flush renews the leases: one must outlive two flush periods, or a server would
-  // lose its online players' leases between its own flushes.
-  if (config.leaseLength < 2 * config.flushInterval) {
-    throw std::runtime_error("leaseMs (" + std::to_string(config.leaseLength.count()) + ") must be at least twice flushMs (" +
-                             std::to_string(config.flushInterval.count()) + "): the flushes renew the leases");
-  }
+
   std::unique_ptr<Storage> made;
   if (StorageStatus st = makeStorageFor(config.backend, made); !st.ok()) {
     throw std::runtime_error("storage " + config.backend + ": " + st.message);
@@ -104,6 +99,10 @@ void PlayerPersistence::startFlushing(ThreadPool& pool) {
   const auto every = config_.flushInterval.count() > 0 ? config_.flushInterval : std::chrono::milliseconds(1000);
   // A failure is counted and kept in lastError; the next firing retries.
   pool.schedulePeriodic(every, every, [this] { static_cast<void>(flush()); }, flushGroup_.get());
+  // The leases of the online players, three times a lease: whatever flushMs is, a lease is
+  // renewed before it runs out (a flush that writes rows renews them too).
+  const auto renewEvery = std::max<std::chrono::milliseconds>(config_.leaseLength / 3, std::chrono::milliseconds(1));
+  pool.schedulePeriodic(renewEvery, renewEvery, [this] { static_cast<void>(renewLeases()); }, flushGroup_.get());
 }
 
 void PlayerPersistence::stopFlushing() {
@@ -140,23 +139,17 @@ StorageStatus PlayerPersistence::write(bool checkpointAlone, std::size_t& rows) 
     std::lock_guard lock(mu_);
     claim = {config_.owner, config_.leaseLength};
   }
-  // Nothing dirty: a flush only renews the leases, a third of their length after the last renewal.
-  const auto now = std::chrono::steady_clock::now();
-  const bool renewDue = now - lastRenewal_ >= claim.length / 3;
-  if (!checkpointAlone && world_.dirtyCount() == 0 && !renewDue) return StorageStatus::success();
+  if (!checkpointAlone && world_.dirtyCount() == 0) return StorageStatus::success();
   const std::uint64_t t0 = nowNs();
   // The rows and the applied position together, under the World's lock.
   DirtyPlayers dirty = world_.takeDirty();
   std::optional<std::uint64_t> seq;
   // Never below the checkpoint the store already holds (no event applied since the start).
   if (checkpoint) seq = std::max(dirty.appliedSeq, checkpointAtOpen_.load(std::memory_order_acquire));
-  // Nothing changed: a flush writes no row (it may renew the leases); a checkpoint on
-  // request moves the position alone.
-  if (dirty.rows.empty() && !(checkpointAlone && seq) && !renewDue) return StorageStatus::success();
-  if (dirty.rows.empty() && !checkpointAlone) seq.reset();
+  // Nothing changed: a flush writes nothing; a checkpoint on request moves the position alone.
+  if (dirty.rows.empty() && !(checkpointAlone && seq)) return StorageStatus::success();
   FlushOutcome outcome;
   StorageStatus result = st->flushOwned(dirty.rows, seq, claim, outcome);
-  if (result.ok()) lastRenewal_ = now;
   if (!result.ok()) {
     world_.markDirty(dirty.rows);
     flushFailures_.fetch_add(1, std::memory_order_relaxed);
@@ -205,6 +198,21 @@ StorageStatus PlayerPersistence::close() {
   }
   if (st) st->close();  // waits for queries in flight
   return last;
+}
+
+StorageStatus PlayerPersistence::renewLeases() {
+  std::lock_guard serial(flushMu_);
+  std::shared_ptr<Storage> st = store();
+  const LeaseClaim c = claim();
+  if (!st) return StorageStatus::failure(StorageErrc::Closed, "no store is open");
+  FlushOutcome outcome;
+  StorageStatus result = st->flushOwned({}, std::nullopt, c, outcome);
+  if (!result.ok()) {
+    leaseRenewalFailures_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    lastError_ = std::string("renewing the leases: ") + toString(result.code) + ": " + result.message;
+  }
+  return result;
 }
 
 LeaseClaim PlayerPersistence::claim() const {
@@ -271,6 +279,7 @@ PersistenceStats PlayerPersistence::stats() const {
   s.flushRefusedNotOwner = flushRefused_.load(std::memory_order_relaxed);
   s.leasesAcquired = leasesAcquired_.load(std::memory_order_relaxed);
   s.leasesHeldElsewhere = leasesHeldElsewhere_.load(std::memory_order_relaxed);
+  s.leaseRenewalFailures = leaseRenewalFailures_.load(std::memory_order_relaxed);
   s.dirty = world_.dirtyCount();
   s.schemaVersion = schemaVersion_.load(std::memory_order_relaxed);
   s.checkpointSeq = checkpointSeq_.load(std::memory_order_relaxed);
