@@ -177,6 +177,29 @@ for (const backend of backends) {
       await onB.closed;
     });
 
+    test('a drain of B answers a login still waiting for A\'s lease at once: ERROR draining', { timeout: 60_000 }, async (t) => {
+      const a = await server(t, backend, 'handoff-a4', {});
+      const b = await server(t, backend, 'handoff-b4', {});
+      const id = newId();
+      const onA = await GameClient.connect(a.port);
+      await onA.login(ticket(id, 'kept'));
+      await eventually(() => a.engine.player(id)?.online, 'online on A');
+      await a.engine.checkpointStorage();
+      const onB = await GameClient.connect(b.port);
+      onB.hello(ticket(id, 'kept'));
+      await eventually(() => b.engine.snapshot().storage.leasesHeldElsewhere >= 1, 'B found the lease held by A');
+      const started = Date.now();
+      const report = await b.engine.drain({ deadlineMs: 20_000 });
+      const error = GameClient.error(await onB.next('ERROR'));
+      assert.equal(error.code, 'draining');
+      // Not the lease's 10 s: the drain woke the waiting login.
+      assert.ok(Date.now() - started < 5000, `the drain took ${Date.now() - started} ms`);
+      assert.equal(report.kicked, 0);
+      assert.equal(onB.welcome, undefined);
+      onA.bye();
+      await onA.closed;
+    });
+
     test('a player A keeps holding is refused on B with ERROR owned_elsewhere after the lease\'s time', { timeout: 60_000 }, async (t) => {
       // A short lease that A keeps renewing (every flush), so B's wait ends at its expiry + 1 s.
       const a = await server(t, backend, 'handoff-a3', { leaseMs: 1000, flushMs: 100 });
