@@ -161,6 +161,7 @@ for (const backend of backends) {
       onB.hello(ticket(id, 'stayer'));
       await eventually(() => b.engine.snapshot().storage.leasesHeldElsewhere >= 1, 'B found the lease held by A');
       assert.equal(onB.welcome, undefined, 'no WELCOME while A holds the player');
+      onB.chat('sent before the WELCOME'); // kept, handled after the login
       onA.move(9, 10, 2); // A's last word
       await onA.until(() => onA.lastState !== undefined && onA.lastState.lastClientSeq >= 2, 'the last MOVE acknowledged');
       const stopped = await a.engine.stop(); // the final flush writes the player offline and free, then A releases
@@ -173,6 +174,9 @@ for (const backend of backends) {
         return q !== null && q.online ? q : undefined;
       }, 'the player online on B');
       assert.deepEqual(stateOf(p), { name: 'stayer', x: 9, y: 10, hp: 100, kills: 0, online: true });
+      const chat = GameClient.chat(await onB.next('CHAT'));
+      assert.deepEqual(chat, { from: id, text: 'sent before the WELCOME' });
+      assert.ok(onB.messages.findIndex((m) => m.type === 'WELCOME') < onB.messages.findIndex((m) => m.type === 'CHAT'));
       onB.bye();
       await onB.closed;
     });
