@@ -233,6 +233,18 @@ test('the server flags take their ranges and defaults from the same schemas, and
   assert.ok(given !== 'help');
   assert.equal(given.engineConfig.dataDir, '/var/lib/gs', 'the flag wins over the environment');
   assert.throws(() => loadConfig([], { HOME: '/h', GAMESRV_SERVER_NAME: 'no/slash' }), /server-name must match/);
+  assert.equal(d.handoffUrl, '', 'no reconnect hint unless given');
+  const handoff = loadConfig(['--handoff-url', 'gamesrv://b.example:7777'], { HOME: '/h', GAMESRV_HANDOFF_URL: 'ignored' });
+  assert.ok(handoff !== 'help');
+  assert.equal(handoff.handoffUrl, 'gamesrv://b.example:7777');
+  const fromEnvHandoff = loadConfig([], { HOME: '/h', GAMESRV_HANDOFF_URL: 'tcp://10.0.0.2:7777' });
+  assert.ok(fromEnvHandoff !== 'help');
+  assert.equal(fromEnvHandoff.handoffUrl, 'tcp://10.0.0.2:7777');
+  assert.throws(() => loadConfig(['--handoff-url', 'two words'], { HOME: '/h' }), /handoff-url must be 1 to 512 characters without white space/);
+  const leased = loadConfig(['--lease-ms', '30000'], { HOME: '/h' });
+  assert.ok(leased !== 'help');
+  assert.equal(leased.engineConfig.leaseMs, 30_000);
+  assert.throws(() => loadConfig(['--lease-ms', '999'], { HOME: '/h' }), /lease-ms must be an integer between 1000 and 3600000/);
   assert.deepEqual(d.engineOptions, { queueCapacity: ENGINE_OPTION_DEFAULTS.queueCapacity, worldSize: ENGINE_OPTION_DEFAULTS.worldSize });
   assert.equal(d.stopDeadlineMs, shutdownDeadlineMs);
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

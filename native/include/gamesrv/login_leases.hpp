@@ -6,6 +6,8 @@
 // then once more, and then answered OwnedElsewhere. Nothing waits on a thread: a waiting login
 // is a pending timer in the cleanup group, and cancelAll() (drain, stop) answers every waiting
 // login Cancelled at once.
+// What happened shows in storage.leasesAcquired / leasesHeldElsewhere (PlayerPersistence)
+// and sessions' helloRefused (GameServer).
 //
 // Thread safety: every public member is safe from any thread. `done` is called exactly once
 // per admit(), on a pool thread or the thread calling cancelAll() / admit() (a refused submit).
@@ -20,14 +22,6 @@
 #include "gamesrv/thread_pool.hpp"
 
 namespace gamesrv {
-
-struct LoginLeaseStats {
-  std::uint64_t admitted = 0;        // logins whose lease this server took
-  std::uint64_t waited = 0;          // logins that found the lease held elsewhere at first
-  std::uint64_t ownedElsewhere = 0;  // logins refused: held past the wait
-  std::uint64_t failed = 0;          // logins refused: the store failed
-  std::uint64_t cancelled = 0;       // logins answered at a drain or stop
-};
 
 class LoginLeases {
  public:
@@ -46,7 +40,6 @@ class LoginLeases {
   // Answers every waiting login Cancelled and every later admit() too; waits for an
   // attempt in flight. Idempotent.
   void cancelAll();
-  LoginLeaseStats stats() const;
 
  private:
   struct Attempt;
@@ -58,7 +51,6 @@ class LoginLeases {
   ThreadPool& pool_;
   CleanupGroup group_;  // every queued attempt and retry timer
   std::atomic<bool> cancelled_{false};
-  std::atomic<std::uint64_t> admitted_{0}, waited_{0}, ownedElsewhere_{0}, failed_{0}, cancelledCount_{0};
 };
 
 }  // namespace gamesrv

@@ -41,7 +41,6 @@ void LoginLeases::run(const std::shared_ptr<Attempt>& a) {
   const auto now = std::chrono::steady_clock::now();
   if (!a->waiting) {
     a->waiting = true;
-    waited_.fetch_add(1, std::memory_order_relaxed);
     // A live holder renews its lease in every flush: waiting past the expiry seen now plus
     // the margin means it is still there. Never longer than one lease (a clock far ahead).
     const std::int64_t left = std::clamp<std::int64_t>(lease.heldUntilMs - storeNowMs, 0, persistence_->claim().length.count());
@@ -65,12 +64,6 @@ void LoginLeases::schedule(const std::shared_ptr<Attempt>& a, std::chrono::milli
 
 void LoginLeases::finish(const std::shared_ptr<Attempt>& a, LoginAdmission outcome, std::string why) {
   if (a->answered.exchange(true, std::memory_order_acq_rel)) return;
-  switch (outcome) {
-    case LoginAdmission::Admitted: admitted_.fetch_add(1, std::memory_order_relaxed); break;
-    case LoginAdmission::OwnedElsewhere: ownedElsewhere_.fetch_add(1, std::memory_order_relaxed); break;
-    case LoginAdmission::Unavailable: failed_.fetch_add(1, std::memory_order_relaxed); break;
-    case LoginAdmission::Cancelled: cancelledCount_.fetch_add(1, std::memory_order_relaxed); break;
-  }
   LoginAdmitted done = std::move(a->done);
   if (done) done(outcome, std::move(why));
 }
@@ -78,16 +71,6 @@ void LoginLeases::finish(const std::shared_ptr<Attempt>& a, LoginAdmission outco
 void LoginLeases::cancelAll() {
   cancelled_.store(true, std::memory_order_release);
   group_.cancelPending();  // queued attempts and retry timers: their onCancel answers them
-}
-
-LoginLeaseStats LoginLeases::stats() const {
-  LoginLeaseStats s;
-  s.admitted = admitted_.load(std::memory_order_relaxed);
-  s.waited = waited_.load(std::memory_order_relaxed);
-  s.ownedElsewhere = ownedElsewhere_.load(std::memory_order_relaxed);
-  s.failed = failed_.load(std::memory_order_relaxed);
-  s.cancelled = cancelledCount_.load(std::memory_order_relaxed);
-  return s;
 }
 
 }  // namespace gamesrv
