@@ -115,6 +115,7 @@ for (const backend of backends) {
 
       // Well-behaved clients leave when told.
       for (const c of [player, other]) void c.next('NOTICE').then(() => c.bye());
+      const drainStarted = performance.now();
       const report = await a.engine.drain({ deadlineMs: 10_000, notice: 'server A is going away', handoffUrl: HANDOFF_URL });
       const notice = (await player.next('NOTICE')).payload.subarray(2).toString('utf8');
       assert.equal(notice, `server A is going away\nreconnect ${HANDOFF_URL}`);
@@ -129,6 +130,9 @@ for (const backend of backends) {
         return p !== null && p.online ? p : undefined;
       }, 'the player online on B');
       assert.deepEqual(stateOf(onB), { name: 'traveller', x: 123.25, y: -45.5, hp: 80, kills: 1, online: true });
+      // One player, from the drain request (A's drain and stop, final flush and release
+      // included) to playing on B with its state: indicative only.
+      t.diagnostic(`hand-off (${backend.name}): ${(performance.now() - drainStarted).toFixed(1)} ms from A's drain request to online on B`);
       assert.equal(b.engine.snapshot().storage.leasesAcquired >= 1, true);
       again.move(5, 6, 1);
       await again.until(() => again.lastState !== undefined && again.lastState.lastClientSeq >= 1, 'the MOVE on B acknowledged');
