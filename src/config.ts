@@ -75,6 +75,7 @@ export const SETTINGS = {
     more: ['A password on the command line is readable by every local user', '(/proc/<pid>/cmdline): prefer GAMESRV_DATABASE_URL'],
   },
   flushMs: { flag: 'flush-ms', env: 'GAMESRV_FLUSH_MS', arg: '<ms>', schema: engineField('flushMs') },
+  leaseMs: { flag: 'lease-ms', env: 'GAMESRV_LEASE_MS', arg: '<ms>', schema: engineField('leaseMs') },
   durability: {
     flag: 'durability',
     env: 'GAMESRV_DURABILITY',
@@ -130,6 +131,13 @@ export const SETTINGS = {
       default: 2000,
       description: 'with --agones: the Health() ping period, ms (keep it under the GameServer\'s health periodSeconds)',
     }),
+  },
+  handoffUrl: {
+    flag: 'handoff-url',
+    env: 'GAMESRV_HANDOFF_URL',
+    arg: '<url>',
+    help: 'where players reconnect when this server drains: the drain',
+    more: ['NOTICE ends with a line "reconnect <url>" (a drain request\'s', 'handoffUrl wins over it)'],
   },
   allowedHosts: {
     flag: 'allowed-hosts',
@@ -213,6 +221,13 @@ function int(setting: Setting, raw: string | undefined, fallback?: number): numb
   return n;
 }
 
+/** --handoff-url: "" when not given; else a URL without white space (its NOTICE line ends with it). */
+function handoffUrlOf(raw: string | undefined): string {
+  if (raw === undefined || raw === '') return '';
+  if (!/^\S{1,512}$/.test(raw)) throw new Error(`handoff-url must be 1 to 512 characters without white space (got "${raw}")`);
+  return raw;
+}
+
 /**
  * Where the bearer token comes from: GAMESRV_TOKEN, --token-file, the generated local
  * secret (src/local-token.ts; the default), or nowhere (--no-auth: mutating routes open
@@ -239,6 +254,8 @@ export interface ServerConfig {
   ticketSecretSource: TicketSecretSource;
   /** On SIGTERM: how long game sessions get to leave (a drain) before the engine stops. */
   drainDeadlineMs: number;
+  /** Where players reconnect when this server drains ("" none): the drain NOTICE's `reconnect` line. */
+  handoffUrl: string;
   /** Host header values accepted beside loopback ones and the listen address. */
   allowedHosts: string[];
   /** Mutating requests per minute per client address; 0 = no limit. */
@@ -341,6 +358,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
       database,
       ...(databaseUrl !== '' ? { databaseUrl } : {}),
       flushMs: int(SETTINGS.flushMs, text(SETTINGS.flushMs)),
+      leaseMs: int(SETTINGS.leaseMs, text(SETTINGS.leaseMs)),
       durability,
       sessionPort: int(SETTINGS.gamePort, text(SETTINGS.gamePort)),
       gameHost,
@@ -350,5 +368,6 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     stopDeadlineMs: int(SETTINGS.stopDeadline, text(SETTINGS.stopDeadline)),
     drainDeadlineMs: int(SETTINGS.drainDeadline, text(SETTINGS.drainDeadline)),
     agones: agonesOn ? { port: sdkPort !== '' ? Number(sdkPort) : DEFAULT_SDK_PORT, healthMs: agonesHealthMs } : null,
+    handoffUrl: handoffUrlOf(text(SETTINGS.handoffUrl)),
   };
 }

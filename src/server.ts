@@ -36,10 +36,11 @@ function logger(config: ServerConfig) {
  * app's close then has nothing left to stop.
  */
 async function drainGamePort(app: FastifyInstance, deadlineMs: number, stopDeadlineMs: number): Promise<void> {
+  const handoff = app.handoffUrl ? { handoffUrl: app.handoffUrl } : {};
   const state = app.engine.state;
   if (app.engine.gamePort === null || (state !== 'running' && state !== 'paused')) return;
   try {
-    const r = await app.engine.drain({ deadlineMs, stopDeadlineMs, notice: 'this server is shutting down: please reconnect' });
+    const r = await app.engine.drain({ deadlineMs, stopDeadlineMs, notice: 'this server is shutting down: please reconnect', ...handoff });
     const { accepted, processed } = app.engine.snapshot().events;
     const drain = { sessionsAtStart: r.sessionsAtStart, kicked: r.kicked, waitedMs: r.waitedMs };
     app.log.info({ report: r.stop, drain, events: { accepted, processed } }, 'engine stopped');
@@ -129,6 +130,7 @@ async function main(): Promise<void> {
     engineConfig: config.engineConfig,
     autoStart: config.autoStart,
     stopDeadlineMs: config.stopDeadlineMs,
+    handoffUrl: config.handoffUrl,
     token,
     ticketSecret,
     listenHost: config.host,
@@ -195,6 +197,7 @@ function watchStorage(app: FastifyInstance): void {
   const first = app.engine.snapshot().storage;
   app.log.info({ database: first.database, location: first.location }, 'storage');
   let failures = first.flushFailures;
+  let refused = first.flushRefusedNotOwner;
   let failing = false;
   const timer = setInterval(() => {
     let s;
@@ -212,6 +215,10 @@ function watchStorage(app: FastifyInstance): void {
       failing = false;
     }
     failures = s.flushFailures;
+    if (s.flushRefusedNotOwner > refused) {
+      app.log.warn({ flushRefusedNotOwner: s.flushRefusedNotOwner, reason: s.lastRefusal }, 'storage: rows another server owns were not written (dropped)');
+    }
+    refused = s.flushRefusedNotOwner;
   }, 1000);
   timer.unref();  // never what keeps the process alive
 }

@@ -201,7 +201,7 @@ test("README's engine configuration tables follow the schema table", () => {
 test('the server flags take their ranges and defaults from the same schemas, and so do --help and README', () => {
   const d = loadConfig([], { HOME: '/h' });
   assert.ok(d !== 'help');
-  const { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, shutdownDeadlineMs, gameHost, gameAuth, serverName, sessionMessageRate, flushMs } = ENGINE_CONFIG_DEFAULTS;
+  const { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, shutdownDeadlineMs, gameHost, gameAuth, serverName, sessionMessageRate, flushMs, leaseMs } = ENGINE_CONFIG_DEFAULTS;
   // The server opens a game port by default (the library does not: sessionPort -1).
   const sessionPort = (SETTINGS.gamePort.schema as unknown as { default: number }).default;
   assert.ok(sessionPort > 0 && ENGINE_CONFIG_DEFAULTS.sessionPort === -1);
@@ -212,7 +212,7 @@ test('the server flags take their ranges and defaults from the same schemas, and
   const durability = (SETTINGS.durability.schema as unknown as { default: string }).default;
   assert.ok(durability === 'journal' && ENGINE_CONFIG_DEFAULTS.durability === 'none');
   const database = 'sqlite';
-  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, dataDir, database, flushMs, durability, sessionPort, gameHost, gameAuth, sessionMessageRate });
+  assert.deepEqual(d.engineConfig, { loopThreads, tickRateHz, poolMinThreads, poolMaxThreads, serverName, dataDir, database, flushMs, leaseMs, durability, sessionPort, gameHost, gameAuth, sessionMessageRate });
   assert.equal(ENGINE_CONFIG_DEFAULTS.dataDir, '', 'the library keeps everything in memory');
   assert.equal(ENGINE_CONFIG_DEFAULTS.database, 'simulated');
   const pg = loadConfig(['--database', 'postgres'], { HOME: '/h', GAMESRV_DATABASE_URL: 'postgres://u:secret@db/gs' });
@@ -233,6 +233,18 @@ test('the server flags take their ranges and defaults from the same schemas, and
   assert.ok(given !== 'help');
   assert.equal(given.engineConfig.dataDir, '/var/lib/gs', 'the flag wins over the environment');
   assert.throws(() => loadConfig([], { HOME: '/h', GAMESRV_SERVER_NAME: 'no/slash' }), /server-name must match/);
+  assert.equal(d.handoffUrl, '', 'no reconnect hint unless given');
+  const handoff = loadConfig(['--handoff-url', 'gamesrv://b.example:7777'], { HOME: '/h', GAMESRV_HANDOFF_URL: 'ignored' });
+  assert.ok(handoff !== 'help');
+  assert.equal(handoff.handoffUrl, 'gamesrv://b.example:7777');
+  const fromEnvHandoff = loadConfig([], { HOME: '/h', GAMESRV_HANDOFF_URL: 'tcp://10.0.0.2:7777' });
+  assert.ok(fromEnvHandoff !== 'help');
+  assert.equal(fromEnvHandoff.handoffUrl, 'tcp://10.0.0.2:7777');
+  assert.throws(() => loadConfig(['--handoff-url', 'two words'], { HOME: '/h' }), /handoff-url must be 1 to 512 characters without white space/);
+  const leased = loadConfig(['--lease-ms', '30000'], { HOME: '/h' });
+  assert.ok(leased !== 'help');
+  assert.equal(leased.engineConfig.leaseMs, 30_000);
+  assert.throws(() => loadConfig(['--lease-ms', '999'], { HOME: '/h' }), /lease-ms must be an integer between 1000 and 3600000/);
   assert.deepEqual(d.engineOptions, { queueCapacity: ENGINE_OPTION_DEFAULTS.queueCapacity, worldSize: ENGINE_OPTION_DEFAULTS.worldSize });
   assert.equal(d.stopDeadlineMs, shutdownDeadlineMs);
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');

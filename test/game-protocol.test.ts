@@ -57,7 +57,7 @@ function headingOf(layout: GameProtocol['layouts'][number]): string {
 test('the engine exports every message of the draft', () => {
   assert.deepEqual(Object.keys(gp.clientTypes), ['HELLO', 'MOVE', 'ATTACK', 'CHAT', 'PING', 'BYE']);
   assert.equal(Object.keys(gp.serverTypes).length, 10);
-  assert.equal(Object.keys(gp.errorCodes).length, 15);
+  assert.equal(Object.keys(gp.errorCodes).length, 16);
   assert.equal(Object.keys(gp.kickReasons).length, 7);
   assert.equal(gp.layouts.length, 6 + 10 + 2); // every message, plus the CELL and ENTRY blocks
 });

@@ -283,7 +283,7 @@ describe('game sessions: drain', () => {
 
 describe('game sessions over HTTP', () => {
   test('a ticket from POST /v1/tickets logs in; GET /v1/sessions lists it; broadcast, kick and drain reach it', async (t) => {
-    const app = await build(t, { engineConfig: { sessionPort: 0, aoiRadius: AOI } });
+    const app = await build(t, { engineConfig: { sessionPort: 0, aoiRadius: AOI }, handoffUrl: 'gamesrv://configured.example:7777' });
     const port = app.engine.gamePort!;
     const issued = await app.inject({ method: 'POST', url: '/v1/tickets', payload: { tickets: [{ playerId: 5, name: 'Ann' }, { playerId: 6, name: 'Bob' }] } });
     assert.equal(issued.statusCode, 201, issued.body);
@@ -315,9 +315,14 @@ describe('game sessions over HTTP', () => {
     await bob.closed;
     assert.equal((await app.inject({ method: 'DELETE', url: `/v1/sessions/${bobId}` })).statusCode, 404);
 
-    void ann.next('NOTICE', ann.messages.length).then(() => ann.bye());
-    const drained = await app.inject({ method: 'POST', url: '/v1/engine/drain', payload: { deadlineMs: 5000, notice: 'bye' } });
+    const badHint = await app.inject({ method: 'POST', url: '/v1/engine/drain', payload: { handoffUrl: 'two words' } });
+    assert.equal(badHint.statusCode, 400, badHint.body);
+    const noticed = ann.next('NOTICE', ann.messages.length);
+    void noticed.then(() => ann.bye());
+    // The request's hand-off URL wins over the server's (--handoff-url).
+    const drained = await app.inject({ method: 'POST', url: '/v1/engine/drain', payload: { deadlineMs: 5000, notice: 'bye', handoffUrl: 'gamesrv://b.example:7777' } });
     assert.equal(drained.statusCode, 200, drained.body);
+    assert.equal((await noticed).payload.subarray(2).toString('utf8'), 'bye\nreconnect gamesrv://b.example:7777');
     assert.equal(drained.json().kicked, 0);
     assert.equal(drained.json().stop.state, 'stopped');
     await ann.closed;

@@ -132,7 +132,7 @@ test("the chapter's scenario over HTTP, then a server restart with the same data
   const status = (await get(a.base, '/v1/storage')).json;
   assert.equal(status['storage']['database'], 'sqlite');
   assert.equal(status['storage']['location'], join(data, 'gamesrv.db'));
-  assert.equal(status['storage']['schemaVersion'], 1);
+  assert.equal(status['storage']['schemaVersion'], 2);
   assert.equal(status['storage']['checkpointSeq'], 0, 'no journal: no checkpoint');
   assert.equal(status['journal']['mode'], 'none');
   const metrics = await (await fetch(`${a.base}/metrics`)).text();
@@ -307,7 +307,7 @@ test('POST /v1/storage/checkpoint and GET /v1/storage: the checkpoint follows th
   assert.deepEqual((await post(a.base, '/v1/storage/checkpoint', null)).json, { rows: 0, checkpointSeq: last });
   const status = (await get(a.base, '/v1/storage')).json;
   assert.equal(status['storage']['checkpointSeq'], last);
-  assert.equal(status['storage']['schemaVersion'], 1);
+  assert.equal(status['storage']['schemaVersion'], 2);
   assert.equal(status['journal']['mode'], 'journal');
   assert.equal(status['journal']['lastSeq'], last);
   assert.ok(status['journal']['segments'] >= 1);

@@ -278,14 +278,15 @@ TEST(layout_table_matches_the_encoders) {
 }
 
 TEST(names_and_numbers_are_the_drafts) {
-  CHECK_EQ(errorCodes().size(), 15u);
+  CHECK_EQ(errorCodes().size(), 16u);
   for (std::size_t i = 0; i < errorCodes().size(); ++i) {
-    CHECK_EQ(errorCodes()[i].value, i + 1);  // 1..15, none missing
+    CHECK_EQ(errorCodes()[i].value, i + 1);  // 1..16, none missing
     CHECK_EQ(std::string(toString(static_cast<ErrorCode>(i + 1))), std::string(errorCodes()[i].name));
   }
   CHECK_EQ(std::string(toString(ErrorCode::BadCoordinates)), std::string("bad_coordinates"));
   CHECK_EQ(std::string(toString(ErrorCode::HelloTimeout)), std::string("hello_timeout"));
-  CHECK_EQ(std::string(toString(static_cast<ErrorCode>(16))), std::string("unknown"));
+  CHECK_EQ(std::string(toString(ErrorCode::OwnedElsewhere)), std::string("owned_elsewhere"));
+  CHECK_EQ(std::string(toString(static_cast<ErrorCode>(17))), std::string("unknown"));
   CHECK_EQ(kickReasons().size(), 7u);
   CHECK_EQ(std::string(toString(KickReason::Replaced)), std::string("replaced"));
   CHECK_EQ(std::string(toString(KickReason::Shutdown)), std::string("shutdown"));

@@ -69,7 +69,31 @@ class FlakyStorage final : public Storage {
     seq = 0;
     return {};
   }
+  StorageStatus acquire(std::span<const std::int64_t> ids, const LeaseClaim&, AcquireResult& out) override {
+    out.leases.clear();
+    for (const std::int64_t id : ids) out.leases.push_back(PlayerLease{id, true, std::nullopt, {}, 0});
+    return {};
+  }
+  // flush() of the rows not in `refusing` (another server's, as far as this store says).
+  StorageStatus flushOwned(std::span<const PlayerRow> rows, std::optional<std::uint64_t> seq, const LeaseClaim&,
+                           FlushOutcome& out) override {
+    out = {};
+    std::vector<PlayerRow> kept;
+    for (const PlayerRow& r : rows) {
+      if (std::find(refusing.begin(), refusing.end(), r.id) != refusing.end()) out.refused.push_back(r.id);
+      else kept.push_back(r);
+    }
+    if (kept.empty() && !seq && !failing->load()) return {};  // a renewal alone
+    StorageStatus st = flush(kept, seq);
+    if (st.ok()) out.written = kept.size();
+    return st;
+  }
+  StorageStatus release(const std::string&, std::size_t& released) override {
+    released = 0;
+    return {};
+  }
   QueryResult query(std::string_view, std::span<const DbValue>, const QueryOptions&) override { return {}; }
+  std::vector<std::int64_t> refusing;
 };
 
 TEST(world_marks_changed_players_dirty_and_hands_them_out_once) {
@@ -168,6 +192,63 @@ TEST(a_failed_flush_keeps_its_rows_dirty_and_the_next_one_writes_them) {
   CHECK(p.flush().ok());  // nothing dirty: no write
   CHECK_EQ(written.size(), 2u);
   CHECK_EQ(p.stats().flushes, 1u);
+}
+
+TEST(a_row_another_server_owns_is_dropped_counted_and_not_retried) {
+  World w;
+  std::atomic<bool> failing{false};
+  std::vector<PlayerRow> written;
+  std::vector<std::optional<std::uint64_t>> checkpoints;
+  auto store = std::make_unique<FlakyStorage>(&failing, &written, &checkpoints);
+  store->refusing = {2};
+  PlayerPersistence p(w);
+  PersistenceConfig c;
+  c.backend = "flaky";
+  p.openForTesting(std::move(store), c);
+  CHECK(w.apply(ev(EventType::PlayerLogin, 1, "ann", 0, 0, 1), 1000) == InvalidReason::None);
+  CHECK(w.apply(ev(EventType::PlayerLogin, 2, "bob", 0, 0, 2), 1000) == InvalidReason::None);
+  CHECK(p.flush().ok());  // a refusal is not a failure
+  CHECK_EQ(written.size(), 1u);
+  CHECK_EQ(written[0].id, 1);
+  CHECK_EQ(w.dirtyCount(), 0u);  // player 2 is not put back: its owner's state is the newer
+  PersistenceStats s = p.stats();
+  CHECK_EQ(s.flushRefusedNotOwner, 1u);
+  CHECK_EQ(s.flushFailures, 0u);
+  CHECK_MSG(s.lastRefusal.find("first player 2") != std::string::npos, s.lastRefusal);
+  CHECK(p.flush().ok());  // nothing dirty: no write
+  CHECK_EQ(written.size(), 1u);
+  CHECK_EQ(p.stats().flushRefusedNotOwner, 1u);
+}
+
+TEST(a_login_refreshes_an_offline_players_stale_copy_but_never_an_online_one) {
+  World w;
+  CHECK(w.apply(ev(EventType::PlayerLogin, 1, "ann", 0, 0, 1), 1000) == InvalidReason::None);
+  CHECK(w.apply(ev(EventType::PlayerLogin, 2, "bob", 0, 0, 2), 1000) == InvalidReason::None);
+  CHECK(w.apply(ev(EventType::PlayerLogout, 2, "", 0, 0, 3), 1000) == InvalidReason::None);
+  static_cast<void>(w.takeDirty());
+  PlayerRow fresh;
+  fresh.id = 2;
+  fresh.name = "bob";
+  fresh.x = 40;
+  fresh.y = -4;
+  fresh.hp = 55;
+  fresh.kills = 7;
+  fresh.version = 30;
+  CHECK(w.refreshPlayer(fresh));
+  const auto bob = w.player(2);
+  CHECK(bob.has_value());
+  CHECK_EQ(bob->x, 40.0);
+  CHECK_EQ(bob->hp, 55);
+  CHECK_EQ(bob->kills, 7u);
+  CHECK_EQ(bob->version, 30u);
+  CHECK(!bob->online);
+  fresh.id = 1;  // online here: this World is the newer
+  CHECK(!w.refreshPlayer(fresh));
+  CHECK_EQ(w.player(1)->x, 0.0);
+  fresh.id = 3;  // unknown: added, offline
+  CHECK(w.refreshPlayer(fresh));
+  CHECK(w.player(3).has_value());
+  CHECK_EQ(w.onlineCount(), 1u);
 }
 
 #if GAMESRV_HAVE_SQLITE

@@ -189,7 +189,8 @@ TEST(the_chapters_query_returns_the_online_players) {
     CHECK(o->store->upsertPlayers(rows).ok());
     const QueryResult r = o->store->query("SELECT * FROM players WHERE online = 1", {}, QueryOptions{});
     CHECK_MSG(r.status.ok(), r.status.message);
-    const std::vector<std::string> columns{"id", "name", "x", "y", "hp", "kills", "online", "version", "updated_at"};
+    const std::vector<std::string> columns{"id",     "name",    "x",          "y",     "hp",          "kills",
+                                           "online", "version", "updated_at", "owner", "lease_until_ms"};  // + schema 2
     CHECK(r.columns == columns);
     std::vector<std::int64_t> expected;
     for (const PlayerRow& p : rows)

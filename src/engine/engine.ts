@@ -6,6 +6,7 @@ import { EngineError, fromNative } from './errors.js';
 import { loadBinding } from './native.js';
 import { SnapshotReader } from './snapshot.js';
 import { MAX_DEADLINE_MS } from '../schemas/engine-config.js';
+import { drainNoticeText } from '../schemas/sessions.js';
 import {
   type BotsOptions,
   type BotsSummary,
@@ -28,6 +29,7 @@ import {
   type ReplayedJournal,
   type VerifiedJournal,
   type StopReport,
+  type StoredPlayerRow,
   type DrainReport,
   type SessionInfo,
   type TaskInfo,
@@ -339,6 +341,14 @@ export class Engine {
     return this.#settle(() => this.#native.checkpointStorage());
   }
 
+  /**
+   * Test hook: writes one player row through the open store's owner-checked flush under
+   * `owner`'s name, as a late flush from that server would be; says whether it was refused.
+   */
+  async flushPlayerAsForTesting(owner: string, row: StoredPlayerRow): Promise<{ written: number; refused: number[] }> {
+    return this.#settle(() => this.#native.flushPlayerAsForTesting(owner, row));
+  }
+
   async flush(options: { timeoutMs?: number } = {}): Promise<void> {
     const wait = { timeoutMs: timeoutMs(options) };
     return this.#settle(() => this.#native.flush(wait));
@@ -436,14 +446,18 @@ export class Engine {
    * The graceful drain fleet managers call before they remove a server: stop admitting
    * players (HELLO answers ERROR draining), NOTICE every session, wait until none is left
    * or `deadlineMs` passes (then kick the rest), then stop the engine (within
-   * `stopDeadlineMs`, default the engine's shutdownDeadlineMs).
+   * `stopDeadlineMs`, default the engine's shutdownDeadlineMs). With `handoffUrl`, the
+   * NOTICE ends with a line `reconnect <handoffUrl>` (docs/PROTOCOL.md).
    */
-  async drain(options: { deadlineMs?: number; notice?: string; stopDeadlineMs?: number } = {}): Promise<DrainReport> {
+  async drain(options: { deadlineMs?: number; notice?: string; stopDeadlineMs?: number; handoffUrl?: string } = {}): Promise<DrainReport> {
     const deadlineMs = options.deadlineMs ?? 30_000;
     if (!Number.isInteger(deadlineMs) || deadlineMs < 0 || deadlineMs > MAX_DEADLINE_MS) {
       throw new EngineError('INVALID_ARGUMENT', `drain: deadlineMs must be an integer in [0, ${MAX_DEADLINE_MS}]`);
     }
-    const notice = options.notice ?? 'this server is shutting down: please reconnect';
+    if (options.handoffUrl !== undefined && !/^\S{1,512}$/.test(options.handoffUrl)) {
+      throw new EngineError('INVALID_ARGUMENT', 'drain: handoffUrl must be 1 to 512 characters without white space');
+    }
+    const notice = drainNoticeText(options.notice ?? 'this server is shutting down: please reconnect', options.handoffUrl);
     const stopMs = stopDeadlineMs(options.stopDeadlineMs === undefined ? {} : { deadlineMs: options.stopDeadlineMs });
     return this.#settle(() => this.#native.drain(deadlineMs, stopMs, notice));
   }

@@ -138,6 +138,18 @@ export interface Player {
   lastSeenMs: number;
 }
 
+/** A player row as the store holds it (flushPlayerAsForTesting). */
+export interface StoredPlayerRow {
+  id: number;
+  name: string;
+  x: number;
+  y: number;
+  hp: number;
+  kills: number;
+  online: boolean;
+  version: number;
+}
+
 /** A World rebuilt from a data directory's journal alone (replayJournal, `gamesrv replay`). */
 export interface ReplayedJournal {
   events: number;
@@ -290,6 +302,7 @@ export interface NativeEngine {
   wakeEvents(): void;
   flush(options: { timeoutMs: number }): Promise<void>;
   checkpointStorage(): Promise<{ rows: number; checkpointSeq: number }>;
+  flushPlayerAsForTesting(owner: string, row: StoredPlayerRow): Promise<{ written: number; refused: number[] }>;
   submitTask(spec: TaskSpec): { id: number };
   cancelTask(id: number): boolean;
   task(id: number): TaskInfo | null;

@@ -20,6 +20,8 @@ declare module 'fastify' {
     /** The configuration the engine runs with (running, paused, stopping), else null. */
     runningConfig(): EngineConfig | null;
     stopDeadlineMs: number;
+    /** Where players reconnect when this server drains ("" none; --handoff-url). */
+    handoffUrl: string;
   }
 }
 
@@ -29,6 +31,8 @@ export interface EnginePluginOptions {
   autoStart?: boolean;
   /** Deadline of the engine stop when the app closes (and the default of POST /v1/engine/stop); default the engine's shutdownDeadlineMs. */
   stopDeadlineMs?: number;
+  /** The drain NOTICE's reconnect hint (--handoff-url); a drain request's handoffUrl wins. */
+  handoffUrl?: string;
   /** How often engine-initiated changes (a pipe SHUTDOWN) are looked for; default 100 ms. */
   stateCheckMs?: number;
 }
@@ -44,6 +48,7 @@ export default fp<EnginePluginOptions>(
     // The engine's own deadline (pipe SHUTDOWN, close(), process clean-up) is the server's.
     app.decorate('engineDefaults', { shutdownDeadlineMs: stopDeadlineMs, ...(opts.engineConfig ?? {}) });
     app.decorate('stopDeadlineMs', stopDeadlineMs);
+    app.decorate('handoffUrl', opts.handoffUrl ?? '');
     const timer = setInterval(() => watch.check(), opts.stateCheckMs ?? 100);
     timer.unref();
     app.addHook('onClose', async () => {

@@ -141,6 +141,7 @@ const ENGINE_FAMILIES: readonly Family[] = [
 
   counter('gamesrv_storage_flushes_total', 'Write-behind flushes of changed players (one transaction each)', (s) => s.storage.flushes),
   counter('gamesrv_storage_rows_flushed_total', 'Player rows written by flushes', (s) => s.storage.rowsFlushed),
+  counter('gamesrv_storage_flush_refused_not_owner_total', 'Player rows a flush did not write: another server owns them now', (s) => s.storage.flushRefusedNotOwner),
   counter('gamesrv_storage_flush_failures_total', 'Flushes that failed (their rows stay dirty and are retried)', (s) => s.storage.flushFailures),
   gauge('gamesrv_storage_dirty_players', 'Changed players waiting for the next flush', (s) => s.storage.dirty),
   gauge('gamesrv_storage_checkpoint_seq', 'With a journal: the last event the database holds (a start replays what follows it)', (s) => s.storage.checkpointSeq),

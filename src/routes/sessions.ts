@@ -83,11 +83,13 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (state !== 'running' && state !== 'paused') {
         throw new HttpProblem(409, 'Wrong engine state', `cannot drain while ${state}`, { code: 'INVALID_STATE', state });
       }
+      const handoffUrl = request.body?.handoffUrl ?? app.handoffUrl;
       try {
         const report = await app.engine.drain({
           deadlineMs: request.body?.deadlineMs ?? 30_000,
           stopDeadlineMs: app.stopDeadlineMs,
           ...(request.body?.notice !== undefined ? { notice: request.body.notice } : {}),
+          ...(handoffUrl ? { handoffUrl } : {}),
         });
         // The drain stopped the engine, whose stop made the final storage flush: only now
         // may Agones delete this server.

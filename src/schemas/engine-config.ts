@@ -96,6 +96,12 @@ export const EngineConfig = Type.Object(
       Type.String({ maxLength: 4096, default: '', description: 'the PostgreSQL connection URL (postgres://…) for database "postgres"' }),
     ),
     flushMs: int(1, MAX_DEADLINE_MS, 1000, 'changed players are written to the database this often (and at stop), ms'),
+    leaseMs: int(
+      1000,
+      MAX_DEADLINE_MS,
+      15_000,
+      'a player row\'s owner lease (servers sharing a database): a server holds its online players\' rows this long past each renewal (every leaseMs/3, and each flush); another server admits such a player after the release or the expiry, ms',
+    ),
     durability: Type.Optional(
       Type.Union([Type.Literal('none'), Type.Literal('journal')], {
         default: 'none',

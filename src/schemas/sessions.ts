@@ -9,6 +9,22 @@ import { StopReport } from './engine.js';
 /** NOTICE and KICK texts: a u16 length on the wire, kept to a readable line here. */
 export const MAX_NOTICE_CHARS = 1000;
 
+/**
+ * A hand-off URL: where a drained server's players reconnect. No white space (it ends the
+ * NOTICE's last line, docs/PROTOCOL.md "Drain and hand-off").
+ */
+export const HandoffUrl = Type.String({
+  minLength: 1,
+  maxLength: 512,
+  pattern: '^\\S+$',
+  description: 'where players reconnect: the drain NOTICE ends with a line "reconnect <url>"',
+});
+
+/** The drain NOTICE: the text, and with a hand-off URL a last line `reconnect <url>`. */
+export function drainNoticeText(notice: string, handoffUrl?: string): string {
+  return handoffUrl ? `${notice}\nreconnect ${handoffUrl}` : notice;
+}
+
 export const SessionInfo = Type.Object(
   {
     id: Type.Integer(),
@@ -59,7 +75,8 @@ export const DrainOptions = Type.Object(
     deadlineMs: Type.Optional(
       Type.Integer({ minimum: 0, maximum: MAX_DEADLINE_MS, description: 'how long sessions get to leave before the rest are kicked (default 30000)' }),
     ),
-    notice: Type.Optional(Text('the NOTICE every session gets (a reconnect hint)')),
+    notice: Type.Optional(Text('the NOTICE every session gets')),
+    handoffUrl: Type.Optional(HandoffUrl),
   },
   { $id: 'DrainOptions', additionalProperties: false },
 );

@@ -182,6 +182,13 @@ export const StorageStats = Type.Object(
     flushes: N(),
     rowsFlushed: N(),
     flushFailures: N(),
+    flushRefusedNotOwner: Type.Number({
+      description: 'rows a flush did not write because another server owns them now (or stored a newer version); dropped, not retried',
+    }),
+    lastRefusal: Type.String({ description: 'why the last refused row was refused ("" when none was)' }),
+    leasesAcquired: Type.Number({ description: 'logins whose player lease this server took (servers sharing a database)' }),
+    leasesHeldElsewhere: Type.Number({ description: 'lease requests that found the player held by another server (the login waited)' }),
+    leaseRenewalFailures: Type.Number({ description: 'lease renewals between flushes that failed (the next one retries; lastError says why)' }),
     dirty: N(),
     lastError: Type.String({ description: 'the last failed flush\'s error ("" after a success)' }),
     schemaVersion: Type.Number({ description: 'the store\'s schema version when it was opened (0: none opened)' }),

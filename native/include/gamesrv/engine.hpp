@@ -26,6 +26,7 @@
 #include "gamesrv/engine_io.hpp"
 #include "gamesrv/event_processor.hpp"
 #include "gamesrv/game_server.hpp"
+#include "gamesrv/login_leases.hpp"
 #include "gamesrv/persistence.hpp"
 #include "gamesrv/task_scheduler.hpp"
 #include "gamesrv/thread_pool.hpp"
@@ -47,6 +48,9 @@ struct EngineConfig {
   std::string database = "simulated";
   std::string databaseUrl;
   std::chrono::milliseconds flushInterval{1000};  // dirty players are written this often
+  // A player row's owner lease (gamesrv/persistence.hpp) lasts this long past each grant or
+  // renewal; the owner's name is io.serverName.
+  std::chrono::milliseconds leaseLength{15000};
   Durability durability = Durability::None;  // Journal: <dataDir>/journal makes an acknowledgement durable
   EngineIoConfig io;                 // completion port, pipe server, shared-memory monitor
   GameServerConfig game;             // the TCP game port (off unless enabled)
@@ -188,6 +192,10 @@ class Engine {
   void admitLater(std::vector<GameEvent>&& batch, std::function<void(const EnqueueResult&)> done);
   // A game session's input: never blocks (an I/O thread); a refused event is left in `e`.
   EnqueueResult admitSession(GameEvent& e);
+  // A game login's lease (GameServerHooks::admit): false when this run has no database.
+  bool admitLogin(std::uint32_t playerId, LoginAdmitted done);
+  // Answers every login still waiting for a lease (drain, stop).
+  void cancelLogins();
   // Throws with a readable reason. Replays after max(storedCheckpoint, the checkpoint source's).
   void openDurable(const EngineConfig& config, std::uint64_t storedCheckpoint);
   void closeDurable();
@@ -218,6 +226,8 @@ class Engine {
   std::chrono::milliseconds stopDeadline_{0};  // guarded by runtimeMu_
   StopReport lastStop_;                     // guarded by runtimeMu_
   std::unique_ptr<CleanupGroup> hashTimer_;  // guarded by runtimeMu_: the periodic World hash
+  // With a database: game logins wait for their player's lease here (gamesrv/login_leases.hpp).
+  std::shared_ptr<LoginLeases> loginLeases_;  // guarded by runtimeMu_
 
   mutable std::mutex hookMu_;
   std::function<void()> periodicHook_;  // guarded by hookMu_

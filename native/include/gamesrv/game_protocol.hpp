@@ -101,6 +101,7 @@ enum class ErrorCode : std::uint16_t {
   ServerFull = 13,
   Draining = 14,
   HelloTimeout = 15,
+  OwnedElsewhere = 16,
 };
 const char* toString(ErrorCode c) noexcept;  // "bad_frame", ...; "none"; "unknown" for others
 

@@ -7,7 +7,11 @@
 //   player; a second live session of the same player replaces the first (KICK replaced).
 //   WELCOME answers at once; the player's LOGIN goes through the event queue like every
 //   other event, with the session as its origin (GameEvent::session). Draining: ERROR
-//   draining.
+//   draining. With a database (hooks.admit set), the player's owner lease comes first
+//   (issue 16): the session waits in a pending login (its reads paused, frames already
+//   read kept, at most kMaxPreLoginFrames) while a pool thread takes the lease and loads the
+//   player's stored row; then WELCOME and LOGIN, or ERROR owned_elsewhere / draining /
+//   server_full (the store failed).
 // - MOVE, ATTACK, CHAT become World events through the same queue (so accepted ==
 //   processed includes them); a full queue answers ERROR rate_limited ("server busy"),
 //   nothing is half-applied. PING is answered with PONG on the I/O thread. BYE, a close or
@@ -70,10 +74,26 @@ struct GameServerConfig {
   GameSessionsConfig sessions;
 };
 
+// What became of a login that waited for its player's lease (GameServerHooks::admit).
+enum class LoginAdmission : std::uint8_t {
+  Admitted,        // the lease is this server's and the World holds the stored row
+  OwnedElsewhere,  // another server kept the lease past the wait
+  Unavailable,     // the store failed, or no pool thread took the work
+  Cancelled,       // the server drains or stops
+};
+using LoginAdmitted = std::function<void(LoginAdmission outcome, std::string why)>;
+
 struct GameServerHooks {
   // Leaves the event as it was unless it returns Ok (a full queue: it is tried again).
   std::function<EnqueueResult(GameEvent&&)> enqueue;
+  // Optional. Called on an I/O thread for each accepted ticket: false admits the player at
+  // once (nothing to wait for, `done` dropped); true means `done` is called exactly once,
+  // later, from another thread. Never blocks.
+  std::function<bool(std::uint32_t playerId, LoginAdmitted done)> admit;
 };
+
+// Frames a pending login keeps (sent after HELLO, before WELCOME); past it ERROR rate_limited.
+inline constexpr std::size_t kMaxPreLoginFrames = 64;
 
 // A session's inputs held while the event queue is full (its reads paused meanwhile): one
 // socket read's worth at most, so this bound is only reached by a listener that does not
@@ -151,6 +171,11 @@ class GameServer final : public GameSessionHandler {
     // `held` is not empty. Changed under heldMu_; the session's reader (the only one adding
     // inputs) reads it without the lock: false means its input may go straight to the queue.
     std::atomic<bool> holding{false};
+    // A pending login (hooks.admit): set by hello() before the hook, cleared by completeHello()
+    // under admitMu after it handed on preLogin.
+    std::atomic<bool> admitting{false};
+    std::mutex admitMu;
+    std::vector<std::pair<std::uint8_t, std::vector<std::byte>>> preLogin;  // guarded by admitMu
   };
   struct PendingChat {
     std::uint32_t from = 0;
@@ -173,6 +198,13 @@ class GameServer final : public GameSessionHandler {
 
   std::shared_ptr<Session> find(std::uint32_t sessionId) const;
   void hello(const std::shared_ptr<Session>& s, std::span<const std::byte> payload);
+  // A live session's frame (or a pending login's kept one).
+  void dispatch(const std::shared_ptr<Session>& s, std::uint8_t type, std::span<const std::byte> payload);
+  // WELCOME and LOGIN for a session whose HELLO was accepted.
+  void welcome(const std::shared_ptr<Session>& s, std::uint32_t playerId, std::string name);
+  // Any thread: the end of a pending login.
+  void completeHello(const std::weak_ptr<Session>& weak, std::uint32_t playerId, std::string name, LoginAdmission outcome,
+                     const std::string& why);
   void input(const std::shared_ptr<Session>& s, GameEvent&& e);
   void refuseInput(const std::shared_ptr<Session>& s);  // ERROR rate_limited, the session kept
   // Game-loop thread: hands held inputs to the queue, oldest session first, while it takes

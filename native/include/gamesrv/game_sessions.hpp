@@ -65,7 +65,7 @@ inline constexpr std::uint8_t kTypeKick = static_cast<std::uint8_t>(game::Messag
 inline constexpr std::uint8_t kTypeError = static_cast<std::uint8_t>(game::MessageType::Error);
 using ErrorCode = game::ErrorCode;
 using KickReason = game::KickReason;
-inline constexpr std::size_t kErrorCodeSlots = static_cast<std::size_t>(game::ErrorCode::HelloTimeout) + 1;  // codes 1..15
+inline constexpr std::size_t kErrorCodeSlots = static_cast<std::size_t>(game::ErrorCode::OwnedElsewhere) + 1;  // codes 1..16
 inline constexpr std::size_t kKickReasonSlots = static_cast<std::size_t>(game::KickReason::Shutdown) + 1;   // reasons 1..7
 }  // namespace game_wire
 

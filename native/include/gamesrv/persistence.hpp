@@ -20,6 +20,14 @@
 //   World::appliedSeq(). Off by default: without a journal, seqs restart in every process
 //   and a stored watermark would mean nothing.
 //
+// Owner leases (issue 16; gamesrv/storage.hpp): this server writes as `owner`. A flush
+// writes only rows this server owns or that are free (Storage::flushOwned) and renews its
+// leases; a refused row (another server has the player now, or stored a newer version) is
+// dropped from the dirty set, counted (flushRefusedNotOwner) and its reason kept
+// (lastRefusal): retrying could only overwrite the newer owner. acquireForLogin() takes a
+// player's lease before a login and loads the stored row into the World; close() releases
+// every lease after the final flush.
+//
 // Thread safety: every public member is safe from any thread; open() and close() are
 // called by the engine's start and stop transitions, which are serialized. Storage calls
 // run on the calling thread: pool threads, the stopping thread, never the event thread.
@@ -50,6 +58,8 @@ struct PersistenceConfig {
   // With checkpoint: called (on the flushing thread) once a flush's rows and checkpoint
   // `seq` have committed, so the journal can drop what the store now holds.
   std::function<void(std::uint64_t seq)> onCheckpoint;
+  std::string owner = "gamesrv";          // this server's name on the rows it holds
+  std::chrono::milliseconds leaseLength{15000};  // a lease lasts this long past each grant or flush
 };
 
 struct PersistenceStats {
@@ -60,6 +70,11 @@ struct PersistenceStats {
   std::uint64_t flushes = 0;        // flushes that wrote rows
   std::uint64_t rowsFlushed = 0;
   std::uint64_t flushFailures = 0;
+  std::uint64_t flushRefusedNotOwner = 0;  // rows a flush did not write: another server owns them
+  std::uint64_t leasesAcquired = 0;        // logins whose lease this server took
+  std::uint64_t leasesHeldElsewhere = 0;   // acquires that found the lease held by another server
+  std::uint64_t leaseRenewalFailures = 0;  // renewals (between flushes) that failed
+  std::string lastRefusal;                 // why the last refused row was refused
   std::size_t dirty = 0;            // players waiting for the next flush
   std::string lastError;            // the last failed flush's message ("" after a success)
   int schemaVersion = 0;            // the store's schema version at open (0: none opened)
@@ -101,8 +116,23 @@ class PlayerPersistence {
   // the checkpoint even when none is dirty (the store then holds every event applied so
   // far). `rows` gets the players written.
   StorageStatus checkpointNow(std::size_t& rows);
-  // The final flush, then closes the store. Idempotent. Returns the final flush's status.
+  // The final flush, then releases this server's leases and closes the store. Idempotent.
+  // Returns the final flush's status.
   StorageStatus close();
+
+  // Takes player `id`'s lease for this server (a login). Acquired: the stored row, if
+  // any, replaces the World's copy unless the player is online here (World::refreshPlayer).
+  // Held elsewhere: `lease` says by whom until when (store clock; storeNowMs beside it).
+  // Closed when no store is open. Runs on the calling thread (a pool thread).
+  StorageStatus acquireForLogin(std::int64_t id, PlayerLease& lease, std::int64_t& storeNowMs);
+  // Extends the leases of this server's online players (a pool timer every leaseLength / 3,
+  // armed by startFlushing(); a flush that writes rows renews them as well).
+  StorageStatus renewLeases();
+  // The owner name and lease length this store writes with ("" / 0 when none is open).
+  LeaseClaim claim() const;
+  // Writes `rows` as `owner` through the open store's flushOwned, as a server of that name
+  // would (a late flush from a server that lost its players); the outcome says what was refused.
+  StorageStatus flushAsForTesting(std::span<const PlayerRow> rows, const std::string& owner, FlushOutcome& out);
 
   // A `database` task's query: flushes the dirty players first (so the SQL sees them),
   // then runs the read-only statement. Closed when no store is open.
@@ -124,6 +154,7 @@ class PlayerPersistence {
   std::string backend_;             // guarded by mu_
   std::string location_;            // guarded by mu_
   std::string lastError_;           // guarded by mu_
+  std::string lastRefusal_;         // guarded by mu_
   std::unique_ptr<CleanupGroup> flushGroup_;  // guarded by mu_: the periodic flush's timer
 
   std::mutex flushMu_;  // serializes flushes; lock order: flushMu_ -> mu_ -> World's lock
@@ -134,6 +165,10 @@ class PlayerPersistence {
   std::atomic<std::uint64_t> flushes_{0};
   std::atomic<std::uint64_t> rowsFlushed_{0};
   std::atomic<std::uint64_t> flushFailures_{0};
+  std::atomic<std::uint64_t> flushRefused_{0};
+  std::atomic<std::uint64_t> leasesAcquired_{0};
+  std::atomic<std::uint64_t> leasesHeldElsewhere_{0};
+  std::atomic<std::uint64_t> leaseRenewalFailures_{0};
   Histogram flushNs_;
 };
 

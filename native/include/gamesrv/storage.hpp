@@ -6,8 +6,14 @@
 // What a backend holds
 // - `players`: one row per known player (PlayerRow), written behind in batches.
 // - `checkpoint`: one row, the processed watermark `seq` of the journal, written in the
-//   same transaction as a player flush (flush(rows, seq)); `owner` / `lease_until` are
-//   there for the owner lease of issue 16 and not used yet.
+//   same transaction as a player flush (flush(rows, seq)); its `owner` / `lease_until`
+//   columns are unused (the lease is per player row, below).
+// - Owner leases (issue 16, schema version 2): a player row carries `owner` (a server's
+//   name; NULL = free) and `lease_until_ms` (Unix ms by the store's clock). acquire() takes
+//   free, own or expired rows for a server and returns them fresh; flushOwned() writes only
+//   rows that server owns or that are free, at a version not below the stored one, and
+//   renews the server's leases; release() frees every row of a server. So a late write by
+//   a server that lost a player can never overwrite the state of the server that has it.
 // - `schema_migrations`: the schema versions applied. open() applies the missing
 //   migrations in one write transaction, so two servers opening one store at once
 //   apply each migration once; opening again changes nothing.
@@ -89,6 +95,35 @@ struct PlayerRow {
   bool operator==(const PlayerRow&) const = default;
 };
 
+// Who writes: a server's name (the owner of the rows it holds) and how long a lease lasts
+// from the moment the store grants or renews it.
+struct LeaseClaim {
+  std::string owner;  // never empty
+  std::chrono::milliseconds length{15000};
+};
+
+// One player id's answer from acquire().
+struct PlayerLease {
+  std::int64_t id = 0;
+  bool acquired = false;
+  std::optional<PlayerRow> row;  // acquired and stored: the row as the store holds it now
+  std::string heldBy;            // not acquired: the server holding the lease
+  std::int64_t heldUntilMs = 0;  // not acquired: when that lease runs out, by the store's clock
+};
+
+struct AcquireResult {
+  std::vector<PlayerLease> leases;  // one per id asked, in the order asked
+  std::int64_t storeNowMs = 0;      // the store's clock at the acquire (heldUntilMs - this: time left)
+};
+
+// What flushOwned() did besides writing.
+struct FlushOutcome {
+  // Rows not written: held by another server, or stored at a newer version. Not retried.
+  std::vector<std::int64_t> refused;
+  std::size_t written = 0;
+  std::size_t renewed = 0;  // leases of the claim's owner extended (rows it holds)
+};
+
 struct DbBlob {
   std::vector<std::uint8_t> bytes;
   bool operator==(const DbBlob&) const = default;
@@ -137,6 +172,22 @@ class Storage {
   // upsertPlayers and, when `checkpointSeq` is set, the checkpoint, in one transaction.
   virtual StorageStatus flush(std::span<const PlayerRow> rows, std::optional<std::uint64_t> checkpointSeq) = 0;
   virtual StorageStatus writeCheckpoint(std::uint64_t seq) = 0;
+
+  // Owner leases (see the top of this file), each one write transaction.
+  // acquire: for each id, the row becomes claim.owner's (lease until the store's now +
+  // claim.length) when it is free, already claim.owner's, or its lease has run out; the
+  // answer says acquired (with the stored row, or none when the id is not stored yet) or
+  // held by whom until when.
+  virtual StorageStatus acquire(std::span<const std::int64_t> ids, const LeaseClaim& claim, AcquireResult& out) = 0;
+  // flush() for a server that owns rows: a row is written only when the stored one is
+  // free or claim.owner's and its version is not above the row's; a written row is
+  // claim.owner's while online (leased for claim.length) and free once offline. Every row
+  // claim.owner still holds online gets its lease renewed (an offline one it
+  // acquired for a login that never came runs out). Refused rows are listed, not errors.
+  virtual StorageStatus flushOwned(std::span<const PlayerRow> rows, std::optional<std::uint64_t> checkpointSeq,
+                                   const LeaseClaim& claim, FlushOutcome& out) = 0;
+  // Frees every row `owner` holds (a server's last act after its final flush).
+  virtual StorageStatus release(const std::string& owner, std::size_t& released) = 0;
   virtual StorageStatus readCheckpoint(std::uint64_t& seq) = 0;
 
   // A read-only query for `database` tasks: one statement, `params` bound in order to
@@ -149,7 +200,7 @@ class Storage {
 };
 
 // The schema version this build's migrations reach.
-inline constexpr int kStorageSchemaVersion = 1;
+inline constexpr int kStorageSchemaVersion = 2;
 
 // Whether this build has the SQLite backend (false: open() fails with NotBuilt).
 bool sqliteStorageBuilt() noexcept;

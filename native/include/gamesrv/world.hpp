@@ -95,6 +95,12 @@ class World {
   // were added; rows past maxPlayers are skipped.
   // keepOnline: as saved (a checkpoint the journal replays on); else every player offline.
   std::size_t loadPlayers(std::span<const PlayerRow> rows, bool keepOnline = false);
+  // A login's fresh row from the store (its lease just taken, gamesrv/persistence.hpp):
+  // replaces the World's copy, added when unknown, unless the player is online here (then
+  // this World is the newer). The player's pending dirty mark goes: the stored row is newer
+  // than what this World changed while the player was elsewhere. Any thread. Returns
+  // whether the World took the row.
+  bool refreshPlayer(const PlayerRow& row);
   // Moves the dirty players out (see the class comment).
   DirtyPlayers takeDirty();
   // Marks these players dirty again (a write that failed); unknown ids are ignored.

@@ -135,6 +135,7 @@ EngineConfig readEngineConfig(Napi::Env env, const Napi::Object& o) {
   }
   c.databaseUrl = plainString(env, o, "databaseUrl");
   c.flushInterval = plainMs(env, o, "flushMs");
+  c.leaseLength = plainMs(env, o, "leaseMs");
   const auto durability = parseDurability(plainString(env, o, "durability"));
   if (!durability) notValidated(env, "durability", "\"none\" or \"journal\"");
   c.durability = *durability;
@@ -242,6 +243,7 @@ Napi::Function EngineWrap::Define(Napi::Env env) {
                          InstanceMethod<&EngineWrap::WakeEvents>("wakeEvents"),
                          InstanceMethod<&EngineWrap::Flush>("flush"),
                          InstanceMethod<&EngineWrap::CheckpointStorage>("checkpointStorage"),
+                         InstanceMethod<&EngineWrap::FlushPlayerAsForTesting>("flushPlayerAsForTesting"),
                          InstanceMethod<&EngineWrap::SubmitTask>("submitTask"),
                          InstanceMethod<&EngineWrap::CancelTask>("cancelTask"),
                          InstanceMethod<&EngineWrap::Task>("task"),

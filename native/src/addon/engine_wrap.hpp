@@ -36,6 +36,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value WakeEvents(const Napi::CallbackInfo& info);
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value CheckpointStorage(const Napi::CallbackInfo& info);
+  Napi::Value FlushPlayerAsForTesting(const Napi::CallbackInfo& info);  // storage_binding.cpp
   Napi::Value SubmitTask(const Napi::CallbackInfo& info);
   Napi::Value CancelTask(const Napi::CallbackInfo& info);
   Napi::Value Task(const Napi::CallbackInfo& info);

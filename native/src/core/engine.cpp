@@ -26,6 +26,8 @@ PersistenceConfig persistenceConfigOf(const EngineConfig& cfg, std::function<voi
   p.dataDir = cfg.dataDir;
   p.url = cfg.databaseUrl;
   p.flushInterval = cfg.flushInterval;
+  p.owner = cfg.io.serverName;
+  p.leaseLength = cfg.leaseLength;
   p.maxConnections = cfg.pool.maxThreads;
   return p;
 }
@@ -36,7 +38,9 @@ Engine::Engine(EngineOptions options)
     : world_(options.world),
       persistence_(std::make_shared<PlayerPersistence>(world_)),
       ticketSecret_(options.ticketSecret),
-      game_(GameServerHooks{[this](GameEvent&& e) { return admitSession(e); }}, options.world),
+      game_(GameServerHooks{[this](GameEvent&& e) { return admitSession(e); },
+                            [this](std::uint32_t playerId, LoginAdmitted done) { return admitLogin(playerId, std::move(done)); }},
+            options.world),
       io_(EngineIoHooks{[this](std::vector<GameEvent>&& b) { return admit(std::move(b), Wake::Now); },
                         [this] { return statusJson(); }, [this] { requestStop(); }, [this] { return durable(); },
                         [this](std::vector<GameEvent>&& b, EnqueueDone done) { admitLater(std::move(b), std::move(done)); }}),
@@ -240,6 +244,8 @@ void Engine::onStarting() {
     throw;
   }
   if (persistent) persistence_->startFlushing(*pool);
+  std::shared_ptr<LoginLeases> loginLeases;
+  if (persistent && cfg.game.enabled) loginLeases = std::make_shared<LoginLeases>(persistence_, *pool);
   std::unique_ptr<CleanupGroup> hashTimer;
   if (journaled) {
     // A World hash each flush period in which events were applied (WorldHashLog skips a
@@ -255,6 +261,7 @@ void Engine::onStarting() {
     previous = std::exchange(runtime_, Runtime{std::move(pool), std::move(scheduler)});
     db_ = std::move(db);
     hashTimer_ = std::move(hashTimer);
+    loginLeases_ = std::move(loginLeases);
     database_ = cfg.database;
     startedNs_ = nowNs();
     ++starts_;
@@ -298,6 +305,7 @@ void Engine::onStopping() {
     return left > Nanos::zero() ? std::chrono::duration_cast<Nanos>(left) : Nanos::zero();
   };
   StopReport r;
+  cancelLogins();  // the sessions still waiting for a lease hear why before the port closes
   io_.stop();  // no new pipe requests or game sessions (their logouts are queued); the monitor marks the server stopped
   game_.shutdown();
   closeDurable();  // every batch the journal took is committed and queued before the drain
@@ -313,10 +321,14 @@ void Engine::onStopping() {
   r.eventsDrained = events_.stats().processed - processedBefore;
   persistence_->stopFlushing();  // before the pool goes; the final flush follows its shutdown
   std::unique_ptr<CleanupGroup> hashTimer;
+  std::shared_ptr<LoginLeases> loginLeases;
   {
     std::lock_guard lock(runtimeMu_);
     hashTimer = std::move(hashTimer_);
+    loginLeases = std::move(loginLeases_);
   }
+  if (loginLeases) loginLeases->cancelAll();  // (a login admitted since the first cancel)
+  loginLeases.reset();  // its cleanup group goes before the pool (io_.stop() ended the I/O threads, the other holders)
   if (hashTimer) hashTimer->cancelPending();  // waits for a hash in flight
   hashTimer.reset();
   recordWorldHash();      // the World every accepted event built
@@ -345,6 +357,7 @@ Engine::DrainReport Engine::drain(std::string_view notice, std::chrono::millisec
   const std::uint64_t t0 = nowNs();
   r.sessionsAtStart = game_.live();
   game_.beginDrain(notice);
+  cancelLogins();  // a login waiting for another server's lease will not be admitted here
   if (!game_.waitNoSessions(deadline)) {
     r.kicked = game_.live();
     game_.kickAll(game::KickReason::Draining, "the drain deadline passed");
@@ -354,6 +367,26 @@ Engine::DrainReport Engine::drain(std::string_view notice, std::chrono::millisec
   r.waitedMs = (nowNs() - t0) / 1000000;
   r.stop = stop(stopDeadline);
   return r;
+}
+
+bool Engine::admitLogin(std::uint32_t playerId, LoginAdmitted done) {
+  std::shared_ptr<LoginLeases> leases;
+  {
+    std::lock_guard lock(runtimeMu_);
+    leases = loginLeases_;
+  }
+  if (!leases) return false;
+  leases->admit(playerId, std::move(done));
+  return true;
+}
+
+void Engine::cancelLogins() {
+  std::shared_ptr<LoginLeases> leases;
+  {
+    std::lock_guard lock(runtimeMu_);
+    leases = loginLeases_;
+  }
+  if (leases) leases->cancelAll();
 }
 
 EnqueueResult Engine::enqueue(std::vector<GameEvent>&& batch, Wake wake) { return admit(std::move(batch), wake); }

@@ -18,7 +18,7 @@ constexpr NamedValue kErrorCodes[] = {
     {"bad_frame", 1},        {"frame_too_long", 2}, {"unknown_type", 3},  {"bad_payload", 4},
     {"not_hello_first", 5},  {"hello_twice", 6},    {"bad_version", 7},   {"bad_ticket", 8},
     {"ticket_expired", 9},   {"bad_utf8", 10},      {"bad_coordinates", 11}, {"rate_limited", 12},
-    {"server_full", 13},     {"draining", 14},      {"hello_timeout", 15},
+    {"server_full", 13},     {"draining", 14},      {"hello_timeout", 15},   {"owned_elsewhere", 16},
 };
 constexpr NamedValue kKickReasons[] = {
     {"replaced", 1}, {"too_slow", 2}, {"operator", 3},     {"draining", 4},

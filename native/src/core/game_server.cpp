@@ -136,6 +136,21 @@ void GameServer::refuse(std::uint32_t sessionId, game::ErrorCode code, std::stri
 void GameServer::onFrame(GameSession& transportSession, std::uint8_t type, std::span<const std::byte> payload) {
   const std::shared_ptr<Session> s = std::static_pointer_cast<Session>(transportSession.handlerContext);
   if (!s) return;
+  if (s->admitting.load(std::memory_order_acquire)) {
+    std::unique_lock lock(s->admitMu);
+    if (s->admitting.load(std::memory_order_relaxed)) {  // kept for completeHello(), in order
+      if (s->preLogin.size() >= kMaxPreLoginFrames) {
+        lock.unlock();
+        return refuse(s->id, game::ErrorCode::RateLimited, "too many messages before WELCOME");
+      }
+      s->preLogin.emplace_back(type, std::vector<std::byte>(payload.begin(), payload.end()));
+      return;
+    }
+  }
+  dispatch(s, type, payload);
+}
+
+void GameServer::dispatch(const std::shared_ptr<Session>& s, std::uint8_t type, std::span<const std::byte> payload) {
   const std::uint32_t sessionId = s->id;
   const bool live = s->hello.load(std::memory_order_acquire);
   if (type == static_cast<std::uint8_t>(game::MessageType::Hello)) {
@@ -207,6 +222,57 @@ void GameServer::hello(const std::shared_ptr<Session>& s, std::span<const std::b
     helloRefused_.fetch_add(1, std::memory_order_relaxed);
     return refuse(s->id, game::ErrorCode::BadTicket, "with game auth none, the ticket is <playerId> or <playerId>:<name>");
   }
+  if (hooks_.admit) {
+    // Before the hook: its answer may come at once from another thread. Live for the
+    // transport (no hello_timeout while the lease is awaited); reads paused meanwhile.
+    s->admitting.store(true, std::memory_order_release);
+    transport_->markLive(s->id);
+    transport_->pauseReading(s->id);
+    const std::weak_ptr<Session> weak = s;
+    const bool waits = hooks_.admit(playerId, [this, weak, playerId, name](LoginAdmission outcome, std::string why) {
+      completeHello(weak, playerId, name, outcome, why);
+    });
+    if (waits) return;
+    std::lock_guard lock(s->admitMu);
+    s->admitting.store(false, std::memory_order_release);
+    transport_->resumeReading(s->id);
+  }
+  welcome(s, playerId, std::move(name));
+}
+
+void GameServer::completeHello(const std::weak_ptr<Session>& weak, std::uint32_t playerId, std::string name,
+                               LoginAdmission outcome, const std::string& why) {
+  const std::shared_ptr<Session> s = weak.lock();
+  if (!s) return;
+  {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(s->id);
+    if (it == sessions_.end() || it->second != s) return;  // closed meanwhile, or the run ended
+  }
+  const std::shared_ptr<GameSessions> transport = ops();
+  if (!transport) return;
+  std::lock_guard lock(s->admitMu);  // the I/O thread keeps frames until this hands them on
+  if (outcome == LoginAdmission::Admitted && draining_.load(std::memory_order_acquire)) outcome = LoginAdmission::Cancelled;
+  if (outcome != LoginAdmission::Admitted) {
+    helloRefused_.fetch_add(1, std::memory_order_relaxed);
+    s->preLogin.clear();
+    s->admitting.store(false, std::memory_order_release);
+    const game::ErrorCode code = outcome == LoginAdmission::OwnedElsewhere ? game::ErrorCode::OwnedElsewhere
+                                 : outcome == LoginAdmission::Cancelled    ? game::ErrorCode::Draining
+                                                                           : game::ErrorCode::ServerFull;
+    transport->send(s->id, GameFrame::error(static_cast<game_wire::ErrorCode>(code), why), false);
+    transport->close(s->id);
+    return;
+  }
+  welcome(s, playerId, std::move(name));
+  for (auto& [type, bytes] : s->preLogin) dispatch(s, type, bytes);
+  s->preLogin.clear();
+  s->admitting.store(false, std::memory_order_release);
+  // Unless an input it handed on found the queue full (then retryHeld() resumes it).
+  if (!s->holding.load(std::memory_order_acquire)) transport->resumeReading(s->id);
+}
+
+void GameServer::welcome(const std::shared_ptr<Session>& s, std::uint32_t playerId, std::string name) {
   std::uint32_t previous = 0;
   {
     std::lock_guard lock(mu_);
@@ -220,7 +286,7 @@ void GameServer::hello(const std::shared_ptr<Session>& s, std::span<const std::b
     s->hello.store(true, std::memory_order_release);
   }
   hellos_.fetch_add(1, std::memory_order_relaxed);
-  transport_->markLive(s->id);
+  transport_->markLive(s->id);  // (already, after a pending login: no change)
   transport_->send(s->id,
                    frameOf(game::Welcome{s->id, playerId, static_cast<std::uint16_t>(std::lround(tickRateHz_)),
                                          static_cast<std::uint16_t>(std::lround(tickRateHz_ / static_cast<double>(ticksPerReplication_))),

@@ -45,6 +45,7 @@ void PlayerPersistence::open(const PersistenceConfig& config) {
   if (config.backend == "postgres" && config.url.empty()) {
     throw std::runtime_error("database \"postgres\" needs databaseUrl (--database-url or GAMESRV_DATABASE_URL)");
   }
+
   std::unique_ptr<Storage> made;
   if (StorageStatus st = makeStorageFor(config.backend, made); !st.ok()) {
     throw std::runtime_error("storage " + config.backend + ": " + st.message);
@@ -98,6 +99,10 @@ void PlayerPersistence::startFlushing(ThreadPool& pool) {
   const auto every = config_.flushInterval.count() > 0 ? config_.flushInterval : std::chrono::milliseconds(1000);
   // A failure is counted and kept in lastError; the next firing retries.
   pool.schedulePeriodic(every, every, [this] { static_cast<void>(flush()); }, flushGroup_.get());
+  // The leases of the online players, three times a lease: whatever flushMs is, a lease is
+  // renewed before it runs out (a flush that writes rows renews them too).
+  const auto renewEvery = std::max<std::chrono::milliseconds>(config_.leaseLength / 3, std::chrono::milliseconds(1));
+  pool.schedulePeriodic(renewEvery, renewEvery, [this] { static_cast<void>(renewLeases()); }, flushGroup_.get());
 }
 
 void PlayerPersistence::stopFlushing() {
@@ -129,6 +134,11 @@ StorageStatus PlayerPersistence::write(bool checkpointAlone, std::size_t& rows) 
     onCheckpoint = config_.onCheckpoint;
   }
   if (!st) return StorageStatus::failure(StorageErrc::Closed, "no store is open");
+  LeaseClaim claim;
+  {
+    std::lock_guard lock(mu_);
+    claim = {config_.owner, config_.leaseLength};
+  }
   if (!checkpointAlone && world_.dirtyCount() == 0) return StorageStatus::success();
   const std::uint64_t t0 = nowNs();
   // The rows and the applied position together, under the World's lock.
@@ -138,7 +148,8 @@ StorageStatus PlayerPersistence::write(bool checkpointAlone, std::size_t& rows) 
   if (checkpoint) seq = std::max(dirty.appliedSeq, checkpointAtOpen_.load(std::memory_order_acquire));
   // Nothing changed: a flush writes nothing; a checkpoint on request moves the position alone.
   if (dirty.rows.empty() && !(checkpointAlone && seq)) return StorageStatus::success();
-  StorageStatus result = dirty.rows.empty() ? st->writeCheckpoint(*seq) : st->flush(dirty.rows, seq);
+  FlushOutcome outcome;
+  StorageStatus result = st->flushOwned(dirty.rows, seq, claim, outcome);
   if (!result.ok()) {
     world_.markDirty(dirty.rows);
     flushFailures_.fetch_add(1, std::memory_order_relaxed);
@@ -151,11 +162,17 @@ StorageStatus PlayerPersistence::write(bool checkpointAlone, std::size_t& rows) 
     flushes_.fetch_add(1, std::memory_order_relaxed);
     rowsFlushed_.fetch_add(dirty.rows.size(), std::memory_order_relaxed);
   }
-  rows = dirty.rows.size();
+  rows = outcome.written;
   if (seq) checkpointSeq_.store(*seq, std::memory_order_relaxed);
   if (seq && onCheckpoint) onCheckpoint(*seq);
   std::lock_guard lock(mu_);
   lastError_.clear();
+  if (!outcome.refused.empty()) {
+    // Not put back: another server holds these players now, and its state is the newer one.
+    flushRefused_.fetch_add(outcome.refused.size(), std::memory_order_relaxed);
+    lastRefusal_ = std::to_string(outcome.refused.size()) + " row(s) not written, first player " +
+                   std::to_string(outcome.refused.front()) + ": owned by another server or stored at a newer version";
+  }
   return result;
 }
 
@@ -164,12 +181,70 @@ StorageStatus PlayerPersistence::close() {
   if (!isOpen()) return StorageStatus::success();
   StorageStatus last = flush();
   std::shared_ptr<Storage> st;
+  std::string owner;
   {
     std::lock_guard lock(mu_);
     st = std::move(store_);
+    owner = config_.owner;
+  }
+  // Only after the final flush: another server may take these players from here on.
+  std::size_t released = 0;
+  if (st && last.ok()) {
+    if (StorageStatus r = st->release(owner, released); !r.ok()) {
+      std::lock_guard lock(mu_);
+      lastError_ = std::string("releasing the leases: ") + toString(r.code) + ": " + r.message;
+      last = r;
+    }
   }
   if (st) st->close();  // waits for queries in flight
   return last;
+}
+
+StorageStatus PlayerPersistence::renewLeases() {
+  std::lock_guard serial(flushMu_);
+  std::shared_ptr<Storage> st = store();
+  const LeaseClaim c = claim();
+  if (!st) return StorageStatus::failure(StorageErrc::Closed, "no store is open");
+  FlushOutcome outcome;
+  StorageStatus result = st->flushOwned({}, std::nullopt, c, outcome);
+  if (!result.ok()) {
+    leaseRenewalFailures_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(mu_);
+    lastError_ = std::string("renewing the leases: ") + toString(result.code) + ": " + result.message;
+  }
+  return result;
+}
+
+LeaseClaim PlayerPersistence::claim() const {
+  std::lock_guard lock(mu_);
+  if (!store_) return {};
+  return {config_.owner, config_.leaseLength};
+}
+
+StorageStatus PlayerPersistence::acquireForLogin(std::int64_t id, PlayerLease& lease, std::int64_t& storeNowMs) {
+  std::shared_ptr<Storage> st = store();
+  const LeaseClaim c = claim();
+  if (!st) return StorageStatus::failure(StorageErrc::Closed, "no store is open");
+  AcquireResult r;
+  const std::int64_t ids[] = {id};
+  if (StorageStatus s = st->acquire(ids, c, r); !s.ok()) return s;
+  if (r.leases.size() != 1) return StorageStatus::failure(StorageErrc::Sql, "acquire answered no lease");
+  lease = std::move(r.leases.front());
+  storeNowMs = r.storeNowMs;
+  if (!lease.acquired) {
+    leasesHeldElsewhere_.fetch_add(1, std::memory_order_relaxed);
+    return StorageStatus::success();
+  }
+  leasesAcquired_.fetch_add(1, std::memory_order_relaxed);
+  if (lease.row) world_.refreshPlayer(*lease.row);
+  return StorageStatus::success();
+}
+
+StorageStatus PlayerPersistence::flushAsForTesting(std::span<const PlayerRow> rows, const std::string& owner,
+                                                   FlushOutcome& out) {
+  std::shared_ptr<Storage> st = store();
+  if (!st) return StorageStatus::failure(StorageErrc::Closed, "no store is open");
+  return st->flushOwned(rows, std::nullopt, LeaseClaim{owner, claim().length}, out);
 }
 
 QueryResult PlayerPersistence::query(std::string_view sql, std::span<const DbValue> params, const QueryOptions& options) {
@@ -195,11 +270,16 @@ PersistenceStats PlayerPersistence::stats() const {
     s.location = location_;
     s.open = store_ != nullptr;
     s.lastError = lastError_;
+    s.lastRefusal = lastRefusal_;
   }
   s.loaded = loaded_.load(std::memory_order_relaxed);
   s.flushes = flushes_.load(std::memory_order_relaxed);
   s.rowsFlushed = rowsFlushed_.load(std::memory_order_relaxed);
   s.flushFailures = flushFailures_.load(std::memory_order_relaxed);
+  s.flushRefusedNotOwner = flushRefused_.load(std::memory_order_relaxed);
+  s.leasesAcquired = leasesAcquired_.load(std::memory_order_relaxed);
+  s.leasesHeldElsewhere = leasesHeldElsewhere_.load(std::memory_order_relaxed);
+  s.leaseRenewalFailures = leaseRenewalFailures_.load(std::memory_order_relaxed);
   s.dirty = world_.dirtyCount();
   s.schemaVersion = schemaVersion_.load(std::memory_order_relaxed);
   s.checkpointSeq = checkpointSeq_.load(std::memory_order_relaxed);

@@ -136,6 +136,32 @@ class PostgresStorage final : public Storage {
     });
   }
 
+  StorageStatus acquire(std::span<const std::int64_t> ids, const LeaseClaim& claim, AcquireResult& out) override {
+    if (claim.owner.empty()) return StorageStatus::failure(StorageErrc::BadParams, "acquire: no owner name");
+    return withConnection([&](Connection& c) { return c.writeTransaction([&] { return c.acquire(ids, claim, out); }); });
+  }
+
+  StorageStatus flushOwned(std::span<const PlayerRow> rows, std::optional<std::uint64_t> checkpointSeq,
+                           const LeaseClaim& claim, FlushOutcome& out) override {
+    if (claim.owner.empty()) return StorageStatus::failure(StorageErrc::BadParams, "flushOwned: no owner name");
+    return withConnection([&](Connection& c) {
+      FlushOutcome outcome;
+      StorageStatus st = c.writeTransaction([&] {
+        StorageStatus s = c.upsertOwned(rows, claim, outcome);
+        if (s.ok()) s = c.ownerUpdate(true, claim, outcome.renewed);
+        if (s.ok() && checkpointSeq) s = c.checkpoint(*checkpointSeq);
+        return s;
+      });
+      if (st.ok()) out = std::move(outcome);
+      return st;
+    });
+  }
+
+  StorageStatus release(const std::string& owner, std::size_t& released) override {
+    LeaseClaim claim{owner, {}};
+    return withConnection([&](Connection& c) { return c.ownerUpdate(false, claim, released); });
+  }
+
   QueryResult query(std::string_view sql, std::span<const DbValue> params, const QueryOptions& options) override {
     const auto t0 = std::chrono::steady_clock::now();
     QueryResult r;
@@ -239,6 +265,11 @@ class PostgresNotBuilt final : public Storage {
   StorageStatus flush(std::span<const PlayerRow>, std::optional<std::uint64_t>) override { return notBuilt(); }
   StorageStatus writeCheckpoint(std::uint64_t) override { return notBuilt(); }
   StorageStatus readCheckpoint(std::uint64_t&) override { return notBuilt(); }
+  StorageStatus acquire(std::span<const std::int64_t>, const LeaseClaim&, AcquireResult&) override { return notBuilt(); }
+  StorageStatus flushOwned(std::span<const PlayerRow>, std::optional<std::uint64_t>, const LeaseClaim&, FlushOutcome&) override {
+    return notBuilt();
+  }
+  StorageStatus release(const std::string&, std::size_t&) override { return notBuilt(); }
   QueryResult query(std::string_view, std::span<const DbValue>, const QueryOptions&) override {
     QueryResult r;
     r.status = notBuilt();

@@ -65,6 +65,12 @@ class PgConnection {
   StorageStatus prepared(const char* name, const char* sql, int params, bool& done);
 
   StorageStatus upsert(std::span<const PlayerRow> rows);
+  // The owned upsert (Storage::flushOwned's rows): refused rows go to out.refused.
+  StorageStatus upsertOwned(std::span<const PlayerRow> rows, const LeaseClaim& claim, FlushOutcome& out);
+  // renew: extends claim.owner's leases by claim.length; else frees every row it holds.
+  StorageStatus ownerUpdate(bool renew, const LeaseClaim& claim, std::size_t& changed);
+  // Storage::acquire, inside the caller's transaction.
+  StorageStatus acquire(std::span<const std::int64_t> ids, const LeaseClaim& claim, AcquireResult& out);
 
   StorageStatus checkpoint(std::uint64_t seq);
 
@@ -73,11 +79,13 @@ class PgConnection {
   StorageStatus migrate();
 
  private:
-  StorageStatus upsertChunk(std::span<const PlayerRow> rows);
+  StorageStatus upsertRows(std::span<const PlayerRow> rows, const LeaseClaim* claim, FlushOutcome* out);
+  StorageStatus upsertChunk(std::span<const PlayerRow> rows, const LeaseClaim* claim, FlushOutcome* out);
 
   PGconn* conn_;
   PGcancel* cancel_ = nullptr;
   bool upsertPrepared_ = false;
+  bool upsertOwnedPrepared_ = false;
   bool checkpointPrepared_ = false;
   bool loadPrepared_ = false;
 };

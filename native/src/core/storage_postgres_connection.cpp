@@ -43,6 +43,11 @@ constexpr const char* kMigrations[] = {
     "  lease_until BIGINT,"
     "  updated_at BIGINT NOT NULL DEFAULT 0);"
     "INSERT INTO checkpoint(id, seq) VALUES (1, 0);",
+    // 2: each player row's owner lease (issue 16): the server holding it (NULL: free) and
+    // until when (Unix ms by this server's clock: every lease is timed by one clock).
+    "ALTER TABLE players ADD COLUMN owner TEXT;"
+    "ALTER TABLE players ADD COLUMN lease_until_ms BIGINT;"
+    "CREATE INDEX players_owner ON players(owner);",
 };
 static_assert(std::size(kMigrations) == kStorageSchemaVersion, "one migration per schema version");
 
@@ -67,6 +72,34 @@ constexpr const char* kUpsertSql =
     "$7::integer[], $8::bigint[], $9::bigint[]) "
     "ON CONFLICT (id) DO UPDATE SET name = excluded.name, x = excluded.x, y = excluded.y, hp = excluded.hp, "
     "kills = excluded.kills, online = excluded.online, version = excluded.version, updated_at = excluded.updated_at";
+// The database server's clock in Unix ms: leases are granted and compared by it alone.
+#define GS_PG_NOW_MS "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+// flushOwned's rows: written when the stored one is free or $10's and not newer; owned
+// by $10 while online (lease for $11 ms), free once offline. RETURNING: the ids written.
+constexpr const char* kUpsertOwnedName = "gs_upsert_players_owned";
+constexpr const char* kUpsertOwnedSql =
+    "INSERT INTO players(id, name, x, y, hp, kills, online, version, updated_at, owner, lease_until_ms) "
+    "SELECT u.*, CASE WHEN u.online <> 0 THEN $10::text END, CASE WHEN u.online <> 0 THEN " GS_PG_NOW_MS " + $11::bigint END "
+    "FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::float8[], $5::bigint[], $6::bigint[], "
+    "$7::integer[], $8::bigint[], $9::bigint[]) AS u(id, name, x, y, hp, kills, online, version, updated_at) "
+    "ON CONFLICT (id) DO UPDATE SET name = excluded.name, x = excluded.x, y = excluded.y, hp = excluded.hp, "
+    "kills = excluded.kills, online = excluded.online, version = excluded.version, updated_at = excluded.updated_at, "
+    "owner = excluded.owner, lease_until_ms = excluded.lease_until_ms "
+    "WHERE (players.owner IS NULL OR players.owner = $10) AND players.version <= excluded.version "
+    "RETURNING id";
+// Only online rows: a lease taken for a login that never came runs out (see storage_sqlite.cpp).
+constexpr const char* kRenewSql = "UPDATE players SET lease_until_ms = " GS_PG_NOW_MS " + $2::bigint WHERE owner = $1 AND online <> 0";
+constexpr const char* kReleaseSql = "UPDATE players SET owner = NULL, lease_until_ms = NULL WHERE owner = $1";
+// Takes the ids that are free, $2's or expired; returns them as stored now.
+constexpr const char* kAcquireSql =
+    "UPDATE players SET owner = $2, lease_until_ms = " GS_PG_NOW_MS " + $3::bigint "
+    "WHERE id = ANY($1::bigint[]) AND (owner IS NULL OR owner = $2 OR lease_until_ms IS NULL OR lease_until_ms <= " GS_PG_NOW_MS ") "
+    "RETURNING id, name, x, y, hp, kills, online, version, updated_at";
+// After kAcquireSql in the same transaction: the ids still held by others, and the clock.
+constexpr const char* kHeldSql =
+    "SELECT id, owner, lease_until_ms, " GS_PG_NOW_MS " FROM players WHERE id = ANY($1::bigint[]) AND owner IS DISTINCT FROM $2";
+constexpr const char* kNowSql = "SELECT " GS_PG_NOW_MS;
+#undef GS_PG_NOW_MS
 constexpr const char* kCheckpointWriteName = "gs_checkpoint_write";
 constexpr const char* kCheckpointWriteSql = "UPDATE checkpoint SET seq = $1, updated_at = $2 WHERE id = 1";
 constexpr const char* kLoadName = "gs_load_players";
@@ -134,6 +167,30 @@ bool parseDouble(const char* text, double& v) {
   return ec == std::errc() && p == end;
 }
 
+// The players row in result row i (columns 0-8 in kLoadSql's order).
+bool parseRow(const PGresult* r, int i, PlayerRow& p) {
+  std::int64_t online = 0;
+  const bool ok = parseInt(PQgetvalue(r, i, 0), p.id) && parseDouble(PQgetvalue(r, i, 2), p.x) &&
+                  parseDouble(PQgetvalue(r, i, 3), p.y) && parseInt(PQgetvalue(r, i, 4), p.hp) &&
+                  parseInt(PQgetvalue(r, i, 5), p.kills) && parseInt(PQgetvalue(r, i, 6), online) &&
+                  parseInt(PQgetvalue(r, i, 7), p.version) && parseInt(PQgetvalue(r, i, 8), p.updatedAtMs);
+  if (!ok) return false;
+  p.name.assign(PQgetvalue(r, i, 1), static_cast<std::size_t>(PQgetlength(r, i, 1)));
+  p.online = online != 0;
+  return true;
+}
+
+// `{1,2,3}`: ids as a PostgreSQL array literal.
+std::string idArray(std::span<const std::int64_t> ids) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    out += std::to_string(ids[i]);
+  }
+  out.push_back('}');
+  return out;
+}
+
 }  // namespace
 
 StorageStatus PgConnection::open(const StorageConfig& config, const std::string& where, std::unique_ptr<PgConnection>& out) {
@@ -195,9 +252,16 @@ StorageStatus PgConnection::prepared(const char* name, const char* sql, int para
   return StorageStatus::success();
 }
 
-StorageStatus PgConnection::upsert(std::span<const PlayerRow> rows) {
+StorageStatus PgConnection::upsert(std::span<const PlayerRow> rows) { return upsertRows(rows, nullptr, nullptr); }
+
+StorageStatus PgConnection::upsertOwned(std::span<const PlayerRow> rows, const LeaseClaim& claim, FlushOutcome& out) {
+  return upsertRows(rows, &claim, &out);
+}
+
+StorageStatus PgConnection::upsertRows(std::span<const PlayerRow> rows, const LeaseClaim* claim, FlushOutcome* out) {
   if (rows.empty()) return StorageStatus::success();
-  StorageStatus st = prepared(kUpsertName, kUpsertSql, 9, upsertPrepared_);
+  StorageStatus st = claim != nullptr ? prepared(kUpsertOwnedName, kUpsertOwnedSql, 11, upsertOwnedPrepared_)
+                                      : prepared(kUpsertName, kUpsertSql, 9, upsertPrepared_);
   if (!st.ok()) return st;
   // ON CONFLICT cannot touch one row twice in a statement: a player given twice
   // keeps its last row, as one upsert after another would leave it.
@@ -215,10 +279,64 @@ StorageStatus PgConnection::upsert(std::span<const PlayerRow> rows) {
     }
   }
   for (std::size_t at = 0; at < batch.size(); at += kUpsertChunkRows) {
-    st = upsertChunk(batch.subspan(at, std::min(kUpsertChunkRows, batch.size() - at)));
+    st = upsertChunk(batch.subspan(at, std::min(kUpsertChunkRows, batch.size() - at)), claim, out);
     if (!st.ok()) return st;
   }
   return StorageStatus::success();
+}
+
+StorageStatus PgConnection::ownerUpdate(bool renew, const LeaseClaim& claim, std::size_t& changed) {
+  const std::string lease = std::to_string(claim.length.count());
+  const char* values[] = {claim.owner.c_str(), lease.c_str()};
+  const PgResult r(PQexecParams(conn_, renew ? kRenewSql : kReleaseSql, renew ? 2 : 1, nullptr, values, nullptr, nullptr, 0));
+  if (r.status() != PGRES_COMMAND_OK) return sqlError(r.r, conn_, renew ? "renewing leases" : "releasing leases");
+  std::int64_t n = 0;
+  parseInt(PQcmdTuples(r.r), n);
+  changed = static_cast<std::size_t>(n);
+  return StorageStatus::success();
+}
+
+StorageStatus PgConnection::acquire(std::span<const std::int64_t> ids, const LeaseClaim& claim, AcquireResult& out) {
+  AcquireResult result;
+  result.leases.resize(ids.size());
+  std::unordered_multimap<std::int64_t, std::size_t> at;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    result.leases[i].id = ids[i];
+    result.leases[i].acquired = true;  // unless held, below (an id not stored is free)
+    at.emplace(ids[i], i);
+  }
+  const std::string array = idArray(ids);
+  const std::string lease = std::to_string(claim.length.count());
+  {
+    const char* values[] = {array.c_str(), claim.owner.c_str(), lease.c_str()};
+    const PgResult r(PQexecParams(conn_, kAcquireSql, 3, nullptr, values, nullptr, nullptr, 0));
+    if (r.status() != PGRES_TUPLES_OK || PQnfields(r.r) != 9) return sqlError(r.r, conn_, "acquiring players");
+    for (int i = 0; i < PQntuples(r.r); ++i) {
+      PlayerRow row;
+      if (!parseRow(r.r, i, row)) return StorageStatus::failure(StorageErrc::Sql, "acquiring players: a row does not parse");
+      for (auto [it, end] = at.equal_range(row.id); it != end; ++it) result.leases[it->second].row = row;
+    }
+  }
+  {
+    const char* values[] = {array.c_str(), claim.owner.c_str()};
+    const PgResult r(PQexecParams(conn_, kHeldSql, 2, nullptr, values, nullptr, nullptr, 0));
+    if (r.status() != PGRES_TUPLES_OK || PQnfields(r.r) != 4) return sqlError(r.r, conn_, "reading held leases");
+    for (int i = 0; i < PQntuples(r.r); ++i) {
+      std::int64_t id = 0, until = 0;
+      if (!parseInt(PQgetvalue(r.r, i, 0), id)) continue;
+      if (PQgetisnull(r.r, i, 2) == 0) parseInt(PQgetvalue(r.r, i, 2), until);
+      for (auto [it, end] = at.equal_range(id); it != end; ++it) {
+        PlayerLease& l = result.leases[it->second];
+        l.acquired = false;
+        l.row.reset();
+        l.heldBy.assign(PQgetvalue(r.r, i, 1), static_cast<std::size_t>(PQgetlength(r.r, i, 1)));
+        l.heldUntilMs = until;
+      }
+    }
+  }
+  StorageStatus st = queryInt(kNowSql, result.storeNowMs);
+  if (st.ok()) out = std::move(result);
+  return st;
 }
 
 StorageStatus PgConnection::checkpoint(std::uint64_t seq) {
@@ -244,15 +362,9 @@ StorageStatus PgConnection::load(std::vector<PlayerRow>& out) {
   const int n = PQntuples(r.r);
   std::vector<PlayerRow> rows(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
-    PlayerRow& p = rows[static_cast<std::size_t>(i)];
-    std::int64_t online = 0;
-    const bool ok = parseInt(PQgetvalue(r.r, i, 0), p.id) && parseDouble(PQgetvalue(r.r, i, 2), p.x) &&
-                    parseDouble(PQgetvalue(r.r, i, 3), p.y) && parseInt(PQgetvalue(r.r, i, 4), p.hp) &&
-                    parseInt(PQgetvalue(r.r, i, 5), p.kills) && parseInt(PQgetvalue(r.r, i, 6), online) &&
-                    parseInt(PQgetvalue(r.r, i, 7), p.version) && parseInt(PQgetvalue(r.r, i, 8), p.updatedAtMs);
-    if (!ok) return StorageStatus::failure(StorageErrc::Sql, "loading players: row " + std::to_string(i) + " does not parse");
-    p.name.assign(PQgetvalue(r.r, i, 1), static_cast<std::size_t>(PQgetlength(r.r, i, 1)));
-    p.online = online != 0;
+    if (!parseRow(r.r, i, rows[static_cast<std::size_t>(i)])) {
+      return StorageStatus::failure(StorageErrc::Sql, "loading players: row " + std::to_string(i) + " does not parse");
+    }
   }
   out = std::move(rows);
   return StorageStatus::success();
@@ -283,7 +395,7 @@ StorageStatus PgConnection::migrate() {
   });
 }
 
-StorageStatus PgConnection::upsertChunk(std::span<const PlayerRow> rows) {
+StorageStatus PgConnection::upsertChunk(std::span<const PlayerRow> rows, const LeaseClaim* claim, FlushOutcome* out) {
   const std::size_t n = rows.size();
   BinaryArray ids(kInt8, n), names(kText, n), xs(kFloat8, n), ys(kFloat8, n), hps(kInt8, n), kills(kInt8, n),
       online(kInt4, n), versions(kInt8, n), updated(kInt8, n);
@@ -299,16 +411,37 @@ StorageStatus PgConnection::upsertChunk(std::span<const PlayerRow> rows) {
     updated.putInt64(r.updatedAtMs);
   }
   const BinaryArray* arrays[] = {&ids, &names, &xs, &ys, &hps, &kills, &online, &versions, &updated};
-  const char* values[9];
-  int lengths[9];
-  int formats[9];
+  const char* values[11];
+  int lengths[11];
+  int formats[11];
   for (int i = 0; i < 9; ++i) {
     values[i] = arrays[i]->bytes().data();
     lengths[i] = static_cast<int>(arrays[i]->bytes().size());
     formats[i] = 1;
   }
-  const PgResult r(PQexecPrepared(conn_, kUpsertName, 9, values, lengths, formats, 0));
-  if (r.status() != PGRES_COMMAND_OK) return sqlError(r.r, conn_, "upserting " + std::to_string(rows.size()) + " players");
+  const std::string lease = claim != nullptr ? std::to_string(claim->length.count()) : std::string();
+  if (claim != nullptr) {  // the owner and the lease length, as text
+    values[9] = claim->owner.c_str();
+    values[10] = lease.c_str();
+    lengths[9] = lengths[10] = 0;
+    formats[9] = formats[10] = 0;
+  }
+  const PgResult r(PQexecPrepared(conn_, claim != nullptr ? kUpsertOwnedName : kUpsertName, claim != nullptr ? 11 : 9,
+                                  values, lengths, formats, 0));
+  const ExecStatusType expected = claim != nullptr ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+  if (r.status() != expected) return sqlError(r.r, conn_, "upserting " + std::to_string(rows.size()) + " players");
+  if (out != nullptr) {
+    std::unordered_map<std::int64_t, bool> written;
+    written.reserve(static_cast<std::size_t>(PQntuples(r.r)));
+    for (int i = 0; i < PQntuples(r.r); ++i) {
+      std::int64_t id = 0;
+      if (parseInt(PQgetvalue(r.r, i, 0), id)) written[id] = true;
+    }
+    for (const PlayerRow& row : rows) {
+      if (written.count(row.id) != 0) ++out->written;
+      else out->refused.push_back(row.id);
+    }
+  }
   return StorageStatus::success();
 }
 

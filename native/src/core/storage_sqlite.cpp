@@ -47,6 +47,11 @@ constexpr const char* kMigrations[] = {
     "  lease_until INTEGER,"
     "  updated_at INTEGER NOT NULL DEFAULT 0);"
     "INSERT INTO checkpoint(id, seq) VALUES (1, 0);",
+    // 2: each player row's owner lease (issue 16): the server holding it (NULL: free) and
+    // until when (Unix ms, by the clock of whoever wrote it).
+    "ALTER TABLE players ADD COLUMN owner TEXT;"
+    "ALTER TABLE players ADD COLUMN lease_until_ms INTEGER;"
+    "CREATE INDEX players_owner ON players(owner);",
 };
 static_assert(std::size(kMigrations) == kStorageSchemaVersion, "one migration per schema version");
 
@@ -54,6 +59,24 @@ constexpr const char* kUpsertSql =
     "INSERT INTO players(id, name, x, y, hp, kills, online, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
     "ON CONFLICT(id) DO UPDATE SET name = excluded.name, x = excluded.x, y = excluded.y, hp = excluded.hp, "
     "kills = excluded.kills, online = excluded.online, version = excluded.version, updated_at = excluded.updated_at";
+// flushOwned's row: written when the stored one is free or ?10's and not newer; owned by
+// ?10 while online (lease until ?11), free once offline.
+constexpr const char* kUpsertOwnedSql =
+    "INSERT INTO players(id, name, x, y, hp, kills, online, version, updated_at, owner, lease_until_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, CASE WHEN ?7 <> 0 THEN ?10 END, CASE WHEN ?7 <> 0 THEN ?11 END) "
+    "ON CONFLICT(id) DO UPDATE SET name = excluded.name, x = excluded.x, y = excluded.y, hp = excluded.hp, "
+    "kills = excluded.kills, online = excluded.online, version = excluded.version, updated_at = excluded.updated_at, "
+    "owner = excluded.owner, lease_until_ms = excluded.lease_until_ms "
+    "WHERE (players.owner IS NULL OR players.owner = ?10) AND players.version <= excluded.version";
+// Only online rows: a lease taken for a login that never came (the session left first)
+// runs out instead of being renewed for as long as this server runs.
+constexpr const char* kRenewSql = "UPDATE players SET lease_until_ms = ?2 WHERE owner = ?1 AND online <> 0";
+constexpr const char* kReleaseSql = "UPDATE players SET owner = NULL, lease_until_ms = NULL WHERE owner = ?1";
+constexpr const char* kAcquireSql =
+    "UPDATE players SET owner = ?2, lease_until_ms = ?3 WHERE id = ?1 AND "
+    "(owner IS NULL OR owner = ?2 OR lease_until_ms IS NULL OR lease_until_ms <= ?4)";
+constexpr const char* kRowSql =
+    "SELECT id, name, x, y, hp, kills, online, version, updated_at, owner, lease_until_ms FROM players WHERE id = ?1";
 constexpr const char* kCheckpointWriteSql = "UPDATE checkpoint SET seq = ?1, updated_at = ?2 WHERE id = 1";
 
 std::int64_t unixMs() {
@@ -65,12 +88,29 @@ StorageStatus sqlError(sqlite3* db, const std::string& what) {
   return StorageStatus::failure(StorageErrc::Sql, what + ": " + errmsg(db));
 }
 
+// The players row at a statement's current step (columns 0-8 in kRowSql's order).
+PlayerRow rowAt(sqlite3_stmt* s) {
+  PlayerRow r;
+  r.id = sqlite3_column_int64(s, 0);
+  const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
+  r.name.assign(name != nullptr ? name : "", static_cast<std::size_t>(sqlite3_column_bytes(s, 1)));
+  r.x = sqlite3_column_double(s, 2);
+  r.y = sqlite3_column_double(s, 3);
+  r.hp = sqlite3_column_int64(s, 4);
+  r.kills = sqlite3_column_int64(s, 5);
+  r.online = sqlite3_column_int64(s, 6) != 0;
+  r.version = sqlite3_column_int64(s, 7);
+  r.updatedAtMs = sqlite3_column_int64(s, 8);
+  return r;
+}
+
 // One connection; used by one thread at a time (the pool lends it out whole).
 class Connection {
  public:
   explicit Connection(sqlite3* db) : db_(db) {}
   ~Connection() {
     sqlite3_finalize(upsert_);
+    sqlite3_finalize(upsertOwned_);
     sqlite3_finalize(checkpointWrite_);
     sqlite3_close_v2(db_);
   }
@@ -161,6 +201,75 @@ class Connection {
     return StorageStatus::success();
   }
 
+  // The owned upsert of one row: `written` says whether the store took it.
+  StorageStatus upsertOwned(const PlayerRow& r, const LeaseClaim& claim, std::int64_t leaseUntil, bool& written) {
+    if (upsertOwned_ == nullptr &&
+        sqlite3_prepare_v3(db_, kUpsertOwnedSql, -1, SQLITE_PREPARE_PERSISTENT, &upsertOwned_, nullptr) != SQLITE_OK) {
+      return sqlError(db_, "preparing the owned player upsert");
+    }
+    sqlite3_bind_int64(upsertOwned_, 1, r.id);
+    sqlite3_bind_text(upsertOwned_, 2, r.name.data(), static_cast<int>(r.name.size()), SQLITE_STATIC);
+    sqlite3_bind_double(upsertOwned_, 3, r.x);
+    sqlite3_bind_double(upsertOwned_, 4, r.y);
+    sqlite3_bind_int64(upsertOwned_, 5, r.hp);
+    sqlite3_bind_int64(upsertOwned_, 6, r.kills);
+    sqlite3_bind_int(upsertOwned_, 7, r.online ? 1 : 0);
+    sqlite3_bind_int64(upsertOwned_, 8, r.version);
+    sqlite3_bind_int64(upsertOwned_, 9, r.updatedAtMs);
+    sqlite3_bind_text(upsertOwned_, 10, claim.owner.data(), static_cast<int>(claim.owner.size()), SQLITE_STATIC);
+    sqlite3_bind_int64(upsertOwned_, 11, leaseUntil);
+    const int rc = sqlite3_step(upsertOwned_);
+    sqlite3_reset(upsertOwned_);
+    if (rc != SQLITE_DONE) return sqlError(db_, "upserting player " + std::to_string(r.id));
+    written = sqlite3_changes(db_) == 1;
+    return StorageStatus::success();
+  }
+
+  // Runs `sql` with ?1 = owner and, when given, ?2 = an integer; `changed` gets the rows it touched.
+  StorageStatus ownerUpdate(const char* sql, const std::string& owner, std::optional<std::int64_t> second, std::size_t& changed) {
+    StmtGuard g;
+    if (sqlite3_prepare_v2(db_, sql, -1, &g.s, nullptr) != SQLITE_OK) return sqlError(db_, sql);
+    sqlite3_bind_text(g.s, 1, owner.data(), static_cast<int>(owner.size()), SQLITE_STATIC);
+    if (second) sqlite3_bind_int64(g.s, 2, *second);
+    if (sqlite3_step(g.s) != SQLITE_DONE) return sqlError(db_, sql);
+    changed = static_cast<std::size_t>(sqlite3_changes(db_));
+    return StorageStatus::success();
+  }
+
+  // One id's acquire, inside the caller's write transaction.
+  StorageStatus acquireOne(std::int64_t id, const LeaseClaim& claim, std::int64_t now, PlayerLease& out) {
+    out = PlayerLease{};
+    out.id = id;
+    {
+      StmtGuard g;
+      if (sqlite3_prepare_v2(db_, kAcquireSql, -1, &g.s, nullptr) != SQLITE_OK) return sqlError(db_, "preparing the acquire");
+      sqlite3_bind_int64(g.s, 1, id);
+      sqlite3_bind_text(g.s, 2, claim.owner.data(), static_cast<int>(claim.owner.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(g.s, 3, now + claim.length.count());
+      sqlite3_bind_int64(g.s, 4, now);
+      if (sqlite3_step(g.s) != SQLITE_DONE) return sqlError(db_, "acquiring player " + std::to_string(id));
+    }
+    const bool took = sqlite3_changes(db_) == 1;
+    StmtGuard g;
+    if (sqlite3_prepare_v2(db_, kRowSql, -1, &g.s, nullptr) != SQLITE_OK) return sqlError(db_, "preparing the row read");
+    sqlite3_bind_int64(g.s, 1, id);
+    const int rc = sqlite3_step(g.s);
+    if (rc == SQLITE_DONE) {  // not stored yet: nobody holds it
+      out.acquired = true;
+      return StorageStatus::success();
+    }
+    if (rc != SQLITE_ROW) return sqlError(db_, "reading player " + std::to_string(id));
+    if (took) {
+      out.acquired = true;
+      out.row = rowAt(g.s);
+    } else {
+      const auto* owner = reinterpret_cast<const char*>(sqlite3_column_text(g.s, 9));
+      out.heldBy = owner != nullptr ? owner : "";
+      out.heldUntilMs = sqlite3_column_int64(g.s, 10);
+    }
+    return StorageStatus::success();
+  }
+
   StorageStatus checkpoint(std::uint64_t seq) {
     if (seq > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
       return StorageStatus::failure(StorageErrc::Sql, "checkpoint seq " + std::to_string(seq) + " does not fit a 64-bit signed integer");
@@ -205,6 +314,7 @@ class Connection {
  private:
   sqlite3* db_;
   sqlite3_stmt* upsert_ = nullptr;           // prepared on first use
+  sqlite3_stmt* upsertOwned_ = nullptr;      // prepared on first use
   sqlite3_stmt* checkpointWrite_ = nullptr;  // prepared on first use
 };
 
@@ -281,20 +391,7 @@ class SqliteStorage final : public Storage {
       }
       std::vector<PlayerRow> rows;
       int rc;
-      while ((rc = sqlite3_step(g.s)) == SQLITE_ROW) {
-        PlayerRow r;
-        r.id = sqlite3_column_int64(g.s, 0);
-        const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(g.s, 1));
-        r.name.assign(name != nullptr ? name : "", static_cast<std::size_t>(sqlite3_column_bytes(g.s, 1)));
-        r.x = sqlite3_column_double(g.s, 2);
-        r.y = sqlite3_column_double(g.s, 3);
-        r.hp = sqlite3_column_int64(g.s, 4);
-        r.kills = sqlite3_column_int64(g.s, 5);
-        r.online = sqlite3_column_int64(g.s, 6) != 0;
-        r.version = sqlite3_column_int64(g.s, 7);
-        r.updatedAtMs = sqlite3_column_int64(g.s, 8);
-        rows.push_back(std::move(r));
-      }
+      while ((rc = sqlite3_step(g.s)) == SQLITE_ROW) rows.push_back(rowAt(g.s));
       if (rc != SQLITE_DONE) return sqlError(c.db(), "loading players");
       out = std::move(rows);
       return StorageStatus::success();
@@ -321,6 +418,53 @@ class SqliteStorage final : public Storage {
       StorageStatus st = c.queryInt("SELECT seq FROM checkpoint WHERE id = 1", v);
       if (st.ok()) seq = static_cast<std::uint64_t>(v);
       return st;
+    });
+  }
+
+  StorageStatus acquire(std::span<const std::int64_t> ids, const LeaseClaim& claim, AcquireResult& out) override {
+    if (claim.owner.empty()) return StorageStatus::failure(StorageErrc::BadParams, "acquire: no owner name");
+    return withConnection([&](Connection& c) {
+      AcquireResult result;
+      result.storeNowMs = unixMs();
+      result.leases.resize(ids.size());
+      StorageStatus st = c.writeTransaction([&] {
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+          StorageStatus one = c.acquireOne(ids[i], claim, result.storeNowMs, result.leases[i]);
+          if (!one.ok()) return one;
+        }
+        return StorageStatus::success();
+      });
+      if (st.ok()) out = std::move(result);
+      return st;
+    });
+  }
+
+  StorageStatus flushOwned(std::span<const PlayerRow> rows, std::optional<std::uint64_t> checkpointSeq,
+                           const LeaseClaim& claim, FlushOutcome& out) override {
+    if (claim.owner.empty()) return StorageStatus::failure(StorageErrc::BadParams, "flushOwned: no owner name");
+    return withConnection([&](Connection& c) {
+      FlushOutcome outcome;
+      const std::int64_t leaseUntil = unixMs() + claim.length.count();
+      StorageStatus st = c.writeTransaction([&] {
+        for (const PlayerRow& r : rows) {
+          bool written = false;
+          StorageStatus one = c.upsertOwned(r, claim, leaseUntil, written);
+          if (!one.ok()) return one;
+          if (written) ++outcome.written;
+          else outcome.refused.push_back(r.id);
+        }
+        StorageStatus renew = c.ownerUpdate(kRenewSql, claim.owner, leaseUntil, outcome.renewed);
+        if (renew.ok() && checkpointSeq) renew = c.checkpoint(*checkpointSeq);
+        return renew;
+      });
+      if (st.ok()) out = std::move(outcome);
+      return st;
+    });
+  }
+
+  StorageStatus release(const std::string& owner, std::size_t& released) override {
+    return withConnection([&](Connection& c) {
+      return c.writeTransaction([&] { return c.ownerUpdate(kReleaseSql, owner, std::nullopt, released); });
     });
   }
 
@@ -424,6 +568,11 @@ class SqliteNotBuilt final : public Storage {
   StorageStatus flush(std::span<const PlayerRow>, std::optional<std::uint64_t>) override { return notBuilt(); }
   StorageStatus writeCheckpoint(std::uint64_t) override { return notBuilt(); }
   StorageStatus readCheckpoint(std::uint64_t&) override { return notBuilt(); }
+  StorageStatus acquire(std::span<const std::int64_t>, const LeaseClaim&, AcquireResult&) override { return notBuilt(); }
+  StorageStatus flushOwned(std::span<const PlayerRow>, std::optional<std::uint64_t>, const LeaseClaim&, FlushOutcome&) override {
+    return notBuilt();
+  }
+  StorageStatus release(const std::string&, std::size_t&) override { return notBuilt(); }
   QueryResult query(std::string_view, std::span<const DbValue>, const QueryOptions&) override {
     QueryResult r;
     r.status = notBuilt();

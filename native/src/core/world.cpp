@@ -183,6 +183,32 @@ std::size_t World::loadPlayers(std::span<const PlayerRow> rows, bool keepOnline)
   return added;
 }
 
+bool World::refreshPlayer(const PlayerRow& r) {
+  if (r.id <= 0 || r.id > 4294967295LL) return false;
+  const auto id = static_cast<std::uint32_t>(r.id);
+  std::unique_lock lock(mu_);
+  auto it = players_.find(id);
+  if (it == players_.end()) {
+    if (players_.size() >= config_.maxPlayers) return false;
+    it = players_.emplace(id, Player{}).first;
+    ids_.insert(id);
+  } else if (it->second.online) {
+    return false;
+  }
+  Player& p = it->second;
+  p.id = id;
+  p.name = r.name;
+  p.online = false;
+  p.x = r.x;
+  p.y = r.y;
+  p.hp = static_cast<std::int32_t>(std::clamp<std::int64_t>(r.hp, 0, config_.maxHp));
+  p.kills = r.kills > 0 ? static_cast<std::uint64_t>(r.kills) : 0;
+  p.version = r.version > 0 ? static_cast<std::uint64_t>(r.version) : 0;
+  p.lastSeenMs = r.updatedAtMs > 0 ? static_cast<std::uint64_t>(r.updatedAtMs) : 0;
+  dirty_.erase(id);
+  return true;
+}
+
 DirtyPlayers World::takeDirty() {
   DirtyPlayers out;
   std::unique_lock lock(mu_);
