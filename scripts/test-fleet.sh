@@ -86,20 +86,20 @@ ip netns exec "$ns_db" runuser -u postgres -- "$pg_bin/psql" -h 10.77.0.2 -U pos
 # The servers: one token and one ticket secret for the fleet.
 token="$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 secret="$(head -c 33 /dev/urandom | base64 | tr -d '/+=')"
-start_server() {  # name ns address
-  local name=$1 ns=$2 addr=$3
+start_server() {  # name ns address handoff-to
+  local name=$1 ns=$2 addr=$3 handoff=$4
   mkdir -p "$tmp/$name-state"
   ip netns exec "$ns" env -u GAMESRV_TOKEN_FILE \
     GAMESRV_TOKEN="$token" GAMESRV_TICKET_SECRET="$secret" XDG_STATE_HOME="$tmp/$name-state" \
     GAMESRV_DATABASE_URL="postgres://postgres@10.77.0.2:5432/gamesrv" \
     node dist/server.js --host "$addr" --port 8080 --game-host "$addr" --game-port 7777 \
     --server-name "fleet-$name-$id" --data-dir "$tmp/$name-data" --database postgres \
-    --durability journal --flush-ms 200 --drain-deadline 20000 --session-rate 200 \
+    --durability journal --flush-ms 200 --drain-deadline 20000 --session-rate 200 --handoff-url "$handoff" \
     >"$tmp/$name.log" 2>&1 &
   pids+=($!)
 }
-start_server a "$ns_a" 10.77.0.3
-start_server b "$ns_b" 10.77.0.4
+start_server a "$ns_a" 10.77.0.3 10.77.0.4:7777  # a's players go to b
+start_server b "$ns_b" 10.77.0.4 10.77.0.3:7777
 
 export GAMESRV_FLEET_TOKEN="$token"
 timeout --kill-after=10 300 ip netns exec "$ns_c" node --import tsx test/fleet/driver.ts \

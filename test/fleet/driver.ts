@@ -31,6 +31,8 @@ const FIRST_PLAYER = 10_000;
 /** How long any one step may take before the run fails, ms. */
 const STEP_MS = 60_000;
 const MOVE_EVERY_MS = 50;
+/** A game-port ATTACK does 10 damage (GameServerConfig::attackDamage) to 100 hp. */
+const HITS_TO_KILL = 10;
 
 interface Player {
   id: number;
@@ -140,7 +142,13 @@ async function main(): Promise<number> {
     }),
   );
   log(`${bots.length} bots logged in on a`);
-  for (let i = 0; i < bots.length; i += 2) bots[i]!.client.attack(bots[(i + 1) % bots.length]!.id);
+  // Every fourth bot kills its neighbour (ATTACK_DAMAGE_TO_KILL hits), every other even one
+  // hurts its neighbour once, everyone chats: hp, kills and chat all happen on a.
+  for (let i = 0; i + 1 < bots.length; i += 2) {
+    const hits = i % 4 === 0 ? HITS_TO_KILL : 1;
+    for (let h = 0; h < hits; h++) bots[i]!.client.attack(bots[i + 1]!.id);
+  }
+  for (const b of bots) b.client.chat(`hello from ${b.id}`);
   for (const b of bots) b.move();
   await Promise.all(bots.map((b) => b.client.until(() => (b.client.lastState?.lastClientSeq ?? 0) >= b.seq, `bot ${b.id}: first MOVE echoed by a`, STEP_MS)));
   for (const b of bots) b.moving = setInterval(() => b.move(), MOVE_EVERY_MS);
@@ -178,7 +186,7 @@ async function main(): Promise<number> {
   const drainT0 = performance.now();
   const drain = await api<{ sessionsAtStart: number; kicked: number; waitedMs: number }>(A, 'POST', '/v1/engine/drain', {
     deadlineMs: 20_000,
-    notice: 'this server is going away; reconnect ' + values['b-game'],
+    notice: 'this server is going away',
   });
   const drainSeconds = (performance.now() - drainT0) / 1000;
   log(`a drained: ${drain.sessionsAtStart} sessions at start, ${drain.kicked} kicked, waited ${drain.waitedMs} ms; request took ${drainSeconds.toFixed(2)} s`);
@@ -210,10 +218,13 @@ async function main(): Promise<number> {
   const handoffMs = bots.filter((b) => b.onBAt > 0).map((b) => b.onBAt - b.noticeAt).sort((x, y) => x - y);
   const moves = bots.reduce((n, b) => n + b.seq, 0);
   const hurt = bots.filter((b) => (beforeDrain.get(b.id)?.hp ?? 100) < 100).length;
+  const killers = bots.filter((b) => (beforeDrain.get(b.id)?.kills ?? 0) > 0).length;
+  if (BOTS >= 4 && killers === 0) failures.push('no bot has a kill on a: the kills check would prove nothing');
   const rows: [string, string][] = [
     ['bots', String(BOTS)],
     ['moves sent on a', String(moves)],
     ['bots with hp < 100', String(hurt)],
+    ['bots with kills', String(killers)],
     ['drain sessions at start', String(drain.sessionsAtStart)],
     ['drain kicked', String(drain.kicked)],
     ['drain_seconds', drainSeconds.toFixed(2)],
