@@ -19,15 +19,6 @@ import type { Json } from './helpers/json.js';
 /** Ports the Agones SDK sidecar listens on inside every GameServer pod (gRPC, HTTP, health). */
 const AGONES_SIDECAR_PORTS = [9357, 9358, 8080];
 
-/**
- * PENDING(wt-agones): the server's Agones health-ping period, added by the Agones SDK work
- * (issue 16, point 1) on another branch. Until it is merged, fleet.yaml's health settings are
- * checked against this period; once SETTINGS has an Agones health setting, its flag and
- * variable must be these (else this test fails: reconcile the names) and its schema default,
- * or the fleet's value of the variable, is the period checked. The one place this is written.
- */
-const PENDING_AGONES_HEALTH = { flag: 'agones-health-ms', env: 'GAMESRV_AGONES_HEALTH_MS', defaultMs: 2000 } as const;
-
 /** Seconds the SIGTERM sequence may take beyond the drain and stop deadlines (SDK Shutdown, exit). */
 const SHUTDOWN_MARGIN_S = 5;
 
@@ -213,14 +204,8 @@ function crossCheck(files: DeployFiles, facts: ServerFacts): CheckResult {
   if (!mounts.includes(dataDir)) problems.push(`fleet.yaml mounts no volume at the data directory ${dataDir}`);
 
   // Health: Agones' period must allow for the server's ping period.
-  const agonesHealth = Object.values(SETTINGS as Record<string, { flag?: string; env?: string; schema?: unknown }>).find(
-    (s) => s.flag !== undefined && s.flag.includes('agones') && s.flag.includes('health'),
-  );
-  if (agonesHealth && (agonesHealth.flag !== PENDING_AGONES_HEALTH.flag || agonesHealth.env !== PENDING_AGONES_HEALTH.env)) {
-    problems.push(`the server's Agones health setting is --${agonesHealth.flag} [${agonesHealth.env}]: rename PENDING_AGONES_HEALTH in test/deploy.test.ts and docs/DEPLOY.md`);
-  }
-  const pingDefault = agonesHealth ? (agonesHealth.schema as { default?: number }).default! : PENDING_AGONES_HEALTH.defaultMs;
-  const pingMs = Number(podEnv.get(PENDING_AGONES_HEALTH.env) ?? pingDefault);
+  const agonesHealth = SETTINGS.agonesHealthMs;
+  const pingMs = Number(podEnv.get(agonesHealth.env) ?? (agonesHealth.schema as { default?: number }).default);
   const health = gs['health'] ?? {};
   if (health['disabled'] === true) problems.push('fleet.yaml: Agones health checking is disabled');
   const period = Number(health['periodSeconds']);
