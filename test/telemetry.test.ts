@@ -631,7 +631,7 @@ describe('telemetry WebSocket', () => {
     assert.equal(status['storage']['database'], 'sqlite');
     assert.equal(status['storage']['location'], join(dataDir, 'gamesrv.db'));
     assert.equal(status['storage']['open'], true);
-    assert.equal(status['storage']['schemaVersion'], 1);
+    assert.ok(status['storage']['schemaVersion'] >= 1, 'a migrated store (test/storage.test.ts pins the version)');
     assert.equal(status['storage']['checkpointSeq'], 0, 'nothing written yet');
     assert.equal(status['storage']['dirty'], 3);
     assert.equal(status['journal']['mode'], 'journal');
