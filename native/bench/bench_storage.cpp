@@ -6,8 +6,9 @@
 //   bench_storage [--quick]
 //   bash scripts/with-postgres.sh build-native/plain/bench_storage --quick
 //
-// - player_flush_rows_per_sec: flush() batches of 10,000 player upserts, each batch one
-//   transaction with its checkpoint (write-behind); the median of the rounds. The first
+// - player_flush_rows_per_sec: flushOwned() batches of 10,000 player upserts (the write a
+//   server's flush makes: conditional on the owner lease and the version, with the
+//   checkpoint and the lease renewal), each batch one transaction; the median of the rounds. The first
 //   round inserts, the others update every row. Baseline, same run:
 //   player_flush_rows_per_sec_one_per_txn, one row per transaction.
 // - player_flush_rows_per_sec_postgres: the same on PostgreSQL (each flush: the chunked
@@ -22,6 +23,7 @@
 // Exits 1 if the store cannot be opened or a call fails (the JSON line still carries
 // what was measured), 2 on bad arguments.
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstdio>
 #include <filesystem>
@@ -94,10 +96,14 @@ bool measureFlushes(gamesrv::Storage& store, const Options& o, Report& report, c
   for (int round = 0; round < o.rounds && ok; ++round) {
     const auto batch = rows(o.batch, 1, round);
     const std::uint64_t t0 = nowNs();
-    const gamesrv::StorageStatus st = store.flush(batch, static_cast<std::uint64_t>(round + 1));
+    // The write a server's flush makes (PlayerPersistence): conditional on ownership and
+    // version, with the checkpoint and the owner's lease renewal, in one transaction.
+    gamesrv::FlushOutcome outcome;
+    const gamesrv::StorageStatus st =
+        store.flushOwned(batch, static_cast<std::uint64_t>(round + 1), gamesrv::LeaseClaim{"bench", std::chrono::seconds(60)}, outcome);
     const double secs = static_cast<double>(nowNs() - t0) / 1e9;
-    if (!st.ok()) {
-      log("flush failed: %s", st.message.c_str());
+    if (!st.ok() || outcome.written != batch.size()) {
+      log("flush failed: %s (%zu of %zu rows written)", st.message.c_str(), outcome.written, batch.size());
       ok = false;
       break;
     }

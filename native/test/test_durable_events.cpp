@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gamesrv/durable_events.hpp"
+#include "gamesrv/journal_format.hpp"
 #include "gamesrv/engine.hpp"
 #include "harness.hpp"
 #include "pipe_test_support.hpp"
@@ -203,8 +204,12 @@ TEST(a_torn_tail_is_cut_at_start_and_everything_before_it_replays) {
     CHECK(engine.stop(std::chrono::seconds(10)).drained);
   }
   // Half a record at the end of the last segment: a crash in the middle of a write.
+  // The one segment (the directory also holds the World hashes, and lists in no set order).
   std::filesystem::path segment;
-  for (const auto& f : std::filesystem::directory_iterator(journalDirectory(dir.path()))) segment = f.path();
+  for (const auto& f : std::filesystem::directory_iterator(journalDirectory(dir.path()))) {
+    if (f.path().extension() == journal_format::kSegmentSuffix) segment = f.path();
+  }
+  CHECK(!segment.empty());
   const auto size = std::filesystem::file_size(segment);
   std::filesystem::resize_file(segment, size - 5);
   Engine engine;
