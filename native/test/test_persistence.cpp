@@ -14,24 +14,15 @@
 #include "gamesrv/world.hpp"
 #include "eventually.hpp"
 #include "harness.hpp"
+#include "world_test_support.hpp"
 #include "storage_test_support.hpp"  // TempDir, operator<< of StorageErrc
 
 using namespace gamesrv;
+using gstest::ev;
 using namespace std::chrono_literals;
 using gstest::TempDir;
 
 namespace {
-
-GameEvent ev(EventType t, std::uint32_t id, std::string text = {}, double n1 = 0, double n2 = 0, std::uint64_t seq = 0) {
-  GameEvent e;
-  e.type = t;
-  e.playerId = id;
-  e.text = std::move(text);
-  e.num1 = n1;
-  e.num2 = n2;
-  e.seq = seq;
-  return e;
-}
 
 const PlayerRow* rowFor(const std::vector<PlayerRow>& rows, std::int64_t id) {
   for (const PlayerRow& r : rows) {

@@ -4,20 +4,11 @@
 
 #include "gamesrv/world.hpp"
 #include "harness.hpp"
+#include "world_test_support.hpp"
 
 using namespace gamesrv;
+using gstest::ev;
 
-namespace {
-GameEvent ev(EventType t, std::uint32_t id, std::string text = {}, double a = 0, double b = 0) {
-  GameEvent e;
-  e.type = t;
-  e.playerId = id;
-  e.text = std::move(text);
-  e.num1 = a;
-  e.num2 = b;
-  return e;
-}
-}  // namespace
 
 TEST(login_logout_and_counts) {
   World w;

@@ -8,20 +8,13 @@
 
 #include "gamesrv/world_hashes.hpp"
 #include "harness.hpp"
+#include "world_test_support.hpp"
 #include "temp_dir.hpp"
 
 using namespace gamesrv;
+using gstest::ev;
 
 namespace {
-GameEvent ev(EventType t, std::uint32_t id, std::string text = {}, double a = 0, double b = 0) {
-  GameEvent e;
-  e.type = t;
-  e.playerId = id;
-  e.text = std::move(text);
-  e.num1 = a;
-  e.num2 = b;
-  return e;
-}
 std::uint64_t fileSize(const std::filesystem::path& p) { return std::filesystem::file_size(p); }
 }  // namespace
 
@@ -42,19 +35,7 @@ TEST(state_hash_covers_saved_state_not_chat) {
   CHECK(a.stateHash().hash != b.stateHash().hash);
   // The same state reached by loading the saved rows hashes the same.
   World c;
-  std::vector<PlayerRow> rows;
-  for (const Player& p : a.players()) {
-    PlayerRow r;
-    r.id = p.id;
-    r.name = p.name;
-    r.x = p.x;
-    r.y = p.y;
-    r.hp = p.hp;
-    r.kills = static_cast<std::int64_t>(p.kills);
-    r.online = p.online;
-    r.updatedAtMs = static_cast<std::int64_t>(p.lastSeenMs);
-    rows.push_back(r);
-  }
+  const std::vector<PlayerRow> rows = a.takeDirty().rows;  // every player changed: all of them, as saved
   c.loadPlayers(rows, true);
   CHECK_EQ(c.stateHash().hash, a.stateHash().hash);
 }

@@ -12,6 +12,7 @@
 // Exit status 0 when every check held; 1 with the failures listed.
 import { parseArgs } from 'node:util';
 
+import type { Player } from '../../src/engine/index.js';
 import { GameClient } from '../helpers/game-client.js';
 
 const { values } = parseArgs({
@@ -33,16 +34,6 @@ const STEP_MS = 60_000;
 const MOVE_EVERY_MS = 50;
 /** A game-port ATTACK does 10 damage (GameServerConfig::attackDamage) to 100 hp. */
 const HITS_TO_KILL = 10;
-
-interface Player {
-  id: number;
-  name: string;
-  online: boolean;
-  x: number;
-  y: number;
-  hp: number;
-  kills: number;
-}
 
 const t0 = performance.now();
 const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(2)} s`;

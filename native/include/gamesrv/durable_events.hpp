@@ -92,6 +92,11 @@ JournalStatus replayJournalEvents(const Journal& journal, std::uint64_t afterSeq
                                   const std::function<void(const GameEvent&)>& apply, ReplayReport& report,
                                   std::string& error);
 
+// Opens <dataDir>/journal as a start would (a torn tail is cut and reported in `opened`), to
+// read it without an engine. Throws std::runtime_error with a readable reason when there is
+// no journal there or it cannot be opened. Requires: no server runs on that directory.
+std::unique_ptr<Journal> openDataDirJournal(const std::filesystem::path& dataDir, JournalOpenReport& opened);
+
 // Rebuilds `world` from <dataDir>/journal alone, without an engine (`gamesrv replay`, the
 // crash test's reference): opens the journal as a start would (a torn tail is cut and
 // reported in `opened`) and applies every event with the journal's timestamps. Throws

@@ -114,6 +114,8 @@ class World {
   const WorldConfig& config() const noexcept { return config_; }
 
  private:
+  void assignRow(Player& p, std::uint32_t id, const PlayerRow& r, bool online) const;
+
   const WorldConfig config_;
   mutable platform::SharedMutex mu_;  // not std::shared_mutex: see its header
   std::unordered_map<std::uint32_t, Player> players_;  // guarded by mu_

@@ -1,5 +1,6 @@
 #include "journal_binding.hpp"
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -15,7 +16,6 @@ namespace gamesrv::addon {
 namespace {
 
 struct ReplayOutcome {
-  std::string error;  // empty: ok
   ReplayReport report;
   JournalOpenReport opened;
   std::vector<Player> players;
@@ -26,6 +26,36 @@ double plainNumber(Napi::Env env, const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
   if (!v.IsNumber()) throwEngineError(env, "INVALID_ARGUMENT", std::string(key) + " must be a number (the facade completes it)");
   return v.As<Napi::Number>().DoubleValue();
+}
+
+// Runs `read` (a journal read without an engine) off the JS thread: what it returns goes to
+// `toJs`, an exception it throws rejects with JOURNAL_REPLAY_FAILED and its message.
+template <typename T>
+Napi::Value readOffThread(Napi::Env env, std::function<T()> read, std::function<Napi::Value(Napi::Env, T&)> toJs,
+                          const char* resource) {
+  struct Outcome {
+    std::string error;  // empty: ok
+    T value;
+  };
+  return PromiseWorker<Outcome>::Start(
+      env,
+      [read = std::move(read)] {
+        Outcome out;
+        try {
+          out.value = read();
+        } catch (const std::exception& e) {
+          out.error = e.what();
+        }
+        return out;
+      },
+      [toJs = std::move(toJs)](Napi::Env env, Napi::Promise::Deferred& d, Outcome& r) {
+        if (!r.error.empty()) {
+          d.Reject(engineError(env, "JOURNAL_REPLAY_FAILED", r.error).Value());
+          return;
+        }
+        d.Resolve(toJs(env, r.value));
+      },
+      resource);
 }
 
 std::string dataDirOf(Napi::Env env, const Napi::CallbackInfo& info, const char* fn) {
@@ -87,35 +117,18 @@ Napi::Value ReadJournal(const Napi::CallbackInfo& info) {
   const Napi::Object o = info[0].As<Napi::Object>();
   const auto afterSeq = static_cast<std::uint64_t>(plainNumber(env, o, "afterSeq"));
   const auto maxEvents = static_cast<std::size_t>(plainNumber(env, o, "maxEvents"));
-  struct Outcome {
-    std::string error;
-    JournalPage page;
-  };
-  return PromiseWorker<Outcome>::Start(
-      env,
-      [dataDir, afterSeq, maxEvents] {
-        Outcome out;
-        try {
-          out.page = readJournalPage(dataDir, afterSeq, maxEvents);
-        } catch (const std::exception& e) {
-          out.error = e.what();
-        }
-        return out;
-      },
-      [](Napi::Env env, Napi::Promise::Deferred& d, Outcome& r) {
-        if (!r.error.empty()) {
-          d.Reject(engineError(env, "JOURNAL_REPLAY_FAILED", r.error).Value());
-          return;
-        }
+  return readOffThread<JournalPage>(
+      env, [dataDir, afterSeq, maxEvents] { return readJournalPage(dataDir, afterSeq, maxEvents); },
+      [](Napi::Env env, JournalPage& page) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
-        o.Set("firstSeq", Napi::Number::New(env, static_cast<double>(r.page.firstSeq)));
-        o.Set("lastSeq", Napi::Number::New(env, static_cast<double>(r.page.lastSeq)));
-        Napi::Array events = Napi::Array::New(env, r.page.events.size());
-        for (std::size_t i = 0; i < r.page.events.size(); ++i) {
-          events.Set(static_cast<std::uint32_t>(i), eventToJs(env, r.page.events[i]));
+        o.Set("firstSeq", Napi::Number::New(env, static_cast<double>(page.firstSeq)));
+        o.Set("lastSeq", Napi::Number::New(env, static_cast<double>(page.lastSeq)));
+        Napi::Array events = Napi::Array::New(env, page.events.size());
+        for (std::size_t i = 0; i < page.events.size(); ++i) {
+          events.Set(static_cast<std::uint32_t>(i), eventToJs(env, page.events[i]));
         }
         o.Set("events", events);
-        d.Resolve(o);
+        return o;
       },
       "gamesrv:readJournal");
 }
@@ -132,27 +145,9 @@ Napi::Value VerifyJournal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string dataDir = dataDirOf(env, info, "verifyJournal");
   const WorldConfig world = worldOf(env, info[0].As<Napi::Object>());
-  struct Outcome {
-    std::string error;
-    VerifyReport report;
-  };
-  return PromiseWorker<Outcome>::Start(
-      env,
-      [dataDir, world] {
-        Outcome out;
-        try {
-          out.report = verifyDataDir(dataDir, world);
-        } catch (const std::exception& e) {
-          out.error = e.what();
-        }
-        return out;
-      },
-      [](Napi::Env env, Napi::Promise::Deferred& d, Outcome& r) {
-        if (!r.error.empty()) {
-          d.Reject(engineError(env, "JOURNAL_REPLAY_FAILED", r.error).Value());
-          return;
-        }
-        const VerifyReport& v = r.report;
+  return readOffThread<VerifyReport>(
+      env, [dataDir, world] { return verifyDataDir(dataDir, world); },
+      [](Napi::Env env, VerifyReport& v) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
         o.Set("events", Napi::Number::New(env, static_cast<double>(v.replay.events)));
         o.Set("lastSeq", Napi::Number::New(env, static_cast<double>(v.replay.lastSeq)));
@@ -161,17 +156,17 @@ Napi::Value VerifyJournal(const Napi::CallbackInfo& info) {
         o.Set("recorded", Napi::Number::New(env, static_cast<double>(v.recorded)));
         o.Set("checked", Napi::Number::New(env, static_cast<double>(v.checked)));
         o.Set("hashCutBytes", Napi::Number::New(env, static_cast<double>(v.hashCutBytes)));
-        if (v.diverged) {
-          Napi::Object dv = Napi::Object::New(env);
-          dv.Set("seq", Napi::Number::New(env, static_cast<double>(v.divergedSeq)));
-          dv.Set("recordedHash", hex64(v.expectedHash));
-          dv.Set("replayedHash", hex64(v.actualHash));
-          dv.Set("problem", v.problem);
-          o.Set("divergence", dv);
-        } else {
+        if (!v.diverged) {
           o.Set("divergence", env.Null());
+          return o;
         }
-        d.Resolve(o);
+        Napi::Object dv = Napi::Object::New(env);
+        dv.Set("seq", Napi::Number::New(env, static_cast<double>(v.divergedSeq)));
+        dv.Set("recordedHash", hex64(v.expectedHash));
+        dv.Set("replayedHash", hex64(v.actualHash));
+        dv.Set("problem", v.problem);
+        o.Set("divergence", dv);
+        return o;
       },
       "gamesrv:verifyJournal");
 }
@@ -180,25 +175,17 @@ Napi::Value ReplayJournal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string dataDir = dataDirOf(env, info, "replayJournal");
   const WorldConfig world = worldOf(env, info[0].As<Napi::Object>());
-  return PromiseWorker<ReplayOutcome>::Start(
+  return readOffThread<ReplayOutcome>(
       env,
       [dataDir, world] {
         ReplayOutcome out;
-        try {
-          World w(world);
-          out.report = replayDataDir(dataDir, w, out.opened);
-          out.players = w.players();
-          out.online = w.onlineCount();
-        } catch (const std::exception& e) {
-          out.error = e.what();
-        }
+        World w(world);
+        out.report = replayDataDir(dataDir, w, out.opened);
+        out.players = w.players();
+        out.online = w.onlineCount();
         return out;
       },
-      [](Napi::Env env, Napi::Promise::Deferred& d, ReplayOutcome& r) {
-        if (!r.error.empty()) {
-          d.Reject(engineError(env, "JOURNAL_REPLAY_FAILED", r.error).Value());
-          return;
-        }
+      [](Napi::Env env, ReplayOutcome& r) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
         o.Set("events", Napi::Number::New(env, static_cast<double>(r.report.events)));
         o.Set("records", Napi::Number::New(env, static_cast<double>(r.report.records)));
@@ -211,7 +198,7 @@ Napi::Value ReplayJournal(const Napi::CallbackInfo& info) {
         Napi::Array players = Napi::Array::New(env, r.players.size());
         for (std::size_t i = 0; i < r.players.size(); ++i) players.Set(static_cast<std::uint32_t>(i), toJs(env, r.players[i]));
         o.Set("players", players);
-        d.Resolve(o);
+        return o;
       },
       "gamesrv:replay");
 }

@@ -118,7 +118,7 @@ JournalStatus replayJournalEvents(const Journal& journal, std::uint64_t afterSeq
   return st;
 }
 
-ReplayReport replayDataDir(const std::filesystem::path& dataDir, World& world, JournalOpenReport& opened) {
+std::unique_ptr<Journal> openDataDirJournal(const std::filesystem::path& dataDir, JournalOpenReport& opened) {
   const std::filesystem::path dir = journalDirectory(dataDir);
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) throw std::runtime_error("no journal in " + dir.string());
@@ -126,13 +126,19 @@ ReplayReport replayDataDir(const std::filesystem::path& dataDir, World& world, J
   o.directory = dir;
   std::unique_ptr<Journal> j;
   std::string error;
-  JournalStatus st = Journal::open(std::move(o), j, opened, error);
+  const JournalStatus st = Journal::open(std::move(o), j, opened, error);
   if (st != JournalStatus::Ok) {
     throw std::runtime_error(std::string("cannot open the journal in ") + dir.string() + " (" + journalStatusCode(st) +
                              "): " + error);
   }
+  return j;
+}
+
+ReplayReport replayDataDir(const std::filesystem::path& dataDir, World& world, JournalOpenReport& opened) {
+  std::unique_ptr<Journal> j = openDataDirJournal(dataDir, opened);
+  std::string error;
   ReplayReport r;
-  st = replayJournalEvents(*j, 0, [&](const GameEvent& e) { world.apply(e, e.atMs); }, r, error);
+  const JournalStatus st = replayJournalEvents(*j, 0, [&](const GameEvent& e) { world.apply(e, e.atMs); }, r, error);
   j->close();
   if (st != JournalStatus::Ok) {
     throw std::runtime_error(std::string("journal replay failed (") + journalStatusCode(st) + "): " + error);

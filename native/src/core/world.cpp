@@ -158,6 +158,19 @@ std::size_t World::knownCount() const {
   return players_.size();
 }
 
+// A saved row as the World holds it (hp clamped to the World's range, negatives as 0).
+void World::assignRow(Player& p, std::uint32_t id, const PlayerRow& r, bool online) const {
+  p.id = id;
+  p.name = r.name;
+  p.online = online;
+  p.x = r.x;
+  p.y = r.y;
+  p.hp = static_cast<std::int32_t>(std::clamp<std::int64_t>(r.hp, 0, config_.maxHp));
+  p.kills = r.kills > 0 ? static_cast<std::uint64_t>(r.kills) : 0;
+  p.version = r.version > 0 ? static_cast<std::uint64_t>(r.version) : 0;
+  p.lastSeenMs = r.updatedAtMs > 0 ? static_cast<std::uint64_t>(r.updatedAtMs) : 0;
+}
+
 std::size_t World::loadPlayers(std::span<const PlayerRow> rows, bool keepOnline) {
   std::unique_lock lock(mu_);
   std::size_t added = 0;
@@ -168,15 +181,7 @@ std::size_t World::loadPlayers(std::span<const PlayerRow> rows, bool keepOnline)
     if (players_.size() >= config_.maxPlayers) break;
     Player& p = players_[id];
     ids_.insert(id);
-    p.id = id;
-    p.name = r.name;
-    p.online = keepOnline && r.online;
-    p.x = r.x;
-    p.y = r.y;
-    p.hp = static_cast<std::int32_t>(std::clamp<std::int64_t>(r.hp, 0, config_.maxHp));
-    p.kills = r.kills > 0 ? static_cast<std::uint64_t>(r.kills) : 0;
-    p.version = r.version > 0 ? static_cast<std::uint64_t>(r.version) : 0;
-    p.lastSeenMs = r.updatedAtMs > 0 ? static_cast<std::uint64_t>(r.updatedAtMs) : 0;
+    assignRow(p, id, r, keepOnline && r.online);
     if (r.online && !keepOnline) dirty_.insert(id);  // saved by a server that did not stop cleanly
     ++added;
   }
@@ -195,16 +200,7 @@ bool World::refreshPlayer(const PlayerRow& r) {
   } else if (it->second.online) {
     return false;
   }
-  Player& p = it->second;
-  p.id = id;
-  p.name = r.name;
-  p.online = false;
-  p.x = r.x;
-  p.y = r.y;
-  p.hp = static_cast<std::int32_t>(std::clamp<std::int64_t>(r.hp, 0, config_.maxHp));
-  p.kills = r.kills > 0 ? static_cast<std::uint64_t>(r.kills) : 0;
-  p.version = r.version > 0 ? static_cast<std::uint64_t>(r.version) : 0;
-  p.lastSeenMs = r.updatedAtMs > 0 ? static_cast<std::uint64_t>(r.updatedAtMs) : 0;
+  assignRow(it->second, id, r, false);
   dirty_.erase(id);
   return true;
 }

@@ -6,27 +6,14 @@
 #include <system_error>
 
 #include "gamesrv/crc32c.hpp"
+#include "gamesrv/wire.hpp"
 
 namespace gamesrv {
 
 namespace {
 
-void putU64(std::uint8_t* p, std::uint64_t v) noexcept {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-void putU32(std::uint8_t* p, std::uint32_t v) noexcept {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
-std::uint64_t getU64(const std::uint8_t* p) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-std::uint32_t getU32(const std::uint8_t* p) noexcept {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
+std::byte* bytes(std::uint8_t* p) noexcept { return reinterpret_cast<std::byte*>(p); }
+const std::byte* bytes(const std::uint8_t* p) noexcept { return reinterpret_cast<const std::byte*>(p); }
 
 std::runtime_error fileError(const char* what, const std::filesystem::path& path, const std::error_code& ec) {
   return std::runtime_error(std::string(what) + " " + path.string() + ": " + ec.message());
@@ -60,16 +47,16 @@ namespace world_hash_format {
 
 RecordBytes encode(const WorldHash& h) noexcept {
   RecordBytes b{};
-  putU64(b.data(), h.seq);
-  putU64(b.data() + 8, h.hash);
-  putU32(b.data() + 16, crc32c(std::span<const std::uint8_t>(b.data(), 16)));
+  wire::putU64(bytes(b.data()), h.seq);
+  wire::putU64(bytes(b.data() + 8), h.hash);
+  wire::putU32(bytes(b.data() + 16), crc32c(std::span<const std::uint8_t>(b.data(), 16)));
   return b;
 }
 
 std::optional<WorldHash> decode(std::span<const std::uint8_t, kRecordBytes> b) noexcept {
-  if (getU32(b.data() + 20) != 0) return std::nullopt;
-  if (getU32(b.data() + 16) != crc32c(std::span<const std::uint8_t>(b.data(), 16))) return std::nullopt;
-  return WorldHash{getU64(b.data()), getU64(b.data() + 8)};
+  if (wire::getU32(bytes(b.data() + 20)) != 0) return std::nullopt;
+  if (wire::getU32(bytes(b.data() + 16)) != crc32c(std::span<const std::uint8_t>(b.data(), 16))) return std::nullopt;
+  return WorldHash{wire::getU64(bytes(b.data())), wire::getU64(bytes(b.data() + 8))};
 }
 
 }  // namespace world_hash_format
@@ -190,28 +177,10 @@ std::uint64_t WorldHashLog::failures() const {
   return failures_;
 }
 
-namespace {
-// Opens a data directory's journal as a start would, for reading it.
-std::unique_ptr<Journal> openForReading(const std::filesystem::path& dir, JournalOpenReport& opened) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) throw std::runtime_error("no journal in " + dir.string());
-  JournalOptions o;
-  o.directory = dir;
-  std::unique_ptr<Journal> j;
-  std::string error;
-  const JournalStatus st = Journal::open(std::move(o), j, opened, error);
-  if (st != JournalStatus::Ok) {
-    throw std::runtime_error(std::string("cannot open the journal in ") + dir.string() + " (" + journalStatusCode(st) +
-                             "): " + error);
-  }
-  return j;
-}
-}  // namespace
-
 VerifyReport verifyDataDir(const std::filesystem::path& dataDir, const WorldConfig& config) {
   VerifyReport v;
   const std::filesystem::path dir = journalDirectory(dataDir);
-  std::unique_ptr<Journal> j = openForReading(dir, v.opened);
+  std::unique_ptr<Journal> j = openDataDirJournal(dataDir, v.opened);
   std::string error;
   const JournalStats js = j->stats();
   if (js.lastSeq != 0 && js.firstSeq > 1) {
@@ -268,7 +237,7 @@ VerifyReport verifyDataDir(const std::filesystem::path& dataDir, const WorldConf
 JournalPage readJournalPage(const std::filesystem::path& dataDir, std::uint64_t afterSeq, std::size_t maxEvents) {
   JournalPage page;
   JournalOpenReport opened;
-  std::unique_ptr<Journal> j = openForReading(journalDirectory(dataDir), opened);
+  std::unique_ptr<Journal> j = openDataDirJournal(dataDir, opened);
   const JournalStats js = j->stats();
   page.firstSeq = js.firstSeq;
   page.lastSeq = js.lastSeq;
