@@ -252,6 +252,7 @@ export const JournalStats = Type.Object(
     replayUs: N(),
     cutBytes: N(),
     worldHashes: Type.Number({ description: 'World hashes recorded beside the journal by this process (`gamesrv replay --verify` checks them)' }),
+    worldHashFailures: Type.Number({ description: 'World hash records whose write or pruning failed (a diagnostic lost; no event is)' }),
   },
   {
     $id: 'JournalStats',

@@ -84,6 +84,7 @@ struct DurableStats {
   std::uint64_t failedBatches = 0;  // commits that failed (IoError): nothing applied
   std::uint64_t commitP99Us = 0;    // append -> commit completed, p99 over the process
   std::uint64_t worldHashes = 0;    // World hashes recorded beside the journal (Engine::snapshot fills it)
+  std::uint64_t worldHashFailures = 0;  // writes of those that failed (the hash is lost, not the data)
 };
 
 // Visits every event of `journal` after `afterSeq`, decoded and stamped (journalSeq, atMs).

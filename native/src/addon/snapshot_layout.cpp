@@ -420,6 +420,7 @@ constexpr Field kFields[] = {
     SNAP_GAUGE("journal.replayUs", s.durable.replayed.durationUs),
     SNAP_GAUGE("journal.cutBytes", s.durable.opened.cutBytes),
     SNAP_COUNTER("journal.worldHashes", s.durable.worldHashes),
+    SNAP_COUNTER("journal.worldHashFailures", s.durable.worldHashFailures),
 };
 // clang-format on
 

@@ -462,6 +462,7 @@ EngineSnapshot Engine::snapshot() const {
   s.playersKnown = world_.knownCount();
   s.durable = durable_.stats();
   s.durable.worldHashes = worldHashes_.recorded();
+  s.durable.worldHashFailures = worldHashes_.failures();
   return s;
 }
 
